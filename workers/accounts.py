@@ -1,0 +1,128 @@
+"""AWS accounts to audit: one boto3 session each, thread-safe clients, and a count of the calls made."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from workers.awserrors import AWS_ERRORS, ApiError, from_exception
+from workers.settings import Settings
+
+
+def client_config(settings: Settings) -> Config:
+    """Timeouts, a wide connection pool for parallel calls, and botocore's adaptive retries for throttling."""
+    return Config(
+        retries={"mode": "adaptive", "max_attempts": settings.aws_max_attempts},
+        connect_timeout=settings.aws_timeout,
+        read_timeout=settings.aws_timeout,
+        max_pool_connections=64,
+    )
+
+
+@dataclass
+class Account:
+    """One AWS account reached through one boto3 session.
+
+    boto3 sessions are not thread-safe, clients are: clients are made once, under a lock, and shared.
+    Every API call made through this account's clients is counted in `calls` (operation -> count).
+    """
+
+    id: str
+    session: boto3.Session
+    config: Config
+    role_arn: str | None = None
+    calls: Counter[str] = field(default_factory=Counter)
+    _clients: dict[tuple[str, str, int | None], Any] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        self.session.events.register("before-call", self._count)
+
+    def _count(self, model: Any, **_: Any) -> None:
+        name = f"{model.service_model.service_name}:{model.name}"
+        with self._lock:
+            self.calls[name] += 1
+
+    def client(self, service: str, region: str, max_attempts: int | None = None) -> Any:
+        """A shared boto3 client for this account, service and region.
+
+        `max_attempts` caps retries for callers that pace themselves (LookupEvents) and would rather fail
+        fast than back off for long on a persistent error.
+        """
+        key = (service, region, max_attempts)
+        with self._lock:
+            if key not in self._clients:
+                config = self.config
+                if max_attempts is not None:
+                    config = config.merge(Config(retries={"mode": "standard", "max_attempts": max_attempts}))
+                self._clients[key] = self.session.client(service, region_name=region, config=config)
+            return self._clients[key]
+
+    def owns(self, arn: str) -> bool:
+        """True when the ARN belongs to this account (an organization trail may not)."""
+        parts = arn.split(":")
+        return len(parts) > 4 and parts[4] == self.id
+
+
+@dataclass(frozen=True)
+class AccountError:
+    """An account that could not be reached: its role could not be assumed, or its identity not read."""
+
+    label: str
+    error: ApiError
+
+
+def new_session(**kwargs: Any) -> boto3.Session:
+    """A boto3 session on the standard credential chain (AWS_ENDPOINT_URL is honoured by botocore itself)."""
+    return boto3.Session(**kwargs)
+
+
+def default_account(settings: Settings) -> Account | AccountError:
+    """The account of the current credentials."""
+    session = new_session()
+    config = client_config(settings)
+    try:
+        identity = session.client("sts", region_name=settings.home_region, config=config).get_caller_identity()
+    except AWS_ERRORS as exc:
+        return AccountError("current credentials", from_exception("sts", "GetCallerIdentity", exc))
+    return Account(id=identity["Account"], session=session, config=config)
+
+
+def assumed_account(settings: Settings, role_arn: str) -> Account | AccountError:
+    """The account behind `role_arn`, reached with sts:AssumeRole (and the external id, when set)."""
+    config = client_config(settings)
+    sts = new_session().client("sts", region_name=settings.home_region, config=config)
+    params: dict[str, Any] = {"RoleArn": role_arn, "RoleSessionName": "trail-audit"}
+    if settings.external_id is not None:
+        params["ExternalId"] = settings.external_id.get_secret_value()
+    try:
+        creds = sts.assume_role(**params)["Credentials"]
+    except AWS_ERRORS as exc:
+        return AccountError(role_arn, from_exception("sts", "AssumeRole", exc))
+    session = new_session(
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+    )
+    account_id = role_arn.split(":")[4] if role_arn.count(":") >= 5 else "unknown"
+    return Account(id=account_id, session=session, config=config, role_arn=role_arn)
+
+
+def accounts(settings: Settings) -> list[Account | AccountError]:
+    """Every account to audit: the assumed roles when configured, otherwise the current credentials."""
+    if settings.role_arns:
+        return [assumed_account(settings, arn) for arn in settings.role_arns]
+    return [default_account(settings)]
+
+
+def account_label(item: Account | AccountError) -> str:
+    """The account id, or for an unreachable account the account id in its role ARN."""
+    if isinstance(item, Account):
+        return item.id
+    parts = item.label.split(":")
+    return parts[4] if len(parts) > 4 and parts[4] else item.label

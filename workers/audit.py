@@ -1,0 +1,149 @@
+"""An audit in one process: accounts and regions gathered in parallel, then every check judged.
+
+The RQ jobs of the bot run the same pieces (`collect_region`, `judge`) as separate jobs; the CLI runs them
+here on a thread pool.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from typing import Any
+
+from workers import events as events_mod
+from workers.accounts import Account, AccountError, account_label, accounts
+from workers.awserrors import ApiError
+from workers.checks import AccountFacts, evaluate, unreachable_account
+from workers.findings import Finding, exit_status, overall, sort_key
+from workers.inventory import RegionFacts, collect_region, skipped_region
+from workers.regions import RegionPlan, plan
+from workers.settings import Settings
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class AuditResult:
+    """Findings for every account and region, the recent changes, and what it cost."""
+
+    findings: list[Finding]
+    accounts: list[str]
+    regions: list[str]
+    events: events_mod.EventsReport | None = None
+    aws_calls: Counter[str] = field(default_factory=Counter)
+    started: str = ""
+    seconds: float = 0.0
+
+    @property
+    def exit_status(self) -> int:
+        """The CLI's exit status for these findings."""
+        return exit_status(self.findings)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document of `trail-audit audit --format json`."""
+        counts = Counter(f.status.value for f in self.findings)
+        return {
+            "findings": [f.to_dict() for f in self.findings],
+            "summary": {
+                "overall": overall(self.findings).value,
+                "counts": {s: counts.get(s, 0) for s in ("PASS", "FAIL", "ERROR", "SKIPPED")},
+                "accounts": self.accounts,
+                "regions": self.regions,
+                "started": self.started,
+                "seconds": round(self.seconds, 3),
+                "aws_calls": sum(self.aws_calls.values()),
+            },
+            "events": self.events.to_dict() if self.events else None,
+        }
+
+
+def judge(account: str, regions: list[RegionFacts]) -> list[Finding]:
+    """Every check on the facts gathered for one account, sorted failures first."""
+    return sorted(evaluate(AccountFacts(account, regions)), key=sort_key)
+
+
+def run_audit(settings: Settings, regions: list[str] | None = None, on_progress: Progress | None = None,
+              events_hours: int | None = None, checks: bool = True) -> AuditResult:
+    """Audit every configured account in every requested (or enabled) region.
+
+    `events_hours` adds the recent watched changes (LookupEvents) as the `events` section; they are
+    looked up alongside the checks and never change a verdict. `checks=False` looks up only the events.
+    """
+    started = dt.datetime.now(dt.UTC)
+    t0 = time.monotonic()
+    requested = regions if regions is not None else settings.regions
+    findings: list[Finding] = []
+    reached: list[Account] = []
+    with ThreadPoolExecutor(settings.max_workers, thread_name_prefix="ta-audit") as pool:
+        targets = list(pool.map(lambda item: _plan(item, settings, requested), accounts(settings)))
+        units = [(acct, pl, r) for acct, pl in targets if isinstance(pl, RegionPlan) for r in pl.enabled]
+        event_future = pool.submit(_events, settings, units, events_hours) if events_hours else None
+        if not checks:
+            units = []
+        total, done = len(units), 0
+        if on_progress:
+            on_progress(0, total)
+        gathered: dict[str, list[RegionFacts]] = {}
+        futures: dict[Future[RegionFacts], Account] = {
+            pool.submit(collect_region, acct, region, pl.enabled): acct for acct, pl, region in units
+        }
+        for future in as_completed(futures):
+            gathered.setdefault(futures[future].id, []).append(future.result())
+            done += 1
+            if on_progress:
+                on_progress(done, total)
+        for acct, pl in targets:
+            if not checks:
+                reached += [acct] if isinstance(acct, Account) else []
+            elif isinstance(acct, AccountError):
+                findings += unreachable_account(account_label(acct), acct.label, acct.error)
+            elif isinstance(pl, ApiError):
+                reached.append(acct)
+                findings += unreachable_account(acct.id, acct.id, pl)
+            else:
+                reached.append(acct)
+                region_facts = gathered.get(acct.id, []) + [skipped_region(acct, r) for r in pl.skipped]
+                findings += judge(acct.id, sorted(region_facts, key=lambda f: f.region))
+        report = event_future.result() if event_future else None
+    calls: Counter[str] = Counter()
+    for acct in reached:
+        calls.update(acct.calls)
+    all_regions = sorted({r for _, pl in targets if isinstance(pl, RegionPlan) for r in pl.enabled + pl.skipped})
+    return AuditResult(
+        findings=sorted(findings, key=sort_key),
+        accounts=[account_label(a) for a, _ in targets],
+        regions=all_regions,
+        events=report,
+        aws_calls=calls,
+        started=started.isoformat(),
+        seconds=time.monotonic() - t0,
+    )
+
+
+def _plan(item: Account | AccountError, settings: Settings,
+          requested: list[str]) -> tuple[Account | AccountError, RegionPlan | ApiError | None]:
+    if isinstance(item, AccountError):
+        return item, None
+    return item, plan(item, settings.home_region, requested)
+
+
+def _events(settings: Settings, units: list[tuple[Account, RegionPlan, str]],
+            hours: int) -> events_mod.EventsReport:
+    limiter = events_mod.RateLimiter()
+    found: list[events_mod.ChangeEvent] = []
+    errors: list[tuple[str, str, ApiError]] = []
+    with ThreadPoolExecutor(max(1, min(len(units), settings.max_workers)), thread_name_prefix="ta-ev") as pool:
+        results = [(acct, region, pool.submit(events_mod.account_changes, acct, region, hours, limiter))
+                   for acct, _, region in units]
+        for acct, region, future in results:
+            answer = future.result()
+            if isinstance(answer, ApiError):
+                errors.append((acct.id, region, answer))
+            else:
+                found.extend(answer)
+    found.sort(key=lambda e: e.time, reverse=True)
+    return events_mod.EventsReport(hours, found, errors)

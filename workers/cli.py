@@ -1,0 +1,122 @@
+"""`trail-audit`: the audit and the change log in a terminal, with no Redis and no Slack.
+
+Exit status: 0 all PASS or SKIPPED, 1 any FAIL, 3 any ERROR and no FAIL, 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import IO, NoReturn
+
+from pydantic import ValidationError
+
+from workers import table
+from workers.audit import Progress, run_audit
+from workers.settings import Settings
+
+USAGE_ERROR = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        """One line, not a usage dump, and exit status 2."""
+        self.exit(USAGE_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _regions(text: str) -> list[str]:
+    from workers.regions import invalid_region_names
+
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("no region given")
+    bad = invalid_region_names(names)
+    if bad:
+        raise argparse.ArgumentTypeError(f"not a region name: {', '.join(bad)} (expected e.g. us-east-1)")
+    return names
+
+
+def _hours(text: str) -> int:
+    try:
+        hours = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of hours: {text!r}") from None
+    if not 1 <= hours <= 24 * 90:
+        raise argparse.ArgumentTypeError("hours must be from 1 to 2160 (LookupEvents covers 90 days)")
+    return hours
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line."""
+    p = _Parser(prog="trail-audit", description="Keep AWS CloudTrail's own configuration under watch.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    audit = sub.add_parser("audit", help="check every enabled region of every configured account")
+    audit.add_argument("--regions", type=_regions, help="comma-separated regions (default: the enabled ones)")
+    audit.add_argument("--format", choices=("table", "json"), default="table")
+    audit.add_argument("--events-hours", type=_hours, help="hours of change events to include (default 24)")
+    audit.add_argument("--no-events", action="store_true", help="skip the LookupEvents section")
+    ev = sub.add_parser("events", help="recent changes to CloudTrail and AWS Config (LookupEvents)")
+    ev.add_argument("--hours", type=_hours, default=None, help="how far back to look (default 24)")
+    ev.add_argument("--regions", type=_regions)
+    ev.add_argument("--format", choices=("table", "json"), default="table")
+    return p
+
+
+def main(argv: list[str] | None = None, stdout: IO[str] | None = None, stderr: IO[str] | None = None) -> int:
+    """Run the CLI; returns the exit status."""
+    out = stdout or sys.stdout
+    err = stderr or sys.stderr
+    args = parser().parse_args(argv)
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ".".join(str(x) for x in first["loc"]) or "settings"
+        err.write(f"trail-audit: error: setting {name}: {first['msg']}\n")
+        return USAGE_ERROR
+    if args.command == "events":
+        return _events(settings, args, out, err)
+    return _audit(settings, args, out, err)
+
+
+def _progress(err: IO[str]) -> Progress | None:
+    if not err.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        err.write(table.progress_bar(done, total))
+        if done == total:
+            err.write("\r\033[K")
+        err.flush()
+
+    return show
+
+
+def _audit(settings: Settings, args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    hours = None if args.no_events else (args.events_hours or settings.events_hours)
+    result = run_audit(settings, regions=args.regions, on_progress=_progress(err), events_hours=hours)
+    if args.format == "json":
+        json.dump(result.to_dict(), out, indent=2, default=str)
+        out.write("\n")
+    else:
+        out.write(table.render(result, colour=table.use_colour(out)))
+    return result.exit_status
+
+
+def _events(settings: Settings, args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    hours = args.hours or settings.events_hours
+    result = run_audit(settings, regions=args.regions, on_progress=_progress(err), events_hours=hours,
+                       checks=False)
+    report = result.events
+    assert report is not None
+    if args.format == "json":
+        json.dump({"events": report.to_dict()}, out, indent=2, default=str)
+        out.write("\n")
+    else:
+        out.write(table.lines(table.render_events(report, colour=table.use_colour(out))))
+    return 3 if report.errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,187 @@
+"""Recent changes to CloudTrail and AWS Config, from `LookupEvents`, with who, where and whether it failed.
+
+`LookupEvents` takes one lookup attribute a call, covers 90 days, returns at most 50 events a page and
+allows about 2 requests a second per account and region: every call waits on a `RateLimiter`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
+
+from workers.accounts import Account
+from workers.awserrors import AWS_ERRORS, ApiError, from_exception
+
+WATCHED: dict[str, tuple[str, ...]] = {
+    "cloudtrail.amazonaws.com": (
+        "CreateTrail", "UpdateTrail", "DeleteTrail", "StartLogging", "StopLogging",
+        "PutEventSelectors", "PutInsightSelectors",
+    ),
+    "config.amazonaws.com": (
+        "PutConfigurationRecorder", "DeleteConfigurationRecorder", "StopConfigurationRecorder",
+        "StartConfigurationRecorder", "PutDeliveryChannel", "DeleteDeliveryChannel",
+    ),
+}
+WATCHED_NAMES: tuple[str, ...] = tuple(name for names in WATCHED.values() for name in names)
+# Changes that reduce what is recorded: an alert-worthy direction.
+REDUCING = {"DeleteTrail", "StopLogging", "PutEventSelectors", "UpdateTrail", "DeleteConfigurationRecorder",
+            "StopConfigurationRecorder", "PutConfigurationRecorder", "DeleteDeliveryChannel"}
+
+LOOKUP_RATE = 2.0  # requests a second, per account and region
+PAGE_SIZE = 50
+LOOKUP_ATTEMPTS = 3  # the limiter keeps us under the rate; long backoff would only delay the report
+
+
+class Limiter(Protocol):
+    """Something that makes a caller wait for its turn under a key."""
+
+    def acquire(self, key: str) -> None:
+        """Block until a call under `key` is allowed."""
+
+
+class RateLimiter:
+    """Spaces calls under one key at least 1/rate seconds apart, across the threads of this process."""
+
+    def __init__(self, rate: float = LOOKUP_RATE, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.interval = 1.0 / rate
+        self._next: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._clock = clock
+        self._sleep = sleep
+
+    def acquire(self, key: str) -> None:
+        """Wait for this key's next slot."""
+        with self._lock:
+            now = self._clock()
+            slot = max(now, self._next.get(key, now))
+            self._next[key] = slot + self.interval
+        if slot > now:
+            self._sleep(slot - now)
+
+
+@dataclass(frozen=True)
+class ChangeEvent:
+    """One watched API call, as CloudTrail recorded it."""
+
+    time: str
+    name: str
+    source: str
+    account: str
+    region: str
+    actor: str
+    actor_type: str
+    source_ip: str
+    user_agent: str
+    error_code: str | None
+    error_message: str | None
+    parameters: dict[str, Any] | None
+    event_id: str
+
+    @property
+    def failed(self) -> bool:
+        """A refused or failed attempt: it still matters."""
+        return self.error_code is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {**asdict(self), "failed": self.failed}
+
+
+def parse_event(raw: dict[str, Any], account: str, region: str) -> ChangeEvent:
+    """A `LookupEvents` item (its `CloudTrailEvent` JSON string holds the full record)."""
+    record: dict[str, Any] = {}
+    if raw.get("CloudTrailEvent"):
+        try:
+            record = json.loads(raw["CloudTrailEvent"])
+        except ValueError:
+            record = {}
+    identity = record.get("userIdentity") or {}
+    when = raw.get("EventTime") or record.get("eventTime") or ""
+    if isinstance(when, dt.datetime):
+        when = when.astimezone(dt.UTC).isoformat()
+    actor = identity.get("arn") or raw.get("Username") or identity.get("invokedBy") or "unknown"
+    return ChangeEvent(
+        time=str(when),
+        name=str(raw.get("EventName") or record.get("eventName") or ""),
+        source=str(raw.get("EventSource") or record.get("eventSource") or ""),
+        account=str(record.get("recipientAccountId") or account),
+        region=str(record.get("awsRegion") or region),
+        actor=str(actor),
+        actor_type=str(identity.get("type") or "unknown"),
+        source_ip=str(record.get("sourceIPAddress") or "unknown"),
+        user_agent=str(record.get("userAgent") or "unknown"),
+        error_code=record.get("errorCode"),
+        error_message=record.get("errorMessage"),
+        parameters=record.get("requestParameters"),
+        event_id=str(raw.get("EventId") or record.get("eventID") or ""),
+    )
+
+
+def lookup_changes(client: Any, account: str, region: str, start: dt.datetime, end: dt.datetime,
+                   limiter: Limiter, names: tuple[str, ...] = WATCHED_NAMES) -> list[ChangeEvent] | ApiError:
+    """Every watched change in [start, end) in one region, newest first; or the first error met.
+
+    One query per event name (LookupEvents takes a single attribute), each paginated, each page a call
+    that waits its turn under the account-and-region key.
+    """
+    key = f"{account}:{region}"
+    events: list[ChangeEvent] = []
+    for name in names:
+        token: str | None = None
+        while True:
+            params: dict[str, Any] = {
+                "LookupAttributes": [{"AttributeKey": "EventName", "AttributeValue": name}],
+                "StartTime": start, "EndTime": end, "MaxResults": PAGE_SIZE,
+            }
+            if token:
+                params["NextToken"] = token
+            limiter.acquire(key)
+            try:
+                page = client.lookup_events(**params)
+            except AWS_ERRORS as exc:
+                return from_exception("cloudtrail", "LookupEvents", exc)
+            events.extend(parse_event(item, account, region) for item in page.get("Events", []))
+            token = page.get("NextToken")
+            if not token:
+                break
+    events.sort(key=lambda e: e.time, reverse=True)
+    return events
+
+
+def account_changes(account: Account, region: str, hours: int, limiter: Limiter,
+                    now: dt.datetime | None = None) -> list[ChangeEvent] | ApiError:
+    """Watched changes of the last `hours` in one region of an account."""
+    end = now or dt.datetime.now(dt.UTC)
+    client = account.client("cloudtrail", region, max_attempts=LOOKUP_ATTEMPTS)
+    return lookup_changes(client, account.id, region, end - dt.timedelta(hours=hours), end, limiter)
+
+
+@dataclass
+class EventsReport:
+    """The `events` section of an audit: what changed, and where the lookup failed."""
+
+    hours: int
+    events: list[ChangeEvent]
+    errors: list[tuple[str, str, ApiError]]  # (account, region, error)
+
+    @property
+    def status(self) -> str:
+        """OK when every region answered; ERROR otherwise (the events found are still listed)."""
+        return "ERROR" if self.errors else "OK"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "status": self.status,
+            "hours": self.hours,
+            "events": [e.to_dict() for e in self.events],
+            "errors": [
+                {"account": a, "region": r, "detail": e.sentence(), **e.to_dict()} for a, r, e in self.errors
+            ],
+        }

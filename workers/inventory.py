@@ -1,0 +1,225 @@
+"""Gathering the facts the checks judge: one region of one account at a time, calls in parallel.
+
+Each fact is either the API's answer or the `ApiError` that kept us from it, so that a check can never
+mistake a missing answer for a good one. This module only reads; it makes no change to AWS.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from botocore import xform_name
+
+from workers.accounts import Account
+from workers.awserrors import AWS_ERRORS, ApiError, from_exception
+from workers.metricfilter import cis_match
+
+T = TypeVar("T")
+Fact = Any  # the API's answer, or an ApiError
+
+_REGION_THREADS = 8
+
+
+@dataclass
+class AlarmFacts:
+    """A metric filter that matches the CIS events, and the alarms on its metric."""
+
+    filter_name: str
+    pattern: str
+    metric: str
+    namespace: str
+    alarms: list[dict[str, Any]]  # {"name", "actions": [...], "topics": {arn: subscriber count | ApiError}}
+
+
+@dataclass
+class TrailFacts:
+    """Everything known of one trail, gathered in its home region."""
+
+    arn: str
+    home_region: str
+    trail: dict[str, Any]
+    status: Fact = None
+    selectors: Fact = None
+    bucket: Fact = None  # "exists", "missing", "forbidden", "unset", or ApiError
+    alarm: Fact = None  # list[AlarmFacts], ApiError, or None when the trail has no log group
+
+    @property
+    def name(self) -> str:
+        """The trail's name."""
+        return str(self.trail.get("Name") or self.arn.rsplit("/", 1)[-1])
+
+
+@dataclass
+class RegionFacts:
+    """Everything gathered in one region of one account."""
+
+    account: str
+    region: str
+    enabled: bool = True
+    trails: Fact = None  # DescribeTrails(includeShadowTrails=True)["trailList"]
+    trail_facts: list[TrailFacts] = field(default_factory=list)
+    recorders: Fact = None
+    recorder_statuses: Fact = None
+    channels: Fact = None
+
+
+def call(account: Account, service: str, region: str, operation: str, **params: Any) -> Fact:
+    """One API call: the answer (without ResponseMetadata, datetimes as ISO text) or an ApiError."""
+    client = account.client(service, region)
+    method = getattr(client, xform_name(operation))
+    try:
+        answer = method(**params)
+    except AWS_ERRORS as exc:
+        return from_exception(service, operation, exc)
+    answer.pop("ResponseMetadata", None)
+    return _plain(answer)
+
+
+def paginate(account: Account, service: str, region: str, operation: str, key: str, **params: Any) -> Fact:
+    """Every page of a paginated call, the items under `key` joined; or the first ApiError."""
+    client = account.client(service, region)
+    items: list[Any] = []
+    try:
+        for page in client.get_paginator(xform_name(operation)).paginate(**params):
+            items.extend(page.get(key, []))
+    except AWS_ERRORS as exc:
+        return from_exception(service, operation, exc)
+    return _plain(items)
+
+
+def collect_region(account: Account, region: str, audited: list[str]) -> RegionFacts:
+    """Gather one region: trails (shadow trails included), Config recorder, status and delivery channel.
+
+    Per-trail facts are gathered here for the trails whose home region this is, and, for trails homed in a
+    region outside `audited`, by the first audited region, so that each trail is judged once, by ARN.
+    """
+    facts = RegionFacts(account=account.id, region=region)
+    with ThreadPoolExecutor(_REGION_THREADS, thread_name_prefix=f"ta-{region}") as pool:
+        trails = pool.submit(
+            call, account, "cloudtrail", region, "DescribeTrails", includeShadowTrails=True
+        )
+        recorders = pool.submit(call, account, "config", region, "DescribeConfigurationRecorders")
+        statuses = pool.submit(call, account, "config", region, "DescribeConfigurationRecorderStatus")
+        channels = pool.submit(call, account, "config", region, "DescribeDeliveryChannels")
+        answer = trails.result()
+        facts.trails = answer if isinstance(answer, ApiError) else answer.get("trailList", [])
+        pending: list[tuple[TrailFacts, list[Future[Any]]]] = []
+        if not isinstance(facts.trails, ApiError):
+            for trail in facts.trails:
+                if _gathered_here(trail, region, audited):
+                    tf = TrailFacts(arn=trail["TrailARN"], home_region=trail.get("HomeRegion", region), trail=trail)
+                    pending.append((tf, _submit_trail(pool, account, tf)))
+        for tf, futures in pending:
+            tf.status, tf.selectors, tf.bucket, tf.alarm = (f.result() for f in futures)
+            facts.trail_facts.append(tf)
+        facts.recorders = _unwrap(recorders.result(), "ConfigurationRecorders")
+        facts.recorder_statuses = _unwrap(statuses.result(), "ConfigurationRecordersStatus")
+        facts.channels = _unwrap(channels.result(), "DeliveryChannels")
+    return facts
+
+
+def skipped_region(account: Account, region: str) -> RegionFacts:
+    """A region that is not enabled for the account: nothing is gathered."""
+    return RegionFacts(account=account.id, region=region, enabled=False)
+
+
+def _gathered_here(trail: dict[str, Any], region: str, audited: list[str]) -> bool:
+    home = trail.get("HomeRegion", region)
+    return home == region or (home not in audited and region == min(audited))
+
+
+def _submit_trail(pool: ThreadPoolExecutor, account: Account, tf: TrailFacts) -> list[Future[Any]]:
+    home, arn = tf.home_region, tf.arn
+    jobs: list[Callable[[], Any]] = [
+        lambda: call(account, "cloudtrail", home, "GetTrailStatus", Name=arn),
+        lambda: call(account, "cloudtrail", home, "GetEventSelectors", TrailName=arn),
+        lambda: _bucket(account, home, tf.trail.get("S3BucketName")),
+        lambda: _alarm_chain(account, tf.trail),
+    ]
+    return [pool.submit(job) for job in jobs]
+
+
+def _bucket(account: Account, region: str, bucket: str | None) -> Fact:
+    if not bucket:
+        return "unset"
+    answer = call(account, "s3", region, "HeadBucket", Bucket=bucket)
+    if not isinstance(answer, ApiError):
+        return "exists"
+    if answer.code in {"404", "NoSuchBucket", "NotFound"}:
+        return "missing"
+    if answer.code in {"403", "Forbidden", "AccessDenied"}:
+        return "forbidden"
+    return answer
+
+
+def _alarm_chain(account: Account, trail: dict[str, Any]) -> Fact:
+    """The CIS metric filters on the trail's log group and the alarms on their metrics.
+
+    Only multi-region trails can satisfy the CIS control, so only their log groups are read.
+    """
+    group_arn = trail.get("CloudWatchLogsLogGroupArn")
+    if not group_arn or not trail.get("IsMultiRegionTrail"):
+        return None
+    parts = group_arn.split(":")
+    if len(parts) < 7:
+        return ApiError("logs", "DescribeMetricFilters", "InvalidLogGroupArn", group_arn)
+    region, group = parts[3], parts[6]
+    filters = paginate(account, "logs", region, "DescribeMetricFilters", "metricFilters", logGroupName=group)
+    if isinstance(filters, ApiError):
+        return filters
+    found: list[AlarmFacts] = []
+    for mf in filters:
+        if not cis_match(mf.get("filterPattern", "")).complete:
+            continue
+        for transform in mf.get("metricTransformations", []):
+            alarms = _alarms(account, region, transform["metricName"], transform["metricNamespace"])
+            if isinstance(alarms, ApiError):
+                return alarms
+            found.append(
+                AlarmFacts(mf["filterName"], mf.get("filterPattern", ""), transform["metricName"],
+                           transform["metricNamespace"], alarms)
+            )
+    return found
+
+
+def _alarms(account: Account, region: str, metric: str, namespace: str) -> Fact:
+    answer = call(account, "cloudwatch", region, "DescribeAlarmsForMetric", MetricName=metric, Namespace=namespace)
+    if isinstance(answer, ApiError):
+        return answer
+    alarms = []
+    for alarm in answer.get("MetricAlarms", []):
+        topics: dict[str, Any] = {}
+        for action in alarm.get("AlarmActions", []):
+            if action.startswith("arn:aws:sns:") or ":sns:" in action:
+                topics[action] = _subscribers(account, action)
+        alarms.append({"name": alarm["AlarmName"], "actions": alarm.get("AlarmActions", []), "topics": topics})
+    return alarms
+
+
+def _subscribers(account: Account, topic_arn: str) -> Fact:
+    region = topic_arn.split(":")[3]
+    subs = paginate(account, "sns", region, "ListSubscriptionsByTopic", "Subscriptions", TopicArn=topic_arn)
+    if isinstance(subs, ApiError):
+        return subs
+    return sum(1 for s in subs if s.get("SubscriptionArn") not in {"PendingConfirmation", "Deleted", None})
+
+
+def _unwrap(answer: Fact, key: str) -> Fact:
+    return answer if isinstance(answer, ApiError) else answer.get(key, [])
+
+
+
+
+def _plain(value: Any) -> Any:
+    """Responses with datetimes as ISO text, so facts and evidence are plain JSON."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    return value

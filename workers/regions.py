@@ -1,0 +1,42 @@
+"""Which regions to audit for an account, and which of them are not enabled (and so are SKIPPED)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from workers.accounts import Account
+from workers.awserrors import ApiError
+from workers.inventory import call
+
+REGION_NAME = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+
+
+def invalid_region_names(names: list[str]) -> list[str]:
+    """The names that are not shaped like an AWS region name (us-east-1, ap-southeast-3, us-gov-west-1)."""
+    return [n for n in names if not REGION_NAME.match(n)]
+
+
+@dataclass(frozen=True)
+class RegionPlan:
+    """The regions to gather, and those to report as SKIPPED."""
+
+    enabled: list[str]
+    skipped: list[str]
+
+
+def plan(account: Account, home_region: str, requested: list[str]) -> RegionPlan | ApiError:
+    """Enabled regions from ec2:DescribeRegions; with `requested`, those of them that are enabled.
+
+    When DescribeRegions fails and regions were requested, they are all tried: a region that is not
+    enabled then shows as ERROR findings, never as PASS.
+    """
+    answer = call(account, "ec2", home_region, "DescribeRegions", AllRegions=True)
+    if isinstance(answer, ApiError):
+        return RegionPlan(sorted(requested), []) if requested else answer
+    enabled = {
+        r["RegionName"] for r in answer.get("Regions", [])
+        if r.get("OptInStatus", "opt-in-not-required") in {"opt-in-not-required", "opted-in"}
+    }
+    wanted = requested or sorted(enabled)
+    return RegionPlan([r for r in wanted if r in enabled], [r for r in wanted if r not in enabled])

@@ -1,0 +1,45 @@
+"""All settings in one typed object, read once at start from the environment and a `.env` file."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+CommaList = Annotated[list[str], NoDecode]
+
+
+def _alias(name: str) -> Any:
+    return Field(None, validation_alias=AliasChoices(name, name.lower()))
+
+
+class Settings(BaseSettings):
+    """What the audit engine, the workers and the bot read from the environment."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    slack_bot_token: SecretStr | None = _alias("SLACK_BOT_TOKEN")
+    slack_signing_secret: SecretStr | None = _alias("SLACK_SIGNING_SECRET")
+    slack_app_token: SecretStr | None = _alias("SLACK_APP_TOKEN")
+    slack_api_url: str = Field("https://slack.com/api/", validation_alias=AliasChoices("SLACK_API_URL"))
+    redis_url: str = Field("redis://localhost:6379/0", validation_alias=AliasChoices("REDIS_URL"))
+    alert_channel: str | None = Field(None, validation_alias=AliasChoices("TRAIL_AUDIT_ALERT_CHANNEL"))
+    approvers: CommaList = Field(default_factory=list, validation_alias=AliasChoices("TRAIL_AUDIT_APPROVERS"))
+    regions: CommaList = Field(default_factory=list, validation_alias=AliasChoices("TRAIL_AUDIT_REGIONS"))
+    role_arns: CommaList = Field(default_factory=list, validation_alias=AliasChoices("TRAIL_AUDIT_ROLE_ARNS"))
+    external_id: SecretStr | None = Field(None, validation_alias=AliasChoices("TRAIL_AUDIT_EXTERNAL_ID"))
+    home_region: str = Field(
+        "us-east-1", validation_alias=AliasChoices("TRAIL_AUDIT_HOME_REGION", "AWS_DEFAULT_REGION", "AWS_REGION")
+    )
+    events_hours: int = Field(24, ge=1, le=24 * 90, validation_alias=AliasChoices("TRAIL_AUDIT_EVENTS_HOURS"))
+    max_workers: int = Field(32, ge=1, le=256, validation_alias=AliasChoices("TRAIL_AUDIT_MAX_WORKERS"))
+    aws_max_attempts: int = Field(8, ge=1, le=20, validation_alias=AliasChoices("TRAIL_AUDIT_AWS_MAX_ATTEMPTS"))
+    aws_timeout: float = Field(10.0, gt=0, validation_alias=AliasChoices("TRAIL_AUDIT_AWS_TIMEOUT"))
+
+    @field_validator("approvers", "regions", "role_arns", mode="before")
+    @classmethod
+    def _split_commas(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value

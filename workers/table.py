@@ -1,0 +1,117 @@
+"""The terminal report: grouped by check, what needs attention first, colour only where it helps."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterable
+from typing import IO
+
+from workers.audit import AuditResult
+from workers.checks import CHECKS
+from workers.events import ChangeEvent, EventsReport
+from workers.findings import STATUS_ORDER, Finding, Status, overall
+
+_COLOURS = {Status.FAIL: "31;1", Status.ERROR: "33;1", Status.PASS: "32", Status.SKIPPED: "2"}
+_MARKS = {Status.FAIL: "✗", Status.ERROR: "!", Status.PASS: "✓", Status.SKIPPED: "-"}
+
+
+def use_colour(stream: IO[str]) -> bool:
+    """Colour on a terminal, unless NO_COLOR is set (https://no-color.org)."""
+    return "NO_COLOR" not in os.environ and stream.isatty()
+
+
+class _Paint:
+    def __init__(self, on: bool) -> None:
+        self.on = on
+
+    def status(self, status: Status, text: str | None = None) -> str:
+        text = text if text is not None else status.value
+        return f"\033[{_COLOURS[status]}m{text}\033[0m" if self.on else text
+
+    def dim(self, text: str) -> str:
+        return f"\033[2m{text}\033[0m" if self.on else text
+
+    def bold(self, text: str) -> str:
+        return f"\033[1m{text}\033[0m" if self.on else text
+
+
+def render(result: AuditResult, colour: bool = False) -> str:
+    """The whole report as text."""
+    paint = _Paint(colour)
+    lines = [_headline(result, paint), ""]
+    groups: dict[str, list[Finding]] = {}
+    for f in result.findings:
+        groups.setdefault(f.check, []).append(f)
+    ordered = sorted(groups.items(), key=lambda kv: (STATUS_ORDER[overall(kv[1])], kv[0]))
+    for check_id, findings in ordered:
+        lines.extend(_group(check_id, findings, paint))
+    if result.events is not None:
+        lines.extend(["", *render_events(result.events, colour)])
+    return "\n".join(lines) + "\n"
+
+
+def _headline(result: AuditResult, paint: _Paint) -> str:
+    verdict = overall(result.findings)
+    counts = Counter(f.status for f in result.findings)
+    parts = [f"{counts.get(s, 0)} {s.value.lower()}" for s in (Status.FAIL, Status.ERROR, Status.PASS, Status.SKIPPED)]
+    accounts = ", ".join(result.accounts)
+    return (f"{paint.bold('trail-audit')}  {paint.status(verdict)}  account {accounts} · {len(result.regions)} "
+            f"regions · {', '.join(parts)} · {result.seconds:.1f}s")
+
+
+def _group(check_id: str, findings: list[Finding], paint: _Paint) -> list[str]:
+    verdict = overall(findings)
+    counts = Counter(f.status for f in findings)
+    summary = ", ".join(f"{n} {s.value.lower()}" for s, n in sorted(counts.items(), key=lambda x: STATUS_ORDER[x[0]]))
+    title = CHECKS[check_id].title if check_id in CHECKS else ""
+    head = f"{paint.status(verdict, _MARKS[verdict])} {paint.bold(check_id)}  {paint.dim(title)}  ({summary})"
+    lines = [head]
+    for f in sorted(findings, key=lambda f: (STATUS_ORDER[f.status], f.region, f.resource)):
+        if f.status in (Status.PASS, Status.SKIPPED):
+            continue
+        where = f"{f.account}/{f.region}"
+        lines.append(f"    {paint.status(f.status, f'{f.status.value:<5}')} {where}  {_short(f.resource)}")
+        lines.append(f"          {f.detail}")
+        if f.remediation:
+            lines.append(f"          {paint.dim('fix: ' + f.remediation)}")
+    skipped = sorted({f.region for f in findings if f.status is Status.SKIPPED})
+    if skipped and verdict is not Status.SKIPPED:
+        lines.append(f"    {paint.dim('skipped (not enabled): ' + ', '.join(skipped))}")
+    return lines
+
+
+def _short(resource: str) -> str:
+    """A trail ARN shortened to its trail name, with the account when it is another's."""
+    if resource.startswith("arn:aws") and ":trail/" in resource:
+        return "trail/" + resource.rsplit("/", 1)[-1]
+    return resource
+
+
+def render_events(report: EventsReport, colour: bool = False, limit: int = 30) -> list[str]:
+    """Recent changes, newest first, failed attempts marked."""
+    paint = _Paint(colour)
+    lines = [paint.bold(f"Changes to CloudTrail and Config in the last {report.hours}h") +
+             f"  ({len(report.events)} found)"]
+    lines.extend(_event_line(e, paint) for e in report.events[:limit])
+    if len(report.events) > limit:
+        lines.append(paint.dim(f"    … {len(report.events) - limit} more (use --format json)"))
+    for account, region, error in report.errors:
+        lines.append(f"    {paint.status(Status.ERROR)} {account}/{region}: {error.sentence()}")
+    return lines
+
+
+def _event_line(e: ChangeEvent, paint: _Paint) -> str:
+    failed = paint.status(Status.FAIL, f" FAILED ({e.error_code})") if e.failed else ""
+    return f"    {e.time}  {e.account}/{e.region}  {paint.bold(e.name)}{failed}  by {e.actor} from {e.source_ip}"
+
+
+def progress_bar(done: int, total: int, width: int = 30) -> str:
+    """A one-line progress bar for regions finished."""
+    filled = int(width * done / total) if total else width
+    return f"\rauditing [{'#' * filled}{'.' * (width - filled)}] {done}/{total} regions"
+
+
+def lines(items: Iterable[str]) -> str:
+    """Join lines with a final newline."""
+    return "".join(f"{item}\n" for item in items)
