@@ -1,0 +1,51 @@
+"""Shared fixtures: one moto server for the session, reset before each test that uses it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import boto3
+import pytest
+
+from tests.faults import Faults
+from tests.servers import Moto, aws_env, moto_server
+from workers import accounts
+from workers.settings import Settings
+
+
+@pytest.fixture(scope="session")
+def moto() -> Iterator[Moto]:
+    """A moto server process for the whole session."""
+    with moto_server() as server:
+        yield server
+
+
+@pytest.fixture
+def aws(moto: Moto, monkeypatch: pytest.MonkeyPatch) -> Moto:
+    """An empty fake AWS, reached the way real AWS is: through AWS_ENDPOINT_URL."""
+    moto.reset()
+    for key in ("TRAIL_AUDIT_REGIONS", "TRAIL_AUDIT_ROLE_ARNS", "TRAIL_AUDIT_EXTERNAL_ID", "AWS_PROFILE"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in aws_env(moto.url).items():
+        monkeypatch.setenv(key, value)
+    boto3.DEFAULT_SESSION = None
+    return moto
+
+
+@pytest.fixture
+def settings(aws: Moto) -> Settings:
+    """Settings read from the test environment (no .env file)."""
+    return Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def faults(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Faults]:
+    """Install a `Faults` on every session the audit creates."""
+
+    def install(**kwargs: object) -> Faults:
+        injector = Faults(**kwargs)  # type: ignore[arg-type]
+        original = accounts.new_session
+        monkeypatch.setattr(accounts, "new_session", lambda **kw: injector.install(original(**kw)))
+        return injector
+
+    return install

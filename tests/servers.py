@@ -1,0 +1,119 @@
+"""Real local servers for the tests and the demo: a moto server and a redis-server on free ports."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(check: object, timeout: float = 20.0, what: str = "server") -> None:
+    """Poll `check()` until it is truthy or the timeout passes."""
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            if check():  # type: ignore[operator]
+                return
+        except Exception as exc:  # noqa: BLE001 - polling a server that is still starting
+            last = exc
+        time.sleep(0.05)
+    raise TimeoutError(f"{what} did not come up within {timeout}s ({last})")
+
+
+@dataclass
+class Moto:
+    """A moto server process."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+
+    def reset(self) -> None:
+        """Forget every resource (POST /moto-api/reset)."""
+        urllib.request.urlopen(urllib.request.Request(f"{self.url}/moto-api/reset", method="POST"), timeout=10)
+
+
+@contextlib.contextmanager
+def moto_server() -> Iterator[Moto]:
+    """Start `moto.server` on a free port; stop it afterwards."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: urllib.request.urlopen(f"{url}/moto-api/", timeout=1).status == 200, what="moto server")
+        yield Moto(url, proc)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@dataclass
+class Redis:
+    """A redis-server process with its own data directory."""
+
+    url: str
+    port: int
+    process: subprocess.Popen[bytes]
+    directory: str
+
+    def stop(self) -> None:
+        """Stop the server (its append-only file stays for a restart)."""
+        self.process.terminate()
+        self.process.wait(10)
+
+
+def start_redis(directory: str | None = None, port: int | None = None) -> Redis:
+    """A redis-server on a free port with append-only persistence, in `directory` (a new temp dir)."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("redis-server is not installed: run `make setup` (it installs the Debian package)")
+    directory = directory or tempfile.mkdtemp(prefix="ta-redis-")
+    port = port or free_port()
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", directory, "--appendonly", "yes",
+         "--save", "", "--protected-mode", "no"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+
+    def ping() -> bool:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(16).startswith(b"+PONG")
+
+    wait_for(ping, what="redis-server")
+    return Redis(f"redis://127.0.0.1:{port}/0", port, proc, directory)
+
+
+def aws_env(url: str) -> dict[str, str]:
+    """Environment that points boto3 at a moto server, with fake credentials."""
+    return {
+        "AWS_ENDPOINT_URL": url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "TRAIL_AUDIT_AWS_MAX_ATTEMPTS": "2",
+    }
+
+
+def clean_env() -> dict[str, str]:
+    """The current environment without AWS or trail-audit settings that could leak into a test."""
+    return {k: v for k, v in os.environ.items()
+            if not k.startswith(("AWS_", "TRAIL_AUDIT_", "SLACK_", "REDIS_URL"))}
