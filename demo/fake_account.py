@@ -45,12 +45,22 @@ class FakeAccount:
             s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": region})
         return name
 
-    def trail(self, name: str, region: str = HOME, bucket: str = BUCKET, multi_region: bool = True,
-              logging: bool = True, validation: bool = True, log_group: str | None = None) -> str:
+    def trail(
+        self,
+        name: str,
+        region: str = HOME,
+        bucket: str = BUCKET,
+        multi_region: bool = True,
+        logging: bool = True,
+        validation: bool = True,
+        log_group: str | None = None,
+    ) -> str:
         """A trail; returns its ARN."""
         ct = self.client("cloudtrail", region)
         params: dict[str, Any] = {
-            "Name": name, "S3BucketName": bucket, "IsMultiRegionTrail": multi_region,
+            "Name": name,
+            "S3BucketName": bucket,
+            "IsMultiRegionTrail": multi_region,
             "EnableLogFileValidation": validation,
         }
         if log_group:
@@ -62,38 +72,58 @@ class FakeAccount:
         self.trails[name] = arn
         return arn
 
-    def cis_alarm(self, region: str = HOME, pattern: str = CIS_PATTERN, subscribe: bool = True,
-                  with_alarm: bool = True) -> str:
+    def cis_alarm(
+        self, region: str = HOME, pattern: str = CIS_PATTERN, subscribe: bool = True, with_alarm: bool = True
+    ) -> str:
         """The CIS 4.5 metric filter on the log group, an alarm on it, and an SNS topic; returns the topic."""
         logs = self.client("logs", region)
         logs.create_log_group(logGroupName=LOG_GROUP)
         logs.put_metric_filter(
-            logGroupName=LOG_GROUP, filterName="cloudtrail-config-changes", filterPattern=pattern,
-            metricTransformations=[{"metricName": "CloudTrailConfigChanges", "metricNamespace": "CISBenchmark",
-                                    "metricValue": "1"}],
+            logGroupName=LOG_GROUP,
+            filterName="cloudtrail-config-changes",
+            filterPattern=pattern,
+            metricTransformations=[
+                {"metricName": "CloudTrailConfigChanges", "metricNamespace": "CISBenchmark", "metricValue": "1"}
+            ],
         )
         topic: str = self.client("sns", region).create_topic(Name=TOPIC)["TopicArn"]
         if subscribe:
-            self.client("sns", region).subscribe(TopicArn=topic, Protocol="sqs",
-                                                 Endpoint=f"arn:aws:sqs:{region}:{ACCOUNT}:oncall")
+            self.client("sns", region).subscribe(
+                TopicArn=topic, Protocol="sqs", Endpoint=f"arn:aws:sqs:{region}:{ACCOUNT}:oncall"
+            )
         if with_alarm:
             self.client("cloudwatch", region).put_metric_alarm(
-                AlarmName="cloudtrail-config-changes", MetricName="CloudTrailConfigChanges",
-                Namespace="CISBenchmark", Statistic="Sum", Period=300, EvaluationPeriods=1, Threshold=1,
-                ComparisonOperator="GreaterThanOrEqualToThreshold", AlarmActions=[topic],
+                AlarmName="cloudtrail-config-changes",
+                MetricName="CloudTrailConfigChanges",
+                Namespace="CISBenchmark",
+                Statistic="Sum",
+                Period=300,
+                EvaluationPeriods=1,
+                Threshold=1,
+                ComparisonOperator="GreaterThanOrEqualToThreshold",
+                AlarmActions=[topic],
             )
         return topic
 
     # --- AWS Config -----------------------------------------------------------------------------------
 
-    def recorder(self, region: str, group: dict[str, Any] | None = None, channel: bool = True,
-                 start: bool = True, name: str = "default") -> None:
+    def recorder(
+        self,
+        region: str,
+        group: dict[str, Any] | None = None,
+        channel: bool = True,
+        start: bool = True,
+        name: str = "default",
+    ) -> None:
         """A configuration recorder (all supported types by default), its delivery channel, started."""
         cfg = self.client("config", region)
-        cfg.put_configuration_recorder(ConfigurationRecorder={
-            "name": name, "roleARN": CONFIG_ROLE,
-            "recordingGroup": group or {"allSupported": True, "includeGlobalResourceTypes": False},
-        })
+        cfg.put_configuration_recorder(
+            ConfigurationRecorder={
+                "name": name,
+                "roleARN": CONFIG_ROLE,
+                "recordingGroup": group or {"allSupported": True, "includeGlobalResourceTypes": False},
+            }
+        )
         if channel:
             cfg.put_delivery_channel(DeliveryChannel={"name": "default", "s3BucketName": BUCKET})
         if start and channel:
@@ -119,17 +149,29 @@ def demo_account(regions: list[str]) -> FakeAccount:
     acct.cis_alarm(pattern=CIS_PATTERN.replace(" || ($.eventName = StopLogging)", ""))  # misses StopLogging
     stopped = acct.trail("app-audit", multi_region=False, validation=False, logging=False)
     ct = acct.client("cloudtrail")
-    ct.put_event_selectors(TrailName=stopped, EventSelectors=[
-        {"ReadWriteType": "ReadOnly", "IncludeManagementEvents": True,
-         "DataResources": [{"Type": "AWS::S3::Object", "Values": ["arn:aws:s3:::payments-data/"]}]},
-    ])
+    ct.put_event_selectors(
+        TrailName=stopped,
+        EventSelectors=[
+            {
+                "ReadWriteType": "ReadOnly",
+                "IncludeManagementEvents": True,
+                "DataResources": [{"Type": "AWS::S3::Object", "Values": ["arn:aws:s3:::payments-data/"]}],
+            },
+        ],
+    )
     acct.bucket("legacy-log-bucket-2019")
     acct.trail("legacy-eu", region="eu-west-1", multi_region=False, bucket="legacy-log-bucket-2019")
     acct.client("s3").delete_bucket(Bucket="legacy-log-bucket-2019")  # someone cleaned up the wrong bucket
     for i, region in enumerate(regions):
         if i == 1:
-            acct.recorder(region, group={"allSupported": False, "resourceTypes": ["AWS::S3::Bucket"],
-                                         "recordingStrategy": {"useOnly": "INCLUSION_BY_RESOURCE_TYPES"}})
+            acct.recorder(
+                region,
+                group={
+                    "allSupported": False,
+                    "resourceTypes": ["AWS::S3::Bucket"],
+                    "recordingStrategy": {"useOnly": "INCLUSION_BY_RESOURCE_TYPES"},
+                },
+            )
         elif i == 2:
             acct.recorder(region, start=False)
         elif i < 2 or i % 3:

@@ -16,14 +16,29 @@ from botocore.awsrequest import AWSResponse
 
 # hyphenized service id (as in event names) -> (IAM prefix, protocol)
 SERVICES = {
-    "cloudtrail": ("cloudtrail", "json"), "config-service": ("config", "json"), "cloudwatch-logs": ("logs", "json"),
-    "cloudwatch": ("cloudwatch", "cbor"), "sns": ("sns", "query"), "sts": ("sts", "query"),
-    "ec2": ("ec2", "ec2"), "s3": ("s3", "rest-xml"),
+    "cloudtrail": ("cloudtrail", "json"),
+    "config-service": ("config", "json"),
+    "cloudwatch-logs": ("logs", "json"),
+    "cloudwatch": ("cloudwatch", "cbor"),
+    "sns": ("sns", "query"),
+    "sts": ("sts", "query"),
+    "ec2": ("ec2", "ec2"),
+    "s3": ("s3", "rest-xml"),
 }
-THROTTLE = {"json": "ThrottlingException", "cbor": "ThrottlingException", "query": "Throttling",
-            "ec2": "RequestLimitExceeded", "rest-xml": "SlowDown"}
-DENIED = {"json": "AccessDeniedException", "cbor": "AccessDenied", "query": "AccessDenied",
-          "ec2": "UnauthorizedOperation", "rest-xml": "AccessDenied"}
+THROTTLE = {
+    "json": "ThrottlingException",
+    "cbor": "ThrottlingException",
+    "query": "Throttling",
+    "ec2": "RequestLimitExceeded",
+    "rest-xml": "SlowDown",
+}
+DENIED = {
+    "json": "AccessDeniedException",
+    "cbor": "AccessDenied",
+    "query": "AccessDenied",
+    "ec2": "UnauthorizedOperation",
+    "rest-xml": "AccessDenied",
+}
 
 
 class _Raw:
@@ -50,7 +65,9 @@ def _cbor_map(values: dict[str, str]) -> bytes:
 
 def error_response(url: str, protocol: str, code: str, message: str) -> AWSResponse:
     """An AWS error answer, as the protocol writes it."""
-    status = 503 if code in {"SlowDown", "RequestLimitExceeded"} else 403 if "Denied" in code or "Unauth" in code else 400
+    status = (
+        503 if code in {"SlowDown", "RequestLimitExceeded"} else 403 if "Denied" in code or "Unauth" in code else 400
+    )
     headers: dict[str, str] = {"x-amzn-requestid": "fault-0000"}
     if protocol == "json":
         headers["content-type"] = "application/x-amz-json-1.1"
@@ -59,11 +76,15 @@ def error_response(url: str, protocol: str, code: str, message: str) -> AWSRespo
         headers.update({"content-type": "application/cbor", "smithy-protocol": "rpc-v2-cbor"})
         body = _cbor_map({"__type": code, "message": message})
     elif protocol == "query":
-        body = (f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message>"
-                "</Error><RequestId>fault-0000</RequestId></ErrorResponse>").encode()
+        body = (
+            f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message>"
+            "</Error><RequestId>fault-0000</RequestId></ErrorResponse>"
+        ).encode()
     elif protocol == "ec2":
-        body = (f"<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors>"
-                "<RequestID>fault-0000</RequestID></Response>").encode()
+        body = (
+            f"<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors>"
+            "<RequestID>fault-0000</RequestID></Response>"
+        ).encode()
     else:
         body = f"<Error><Code>{code}</Code><Message>{message}</Message></Error>".encode()
     return AWSResponse(url, status, headers, _Raw(body))

@@ -54,7 +54,8 @@ def moto_server() -> Iterator[Moto]:
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -88,9 +89,23 @@ def start_redis(directory: str | None = None, port: int | None = None) -> Redis:
     directory = directory or tempfile.mkdtemp(prefix="ta-redis-")
     port = port or free_port()
     proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", directory, "--appendonly", "yes",
-         "--save", "", "--protected-mode", "no"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            directory,
+            "--appendonly",
+            "yes",
+            "--save",
+            "",
+            "--protected-mode",
+            "no",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
 
     def ping() -> bool:
@@ -115,5 +130,4 @@ def aws_env(url: str) -> dict[str, str]:
 
 def clean_env() -> dict[str, str]:
     """The current environment without AWS or trail-audit settings that could leak into a test."""
-    return {k: v for k, v in os.environ.items()
-            if not k.startswith(("AWS_", "TRAIL_AUDIT_", "SLACK_", "REDIS_URL"))}
+    return {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TRAIL_AUDIT_", "SLACK_", "REDIS_URL"))}

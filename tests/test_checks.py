@@ -9,9 +9,9 @@ import pytest
 from demo.fake_account import ACCOUNT, CIS_PATTERN, HOME, FakeAccount, compliant
 from tests.faults import Faults
 from workers.audit import run_audit
+from workers.checks import AccountFacts, evaluate
 from workers.findings import Finding, Status
 from workers.inventory import RegionFacts, TrailFacts
-from workers.checks import AccountFacts, evaluate
 from workers.settings import Settings
 
 REGIONS = ["us-east-1", "eu-west-1"]
@@ -21,10 +21,12 @@ def audit(settings: Settings, regions: list[str] = REGIONS) -> list[Finding]:
     return run_audit(settings, regions=regions).findings
 
 
-def only(findings: list[Finding], check: str, resource: str | None = None,
-         region: str | None = None) -> Finding:
-    found = [f for f in findings if f.check == check and (resource is None or f.resource == resource)
-             and (region is None or f.region == region)]
+def only(findings: list[Finding], check: str, resource: str | None = None, region: str | None = None) -> Finding:
+    found = [
+        f
+        for f in findings
+        if f.check == check and (resource is None or f.resource == resource) and (region is None or f.region == region)
+    ]
     assert len(found) == 1, f"expected one {check} finding, got {found}"
     return found[0]
 
@@ -81,13 +83,24 @@ def test_trail_homed_outside_the_audited_regions_is_still_judged(settings: Setti
 # --- management events -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("selectors", "status"), [
-    ([{"ReadWriteType": "All", "IncludeManagementEvents": True}], Status.PASS),
-    ([{"ReadWriteType": "ReadOnly", "IncludeManagementEvents": True}], Status.FAIL),
-    ([{"ReadWriteType": "WriteOnly", "IncludeManagementEvents": True}], Status.FAIL),
-    ([{"ReadWriteType": "All", "IncludeManagementEvents": False,
-       "DataResources": [{"Type": "AWS::S3::Object", "Values": ["arn:aws:s3:::b/"]}]}], Status.FAIL),
-])
+@pytest.mark.parametrize(
+    ("selectors", "status"),
+    [
+        ([{"ReadWriteType": "All", "IncludeManagementEvents": True}], Status.PASS),
+        ([{"ReadWriteType": "ReadOnly", "IncludeManagementEvents": True}], Status.FAIL),
+        ([{"ReadWriteType": "WriteOnly", "IncludeManagementEvents": True}], Status.FAIL),
+        (
+            [
+                {
+                    "ReadWriteType": "All",
+                    "IncludeManagementEvents": False,
+                    "DataResources": [{"Type": "AWS::S3::Object", "Values": ["arn:aws:s3:::b/"]}],
+                }
+            ],
+            Status.FAIL,
+        ),
+    ],
+)
 def test_basic_selectors(settings: Settings, selectors: list[dict[str, object]], status: Status) -> None:
     acct = compliant(REGIONS)
     acct.client("cloudtrail").put_event_selectors(TrailName=acct.trails["management"], EventSelectors=selectors)
@@ -101,25 +114,46 @@ def test_read_only_trail_names_the_missing_writes(settings: Settings) -> None:
     acct = compliant(REGIONS)
     acct.client("cloudtrail").put_event_selectors(
         TrailName=acct.trails["management"],
-        EventSelectors=[{"ReadWriteType": "ReadOnly", "IncludeManagementEvents": True}])
+        EventSelectors=[{"ReadWriteType": "ReadOnly", "IncludeManagementEvents": True}],
+    )
     findings = audit(settings)
     assert "changes (writes) are not recorded" in only(findings, "cloudtrail.trail_management_events").detail
     assert only(findings, "cloudtrail.multiregion_management_logging").status is Status.FAIL
 
 
-@pytest.mark.parametrize(("fields", "status"), [
-    ([{"Field": "eventCategory", "Equals": ["Management"]}], Status.PASS),
-    ([{"Field": "eventCategory", "Equals": ["Management"]}, {"Field": "readOnly", "Equals": ["true"]}], Status.FAIL),
-    ([{"Field": "eventCategory", "Equals": ["Management"]}, {"Field": "readOnly", "Equals": ["false"]}], Status.FAIL),
-    ([{"Field": "eventCategory", "Equals": ["Management"]},
-      {"Field": "eventSource", "NotEquals": ["kms.amazonaws.com"]}], Status.FAIL),
-    ([{"Field": "eventCategory", "Equals": ["Data"]}, {"Field": "resources.type", "Equals": ["AWS::S3::Object"]}],
-     Status.FAIL),
-])
+@pytest.mark.parametrize(
+    ("fields", "status"),
+    [
+        ([{"Field": "eventCategory", "Equals": ["Management"]}], Status.PASS),
+        (
+            [{"Field": "eventCategory", "Equals": ["Management"]}, {"Field": "readOnly", "Equals": ["true"]}],
+            Status.FAIL,
+        ),
+        (
+            [{"Field": "eventCategory", "Equals": ["Management"]}, {"Field": "readOnly", "Equals": ["false"]}],
+            Status.FAIL,
+        ),
+        (
+            [
+                {"Field": "eventCategory", "Equals": ["Management"]},
+                {"Field": "eventSource", "NotEquals": ["kms.amazonaws.com"]},
+            ],
+            Status.FAIL,
+        ),
+        (
+            [
+                {"Field": "eventCategory", "Equals": ["Data"]},
+                {"Field": "resources.type", "Equals": ["AWS::S3::Object"]},
+            ],
+            Status.FAIL,
+        ),
+    ],
+)
 def test_advanced_selectors(settings: Settings, fields: list[dict[str, object]], status: Status) -> None:
     acct = compliant(REGIONS)
     acct.client("cloudtrail").put_event_selectors(
-        TrailName=acct.trails["management"], AdvancedEventSelectors=[{"Name": "s", "FieldSelectors": fields}])
+        TrailName=acct.trails["management"], AdvancedEventSelectors=[{"Name": "s", "FieldSelectors": fields}]
+    )
     f = only(audit(settings), "cloudtrail.trail_management_events")
     assert f.status is status, f.detail
     assert f.evidence["selector_kind"] == "advanced"
@@ -143,8 +177,7 @@ def test_trail_to_a_deleted_bucket_fails(settings: Settings) -> None:
     assert f.status is Status.FAIL and "does not exist" in f.detail and f.evidence["HeadBucket"] == "missing"
 
 
-def test_bucket_403_in_another_account_is_not_a_failure(settings: Settings,
-                                                       faults: Callable[..., Faults]) -> None:
+def test_bucket_403_in_another_account_is_not_a_failure(settings: Settings, faults: Callable[..., Faults]) -> None:
     compliant(REGIONS)
     faults(deny={"s3:HeadBucket"})
     f = only(audit(settings), "cloudtrail.trail_s3_delivery")
@@ -152,12 +185,28 @@ def test_bucket_403_in_another_account_is_not_a_failure(settings: Settings,
 
 
 def test_latest_delivery_error_fails() -> None:
-    tf = TrailFacts("arn:aws:cloudtrail:us-east-1:123456789012:trail/t", "us-east-1",
-                    {"Name": "t", "S3BucketName": "b", "IsMultiRegionTrail": False},
-                    status={"IsLogging": True, "LatestDeliveryError": "AccessDenied"},
-                    selectors={}, bucket="forbidden")
-    facts = AccountFacts(ACCOUNT, [RegionFacts(ACCOUNT, "us-east-1", trails=[tf.trail], trail_facts=[tf],
-                                               recorders=[], recorder_statuses=[], channels=[])])
+    tf = TrailFacts(
+        "arn:aws:cloudtrail:us-east-1:123456789012:trail/t",
+        "us-east-1",
+        {"Name": "t", "S3BucketName": "b", "IsMultiRegionTrail": False},
+        status={"IsLogging": True, "LatestDeliveryError": "AccessDenied"},
+        selectors={},
+        bucket="forbidden",
+    )
+    facts = AccountFacts(
+        ACCOUNT,
+        [
+            RegionFacts(
+                ACCOUNT,
+                "us-east-1",
+                trails=[tf.trail],
+                trail_facts=[tf],
+                recorders=[],
+                recorder_statuses=[],
+                channels=[],
+            )
+        ],
+    )
     f = only(evaluate(facts), "cloudtrail.trail_s3_delivery")
     assert f.status is Status.FAIL and "AccessDenied" in f.detail
 
@@ -177,11 +226,24 @@ def test_validation_disabled_fails(settings: Settings) -> None:
 
 def test_organization_trail_of_another_account_is_judged_without_a_fix() -> None:
     arn = "arn:aws:cloudtrail:us-east-1:999999999999:trail/org-trail"
-    trail = {"Name": "org-trail", "TrailARN": arn, "HomeRegion": "us-east-1", "IsMultiRegionTrail": True,
-             "IsOrganizationTrail": True, "S3BucketName": "org-archive", "LogFileValidationEnabled": False}
+    trail = {
+        "Name": "org-trail",
+        "TrailARN": arn,
+        "HomeRegion": "us-east-1",
+        "IsMultiRegionTrail": True,
+        "IsOrganizationTrail": True,
+        "S3BucketName": "org-archive",
+        "LogFileValidationEnabled": False,
+    }
     tf = TrailFacts(arn, "us-east-1", trail, status={"IsLogging": False}, selectors={}, bucket="forbidden")
-    facts = AccountFacts(ACCOUNT, [RegionFacts(ACCOUNT, "us-east-1", trails=[trail], trail_facts=[tf],
-                                               recorders=[], recorder_statuses=[], channels=[])])
+    facts = AccountFacts(
+        ACCOUNT,
+        [
+            RegionFacts(
+                ACCOUNT, "us-east-1", trails=[trail], trail_facts=[tf], recorders=[], recorder_statuses=[], channels=[]
+            )
+        ],
+    )
     findings = evaluate(facts)
     logging = only(findings, "cloudtrail.trail_logging")
     assert logging.status is Status.FAIL and logging.remediation is None and "999999999999" in logging.detail
@@ -191,11 +253,24 @@ def test_organization_trail_of_another_account_is_judged_without_a_fix() -> None
 
 def test_organization_trail_that_logs_satisfies_multiregion() -> None:
     arn = "arn:aws:cloudtrail:us-east-1:999999999999:trail/org-trail"
-    trail = {"Name": "org-trail", "TrailARN": arn, "HomeRegion": "us-east-1", "IsMultiRegionTrail": True,
-             "IsOrganizationTrail": True, "S3BucketName": "org-archive", "LogFileValidationEnabled": True}
+    trail = {
+        "Name": "org-trail",
+        "TrailARN": arn,
+        "HomeRegion": "us-east-1",
+        "IsMultiRegionTrail": True,
+        "IsOrganizationTrail": True,
+        "S3BucketName": "org-archive",
+        "LogFileValidationEnabled": True,
+    }
     tf = TrailFacts(arn, "us-east-1", trail, status={"IsLogging": True}, selectors={}, bucket="forbidden")
-    facts = AccountFacts(ACCOUNT, [RegionFacts(ACCOUNT, "eu-west-1", trails=[trail], trail_facts=[tf],
-                                               recorders=[], recorder_statuses=[], channels=[])])
+    facts = AccountFacts(
+        ACCOUNT,
+        [
+            RegionFacts(
+                ACCOUNT, "eu-west-1", trails=[trail], trail_facts=[tf], recorders=[], recorder_statuses=[], channels=[]
+            )
+        ],
+    )
     f = only(evaluate(facts), "cloudtrail.multiregion_management_logging")
     assert f.status is Status.PASS and f.resource == arn
 
@@ -211,13 +286,16 @@ def _alarm_account(**kwargs: object) -> FakeAccount:
     return acct
 
 
-@pytest.mark.parametrize("pattern", [
-    CIS_PATTERN,
-    '{($.eventName="StopLogging")||($.eventName="StartLogging")||($.eventName="DeleteTrail")||'
-    '($.eventName="UpdateTrail")||($.eventName="CreateTrail")}',
-    "{ $.eventSource = cloudtrail.amazonaws.com && ($.eventName = CreateTrail || $.eventName = UpdateTrail || "
-    "$.eventName = DeleteTrail || $.eventName = StartLogging || $.eventName = StopLogging) }",
-])
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        CIS_PATTERN,
+        '{($.eventName="StopLogging")||($.eventName="StartLogging")||($.eventName="DeleteTrail")||'
+        '($.eventName="UpdateTrail")||($.eventName="CreateTrail")}',
+        "{ $.eventSource = cloudtrail.amazonaws.com && ($.eventName = CreateTrail || $.eventName = UpdateTrail || "
+        "$.eventName = DeleteTrail || $.eventName = StartLogging || $.eventName = StopLogging) }",
+    ],
+)
 def test_cis_filter_variants_pass(settings: Settings, pattern: str) -> None:
     _alarm_account(pattern=pattern)
     f = only(audit(settings, [HOME]), "cloudtrail.config_change_alarm")
@@ -225,11 +303,14 @@ def test_cis_filter_variants_pass(settings: Settings, pattern: str) -> None:
     assert f.evidence["subscribers"] == 1
 
 
-@pytest.mark.parametrize(("kwargs", "words"), [
-    ({"pattern": CIS_PATTERN.replace(" || ($.eventName = StopLogging)", "")}, "no metric filter"),
-    ({"with_alarm": False}, "has no alarm"),
-    ({"subscribe": False}, "no confirmed subscriber"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "words"),
+    [
+        ({"pattern": CIS_PATTERN.replace(" || ($.eventName = StopLogging)", "")}, "no metric filter"),
+        ({"with_alarm": False}, "has no alarm"),
+        ({"subscribe": False}, "no confirmed subscriber"),
+    ],
+)
 def test_cis_alarm_chain_failures(settings: Settings, kwargs: dict[str, object], words: str) -> None:
     _alarm_account(**kwargs)
     f = only(audit(settings, [HOME]), "cloudtrail.config_change_alarm")
@@ -247,17 +328,44 @@ def test_cis_alarm_unverifiable_is_error(settings: Settings, faults: Callable[..
 # --- AWS Config ------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("group", "status"), [
-    ({"allSupported": True, "includeGlobalResourceTypes": False}, Status.PASS),
-    ({"allSupported": False, "resourceTypes": ["AWS::CloudTrail::Trail", "AWS::S3::Bucket"],
-      "recordingStrategy": {"useOnly": "INCLUSION_BY_RESOURCE_TYPES"}}, Status.PASS),
-    ({"allSupported": False, "resourceTypes": ["AWS::S3::Bucket"],
-      "recordingStrategy": {"useOnly": "INCLUSION_BY_RESOURCE_TYPES"}}, Status.FAIL),
-    ({"allSupported": False, "exclusionByResourceTypes": {"resourceTypes": ["AWS::EC2::Instance"]},
-      "recordingStrategy": {"useOnly": "EXCLUSION_BY_RESOURCE_TYPES"}}, Status.PASS),
-    ({"allSupported": False, "exclusionByResourceTypes": {"resourceTypes": ["AWS::CloudTrail::Trail"]},
-      "recordingStrategy": {"useOnly": "EXCLUSION_BY_RESOURCE_TYPES"}}, Status.FAIL),
-])
+@pytest.mark.parametrize(
+    ("group", "status"),
+    [
+        ({"allSupported": True, "includeGlobalResourceTypes": False}, Status.PASS),
+        (
+            {
+                "allSupported": False,
+                "resourceTypes": ["AWS::CloudTrail::Trail", "AWS::S3::Bucket"],
+                "recordingStrategy": {"useOnly": "INCLUSION_BY_RESOURCE_TYPES"},
+            },
+            Status.PASS,
+        ),
+        (
+            {
+                "allSupported": False,
+                "resourceTypes": ["AWS::S3::Bucket"],
+                "recordingStrategy": {"useOnly": "INCLUSION_BY_RESOURCE_TYPES"},
+            },
+            Status.FAIL,
+        ),
+        (
+            {
+                "allSupported": False,
+                "exclusionByResourceTypes": {"resourceTypes": ["AWS::EC2::Instance"]},
+                "recordingStrategy": {"useOnly": "EXCLUSION_BY_RESOURCE_TYPES"},
+            },
+            Status.PASS,
+        ),
+        (
+            {
+                "allSupported": False,
+                "exclusionByResourceTypes": {"resourceTypes": ["AWS::CloudTrail::Trail"]},
+                "recordingStrategy": {"useOnly": "EXCLUSION_BY_RESOURCE_TYPES"},
+            },
+            Status.FAIL,
+        ),
+    ],
+)
 def test_recording_groups(settings: Settings, group: dict[str, object], status: Status) -> None:
     FakeAccount().bucket()
     FakeAccount().recorder(HOME, group=group)
@@ -284,9 +392,16 @@ def test_recorder_without_channel(settings: Settings) -> None:
 
 
 def test_recorder_last_status_failure_fails() -> None:
-    region = RegionFacts(ACCOUNT, HOME, trails=[], recorders=[{"name": "default", "recordingGroup": {}}],
-                         recorder_statuses=[{"name": "default", "recording": True, "lastStatus": "FAILURE",
-                                             "lastErrorCode": "AccessDenied"}], channels=[{"name": "default"}])
+    region = RegionFacts(
+        ACCOUNT,
+        HOME,
+        trails=[],
+        recorders=[{"name": "default", "recordingGroup": {}}],
+        recorder_statuses=[
+            {"name": "default", "recording": True, "lastStatus": "FAILURE", "lastErrorCode": "AccessDenied"}
+        ],
+        channels=[{"name": "default"}],
+    )
     f = only(evaluate(AccountFacts(ACCOUNT, [region])), "config.recorder_recording")
     assert f.status is Status.FAIL and "FAILURE" in f.detail
 
@@ -294,20 +409,24 @@ def test_recorder_last_status_failure_fails() -> None:
 # --- ERROR: never PASS without evidence ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("denied", "check"), [
-    ("cloudtrail:GetTrailStatus", "cloudtrail.trail_logging"),
-    ("cloudtrail:GetEventSelectors", "cloudtrail.trail_management_events"),
-    ("cloudtrail:GetTrailStatus", "cloudtrail.trail_s3_delivery"),
-    ("cloudtrail:GetTrailStatus", "cloudtrail.multiregion_management_logging"),
-    ("cloudwatch:DescribeAlarmsForMetric", "cloudtrail.config_change_alarm"),
-    ("sns:ListSubscriptionsByTopic", "cloudtrail.config_change_alarm"),
-    ("config:DescribeConfigurationRecorders", "config.recorder_recording"),
-    ("config:DescribeConfigurationRecorderStatus", "config.recorder_recording"),
-    ("config:DescribeConfigurationRecorders", "config.records_cloudtrail_trails"),
-    ("config:DescribeDeliveryChannels", "config.delivery_channel"),
-])
-def test_denied_call_is_error_naming_the_action(settings: Settings, faults: Callable[..., Faults],
-                                               denied: str, check: str) -> None:
+@pytest.mark.parametrize(
+    ("denied", "check"),
+    [
+        ("cloudtrail:GetTrailStatus", "cloudtrail.trail_logging"),
+        ("cloudtrail:GetEventSelectors", "cloudtrail.trail_management_events"),
+        ("cloudtrail:GetTrailStatus", "cloudtrail.trail_s3_delivery"),
+        ("cloudtrail:GetTrailStatus", "cloudtrail.multiregion_management_logging"),
+        ("cloudwatch:DescribeAlarmsForMetric", "cloudtrail.config_change_alarm"),
+        ("sns:ListSubscriptionsByTopic", "cloudtrail.config_change_alarm"),
+        ("config:DescribeConfigurationRecorders", "config.recorder_recording"),
+        ("config:DescribeConfigurationRecorderStatus", "config.recorder_recording"),
+        ("config:DescribeConfigurationRecorders", "config.records_cloudtrail_trails"),
+        ("config:DescribeDeliveryChannels", "config.delivery_channel"),
+    ],
+)
+def test_denied_call_is_error_naming_the_action(
+    settings: Settings, faults: Callable[..., Faults], denied: str, check: str
+) -> None:
     compliant([HOME])
     faults(deny={denied})
     findings = [f for f in audit(settings, [HOME]) if f.check == check]
@@ -315,8 +434,9 @@ def test_denied_call_is_error_naming_the_action(settings: Settings, faults: Call
     assert all(denied in f.detail and f.evidence["error"]["iam_action"] == denied for f in findings)
 
 
-def test_describe_trails_denied_makes_every_trail_check_error(settings: Settings,
-                                                             faults: Callable[..., Faults]) -> None:
+def test_describe_trails_denied_makes_every_trail_check_error(
+    settings: Settings, faults: Callable[..., Faults]
+) -> None:
     compliant([HOME])
     faults(deny={"cloudtrail:DescribeTrails"})
     findings = audit(settings, [HOME])
@@ -341,8 +461,11 @@ def test_region_not_enabled_is_skipped(settings: Settings) -> None:
     compliant([HOME])
     findings = audit(settings, [HOME, "ap-east-1"])  # ap-east-1 is opt-in and not opted in
     skipped = [f for f in findings if f.region == "ap-east-1"]
-    assert {f.check for f in skipped} == {"config.recorder_recording", "config.records_cloudtrail_trails",
-                                          "config.delivery_channel"}
+    assert {f.check for f in skipped} == {
+        "config.recorder_recording",
+        "config.records_cloudtrail_trails",
+        "config.delivery_channel",
+    }
     assert {f.status for f in skipped} == {Status.SKIPPED}
 
 
@@ -353,17 +476,24 @@ def test_default_regions_are_the_enabled_ones(settings: Settings) -> None:
 
 
 def test_assumed_roles_audit_each_account_and_a_failed_role_is_error(
-        settings: Settings, faults: Callable[..., Faults], monkeypatch: pytest.MonkeyPatch) -> None:
+    settings: Settings, faults: Callable[..., Faults], monkeypatch: pytest.MonkeyPatch
+) -> None:
     # moto gives assumed-role credentials the role's account: seed account 111111111111 through its role.
     role = "arn:aws:iam::111111111111:role/TrailAudit"
     s = Settings(_env_file=None, role_arns=[role], regions=[HOME])  # type: ignore[call-arg]
     from workers.accounts import assumed_account
+
     other = assumed_account(s, role)
     assert not isinstance(other, Exception) and hasattr(other, "session")
     FakeAccount(session=other.session).bucket("other-logs")  # type: ignore[union-attr]
     FakeAccount(session=other.session).trail("other-trail", bucket="other-logs")  # type: ignore[union-attr]
-    result = run_audit(Settings(_env_file=None, role_arns=[role, "arn:aws:iam::222222222222:role/Missing"],  # type: ignore[call-arg]
-                                regions=[HOME]))
+    result = run_audit(
+        Settings(
+            _env_file=None,
+            role_arns=[role, "arn:aws:iam::222222222222:role/Missing"],  # type: ignore[call-arg]
+            regions=[HOME],
+        )
+    )
     by_account = {a: [f for f in result.findings if f.account == a] for a in ("111111111111", "222222222222")}
     assert only(by_account["111111111111"], "cloudtrail.trail_logging").status is Status.PASS
     faults(deny={"sts:AssumeRole"})

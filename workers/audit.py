@@ -66,8 +66,30 @@ def judge(account: str, regions: list[RegionFacts]) -> list[Finding]:
     return sorted(evaluate(AccountFacts(account, regions)), key=sort_key)
 
 
-def run_audit(settings: Settings, regions: list[str] | None = None, on_progress: Progress | None = None,
-              events_hours: int | None = None, checks: bool = True) -> AuditResult:
+Unit = tuple[Account, list[str], str]  # an account, its audited regions, one of them
+
+
+@dataclass(frozen=True)
+class Target:
+    """An account (or why it could not be reached) and its region plan (or why there is none)."""
+
+    account: Account | AccountError
+    plan: RegionPlan | ApiError | None
+
+    def units(self) -> list[Unit]:
+        """One unit of work per enabled region."""
+        if isinstance(self.account, Account) and isinstance(self.plan, RegionPlan):
+            return [(self.account, self.plan.enabled, region) for region in self.plan.enabled]
+        return []
+
+
+def run_audit(
+    settings: Settings,
+    regions: list[str] | None = None,
+    on_progress: Progress | None = None,
+    events_hours: int | None = None,
+    checks: bool = True,
+) -> AuditResult:
     """Audit every configured account in every requested (or enabled) region.
 
     `events_hours` adds the recent watched changes (LookupEvents) as the `events` section; they are
@@ -76,47 +98,24 @@ def run_audit(settings: Settings, regions: list[str] | None = None, on_progress:
     started = dt.datetime.now(dt.UTC)
     t0 = time.monotonic()
     requested = regions if regions is not None else settings.regions
-    findings: list[Finding] = []
-    reached: list[Account] = []
     with ThreadPoolExecutor(settings.max_workers, thread_name_prefix="ta-audit") as pool:
-        targets = list(pool.map(lambda item: _plan(item, settings, requested), accounts(settings)))
-        units = [(acct, pl, r) for acct, pl in targets if isinstance(pl, RegionPlan) for r in pl.enabled]
+        targets = list(pool.map(lambda item: _target(item, settings, requested), accounts(settings)))
+        units = [unit for target in targets for unit in target.units()]
         event_future = pool.submit(_events, settings, units, events_hours) if events_hours else None
-        if not checks:
-            units = []
-        total, done = len(units), 0
-        if on_progress:
-            on_progress(0, total)
-        gathered: dict[str, list[RegionFacts]] = {}
-        futures: dict[Future[RegionFacts], Account] = {
-            pool.submit(collect_region, acct, region, pl.enabled): acct for acct, pl, region in units
-        }
-        for future in as_completed(futures):
-            gathered.setdefault(futures[future].id, []).append(future.result())
-            done += 1
-            if on_progress:
-                on_progress(done, total)
-        for acct, pl in targets:
-            if not checks:
-                reached += [acct] if isinstance(acct, Account) else []
-            elif isinstance(acct, AccountError):
-                findings += unreachable_account(account_label(acct), acct.label, acct.error)
-            elif isinstance(pl, ApiError):
-                reached.append(acct)
-                findings += unreachable_account(acct.id, acct.id, pl)
-            else:
-                reached.append(acct)
-                region_facts = gathered.get(acct.id, []) + [skipped_region(acct, r) for r in pl.skipped]
-                findings += judge(acct.id, sorted(region_facts, key=lambda f: f.region))
+        findings: list[Finding] = []
+        if checks:
+            gathered = _gather(pool, units, on_progress)
+            findings = [f for target in targets for f in _judge_target(target, gathered)]
         report = event_future.result() if event_future else None
     calls: Counter[str] = Counter()
-    for acct in reached:
-        calls.update(acct.calls)
-    all_regions = sorted({r for _, pl in targets if isinstance(pl, RegionPlan) for r in pl.enabled + pl.skipped})
+    for target in targets:
+        if isinstance(target.account, Account):
+            calls.update(target.account.calls)
+    plans = [t.plan for t in targets if isinstance(t.plan, RegionPlan)]
     return AuditResult(
         findings=sorted(findings, key=sort_key),
-        accounts=[account_label(a) for a, _ in targets],
-        regions=all_regions,
+        accounts=[account_label(t.account) for t in targets],
+        regions=sorted({r for pl in plans for r in pl.enabled + pl.skipped}),
         events=report,
         aws_calls=calls,
         started=started.isoformat(),
@@ -124,21 +123,46 @@ def run_audit(settings: Settings, regions: list[str] | None = None, on_progress:
     )
 
 
-def _plan(item: Account | AccountError, settings: Settings,
-          requested: list[str]) -> tuple[Account | AccountError, RegionPlan | ApiError | None]:
+def _target(item: Account | AccountError, settings: Settings, requested: list[str]) -> Target:
     if isinstance(item, AccountError):
-        return item, None
-    return item, plan(item, settings.home_region, requested)
+        return Target(item, None)
+    return Target(item, plan(item, settings.home_region, requested))
 
 
-def _events(settings: Settings, units: list[tuple[Account, RegionPlan, str]],
-            hours: int) -> events_mod.EventsReport:
+def _gather(pool: ThreadPoolExecutor, units: list[Unit], on_progress: Progress | None) -> dict[str, list[RegionFacts]]:
+    """Collect every unit in parallel, reporting progress as each region finishes."""
+    if on_progress:
+        on_progress(0, len(units))
+    futures: dict[Future[RegionFacts], Account] = {
+        pool.submit(collect_region, acct, region, audited): acct for acct, audited, region in units
+    }
+    gathered: dict[str, list[RegionFacts]] = {}
+    for done, future in enumerate(as_completed(futures), start=1):
+        gathered.setdefault(futures[future].id, []).append(future.result())
+        if on_progress:
+            on_progress(done, len(units))
+    return gathered
+
+
+def _judge_target(target: Target, gathered: dict[str, list[RegionFacts]]) -> list[Finding]:
+    acct, pl = target.account, target.plan
+    if isinstance(acct, AccountError):
+        return unreachable_account(account_label(acct), acct.label, acct.error)
+    if isinstance(pl, ApiError):
+        return unreachable_account(acct.id, acct.id, pl)
+    skipped = [skipped_region(acct, r) for r in pl.skipped] if pl else []
+    return judge(acct.id, sorted(gathered.get(acct.id, []) + skipped, key=lambda f: f.region))
+
+
+def _events(settings: Settings, units: list[Unit], hours: int) -> events_mod.EventsReport:
     limiter = events_mod.RateLimiter()
     found: list[events_mod.ChangeEvent] = []
     errors: list[tuple[str, str, ApiError]] = []
     with ThreadPoolExecutor(max(1, min(len(units), settings.max_workers)), thread_name_prefix="ta-ev") as pool:
-        results = [(acct, region, pool.submit(events_mod.account_changes, acct, region, hours, limiter))
-                   for acct, _, region in units]
+        results = [
+            (acct, region, pool.submit(events_mod.account_changes, acct, region, hours, limiter))
+            for acct, _, region in units
+        ]
         for acct, region, future in results:
             answer = future.result()
             if isinstance(answer, ApiError):

@@ -131,15 +131,14 @@ def _run(chk: Check, facts: AccountFacts) -> Iterator[Finding]:
             if verdict.status is Status.FAIL and not facts.owns(tf.arn):
                 verdict = Verdict(
                     verdict.status,
-                    f"{verdict.detail} The trail belongs to account {owner} (an organization trail): "
-                    "fix it there.",
+                    f"{verdict.detail} The trail belongs to account {owner} (an organization trail): fix it there.",
                     verdict.evidence,
                 )
                 yield _place(chk, facts, tf.home_region, tf.arn, verdict, fixable=False)
             else:
                 yield _place(chk, facts, tf.home_region, tf.arn, verdict)
-        for region, error in facts.trail_list_errors():
-            yield _place(chk, facts, region, f"trails in {region}", error_verdict(error, "the trails"))
+        for name, error in facts.trail_list_errors():
+            yield _place(chk, facts, name, f"trails in {name}", error_verdict(error, "the trails"))
     elif not facts.enabled():
         yield _place(chk, facts, GLOBAL, facts.account, Verdict(Status.SKIPPED, "No audited region is enabled."))
     else:
@@ -150,8 +149,9 @@ def _skipped(region: str) -> Verdict:
     return Verdict(Status.SKIPPED, f"Region {region} is not enabled for this account.")
 
 
-def _place(chk: Check, facts: AccountFacts, region: str, resource: str, verdict: Verdict,
-           fixable: bool = True) -> Finding:
+def _place(
+    chk: Check, facts: AccountFacts, region: str, resource: str, verdict: Verdict, fixable: bool = True
+) -> Finding:
     fix = (verdict.remediation or chk.remediation) if verdict.status is Status.FAIL and fixable else None
     return Finding(
         check=chk.id,
@@ -187,12 +187,19 @@ def trail_logging(tf: TrailFacts) -> Verdict:
         return Verdict(Status.PASS, f"Trail {tf.name} is logging.", evidence)
     stopped = tf.status.get("StopLoggingTime")
     when = f" (stopped at {stopped})" if stopped else ""
-    return Verdict(Status.FAIL, f"Trail {tf.name} is not logging{when}: no API activity is recorded by it.",
-                   {**evidence, "StopLoggingTime": stopped})
+    return Verdict(
+        Status.FAIL,
+        f"Trail {tf.name} is not logging{when}: no API activity is recorded by it.",
+        {**evidence, "StopLoggingTime": stopped},
+    )
 
 
-@check("cloudtrail.trail_management_events", Scope.TRAIL, "Trail records read and write management events",
-       "cloudtrail.enable_management_events")
+@check(
+    "cloudtrail.trail_management_events",
+    Scope.TRAIL,
+    "Trail records read and write management events",
+    "cloudtrail.enable_management_events",
+)
 def trail_management_events(tf: TrailFacts) -> Verdict:
     """Basic or advanced selectors capture read and write management events, from every source."""
     if isinstance(tf.selectors, ApiError):
@@ -228,20 +235,26 @@ def trail_s3_delivery(tf: TrailFacts) -> Verdict:
     if error:
         return Verdict(Status.FAIL, f"Trail {tf.name} fails to deliver to bucket {bucket}: {error}.", evidence)
     note = " (the bucket is in another account or denies HeadBucket: 403)" if tf.bucket == "forbidden" else ""
-    return Verdict(Status.PASS, f"Trail {tf.name} delivers to bucket {bucket} with no delivery error{note}.",
-                   evidence)
+    return Verdict(Status.PASS, f"Trail {tf.name} delivers to bucket {bucket} with no delivery error{note}.", evidence)
 
 
-@check("cloudtrail.trail_log_file_validation", Scope.TRAIL, "Trail log file validation is enabled",
-       "cloudtrail.enable_log_file_validation")
+@check(
+    "cloudtrail.trail_log_file_validation",
+    Scope.TRAIL,
+    "Trail log file validation is enabled",
+    "cloudtrail.enable_log_file_validation",
+)
 def trail_log_file_validation(tf: TrailFacts) -> Verdict:
     """LogFileValidationEnabled, as DescribeTrails reports it."""
     enabled = tf.trail.get("LogFileValidationEnabled")
     evidence = {"LogFileValidationEnabled": enabled}
     if enabled is True:
         return Verdict(Status.PASS, f"Trail {tf.name} has log file validation enabled.", evidence)
-    return Verdict(Status.FAIL, f"Trail {tf.name} has log file validation disabled: tampering with its log "
-                   "files could go unnoticed.", evidence)
+    return Verdict(
+        Status.FAIL,
+        f"Trail {tf.name} has log file validation disabled: tampering with its log files could go unnoticed.",
+        evidence,
+    )
 
 
 # --- region checks -------------------------------------------------------------------------------------
@@ -253,23 +266,36 @@ def recorder_recording(region: RegionFacts) -> Verdict:
     if isinstance(region.recorders, ApiError):
         return error_verdict(region.recorders, "the Config recorder")
     if not region.recorders:
-        return Verdict(Status.FAIL, f"No AWS Config recorder exists in {region.region}.",
-                       {"ConfigurationRecorders": []}, remediation="config.record_cloudtrail_trails")
+        return Verdict(
+            Status.FAIL,
+            f"No AWS Config recorder exists in {region.region}.",
+            {"ConfigurationRecorders": []},
+            remediation="config.record_cloudtrail_trails",
+        )
     if isinstance(region.recorder_statuses, ApiError):
         return error_verdict(region.recorder_statuses, "the Config recorder status")
     statuses = {s.get("name"): s for s in region.recorder_statuses}
     problems = []
     for recorder in region.recorders:
         st = statuses.get(recorder.get("name"), {})
-        evidence = {"name": recorder.get("name"), "recording": st.get("recording"),
-                    "lastStatus": st.get("lastStatus"), "lastErrorCode": st.get("lastErrorCode")}
+        evidence = {
+            "name": recorder.get("name"),
+            "recording": st.get("recording"),
+            "lastStatus": st.get("lastStatus"),
+            "lastErrorCode": st.get("lastErrorCode"),
+        }
         if st.get("recording") is True and st.get("lastStatus") != "FAILURE":
             return Verdict(Status.PASS, f"Config recorder {recorder.get('name')} is recording.", evidence)
         if st.get("recording") is not True:
             problems.append((f"Config recorder {recorder.get('name')} is not recording.", evidence))
         else:
-            problems.append((f"Config recorder {recorder.get('name')} is recording but its last status is "
-                             f"FAILURE ({st.get('lastErrorCode') or 'no error code'}).", evidence))
+            problems.append(
+                (
+                    f"Config recorder {recorder.get('name')} is recording but its last status is "
+                    f"FAILURE ({st.get('lastErrorCode') or 'no error code'}).",
+                    evidence,
+                )
+            )
     detail, evidence = problems[0]
     return Verdict(Status.FAIL, detail, evidence)
 
@@ -277,22 +303,32 @@ def recorder_recording(region: RegionFacts) -> Verdict:
 TRAIL_TYPE = "AWS::CloudTrail::Trail"
 
 
-@check("config.records_cloudtrail_trails", Scope.REGION, "Config records CloudTrail trails",
-       "config.record_cloudtrail_trails")
+@check(
+    "config.records_cloudtrail_trails",
+    Scope.REGION,
+    "Config records CloudTrail trails",
+    "config.record_cloudtrail_trails",
+)
 def records_cloudtrail_trails(region: RegionFacts) -> Verdict:
     """The recording group covers AWS::CloudTrail::Trail: all supported, included, or not excluded."""
     if isinstance(region.recorders, ApiError):
         return error_verdict(region.recorders, "the Config recording group")
     if not region.recorders:
-        return Verdict(Status.FAIL, f"No AWS Config recorder exists in {region.region}, so trail changes are not "
-                       "recorded.", {"ConfigurationRecorders": []})
+        return Verdict(
+            Status.FAIL,
+            f"No AWS Config recorder exists in {region.region}, so trail changes are not recorded.",
+            {"ConfigurationRecorders": []},
+        )
     for recorder in region.recorders:
         group = recorder.get("recordingGroup") or {"allSupported": True}
         evidence = {"name": recorder.get("name"), "recordingGroup": group}
         if covers_trails(group):
             return Verdict(Status.PASS, f"Config recorder {recorder.get('name')} records {TRAIL_TYPE}.", evidence)
-    return Verdict(Status.FAIL, f"Config recorder {region.recorders[0].get('name')} does not record {TRAIL_TYPE}.",
-                   {"name": region.recorders[0].get("name"), "recordingGroup": region.recorders[0].get("recordingGroup")})
+    return Verdict(
+        Status.FAIL,
+        f"Config recorder {region.recorders[0].get('name')} does not record {TRAIL_TYPE}.",
+        {"name": region.recorders[0].get("name"), "recordingGroup": region.recorders[0].get("recordingGroup")},
+    )
 
 
 def covers_trails(group: dict[str, Any]) -> bool:
@@ -314,8 +350,11 @@ def delivery_channel(region: RegionFacts) -> Verdict:
     names = [c.get("name") for c in region.channels]
     if names:
         return Verdict(Status.PASS, f"Config delivery channel {names[0]} exists.", {"DeliveryChannels": names})
-    return Verdict(Status.FAIL, f"No AWS Config delivery channel exists in {region.region}: recorded changes "
-                   "are delivered nowhere.", {"DeliveryChannels": []})
+    return Verdict(
+        Status.FAIL,
+        f"No AWS Config delivery channel exists in {region.region}: recorded changes are delivered nowhere.",
+        {"DeliveryChannels": []},
+    )
 
 
 # --- account checks ------------------------------------------------------------------------------------
@@ -325,8 +364,12 @@ def _logging(tf: TrailFacts) -> bool | ApiError:
     return tf.status if isinstance(tf.status, ApiError) else tf.status.get("IsLogging") is True
 
 
-@check("cloudtrail.multiregion_management_logging", Scope.ACCOUNT,
-       "A multi-region trail logs read and write management events", "cloudtrail.create_multiregion_trail")
+@check(
+    "cloudtrail.multiregion_management_logging",
+    Scope.ACCOUNT,
+    "A multi-region trail logs read and write management events",
+    "cloudtrail.create_multiregion_trail",
+)
 def multiregion_management_logging(facts: AccountFacts) -> Verdict:
     """At least one multi-region trail (an organization trail counts) is logging all management events."""
     candidates = [tf for tf in facts.trails() if tf.trail.get("IsMultiRegionTrail")]
@@ -342,21 +385,34 @@ def multiregion_management_logging(facts: AccountFacts) -> Verdict:
             continue
         cov = coverage(tf.selectors)
         if logging and cov.complete:
-            return Verdict(Status.PASS, f"Multi-region trail {tf.name} is logging read and write management "
-                           "events.", {"TrailARN": tf.arn, "IsLogging": True, "selector_kind": cov.source},
-                           resource=tf.arn)
+            return Verdict(
+                Status.PASS,
+                f"Multi-region trail {tf.name} is logging read and write management events.",
+                {"TrailARN": tf.arn, "IsLogging": True, "selector_kind": cov.source},
+                resource=tf.arn,
+            )
         reasons.append(f"{tf.name} {'is logging' if logging else 'is not logging'} and captures {cov.sentence()}")
     if errors:
         return error_verdict(errors[0], "that a multi-region trail is logging")
     if not candidates:
-        return Verdict(Status.FAIL, "No multi-region trail exists: activity in some regions may not be recorded.",
-                       {"multi_region_trails": []})
-    return Verdict(Status.FAIL, "No multi-region trail logs all management events: " + "; ".join(reasons) + ".",
-                   {"multi_region_trails": [tf.arn for tf in candidates]})
+        return Verdict(
+            Status.FAIL,
+            "No multi-region trail exists: activity in some regions may not be recorded.",
+            {"multi_region_trails": []},
+        )
+    return Verdict(
+        Status.FAIL,
+        "No multi-region trail logs all management events: " + "; ".join(reasons) + ".",
+        {"multi_region_trails": [tf.arn for tf in candidates]},
+    )
 
 
-@check("cloudtrail.config_change_alarm", Scope.ACCOUNT, "CloudTrail configuration changes raise an alarm",
-       "cloudwatch.config_change_alarm")
+@check(
+    "cloudtrail.config_change_alarm",
+    Scope.ACCOUNT,
+    "CloudTrail configuration changes raise an alarm",
+    "cloudwatch.config_change_alarm",
+)
 def config_change_alarm(facts: AccountFacts) -> Verdict:
     """CIS 4.5: a metric filter on all five trail changes, an alarm on it, and an SNS topic with a subscriber."""
     errors: list[ApiError] = [e for _, e in facts.trail_list_errors()]
@@ -386,8 +442,14 @@ def config_change_alarm(facts: AccountFacts) -> Verdict:
 def _alarm_verdict(tf: TrailFacts, filters: list[AlarmFacts]) -> tuple[Verdict | None, str, list[ApiError]]:
     group = tf.trail.get("CloudWatchLogsLogGroupArn")
     if not filters:
-        return None, (f"Log group of trail {tf.name} has no metric filter matching CreateTrail, UpdateTrail, "
-                      "DeleteTrail, StartLogging and StopLogging."), []
+        return (
+            None,
+            (
+                f"Log group of trail {tf.name} has no metric filter matching CreateTrail, UpdateTrail, "
+                "DeleteTrail, StartLogging and StopLogging."
+            ),
+            [],
+        )
     reason = f"Metric filter {filters[0].filter_name} has no alarm on its metric {filters[0].metric}."
     errors: list[ApiError] = []
     for mf in filters:
@@ -398,11 +460,26 @@ def _alarm_verdict(tf: TrailFacts, filters: list[AlarmFacts]) -> tuple[Verdict |
                 if isinstance(subscribers, ApiError):
                     errors.append(subscribers)
                 elif subscribers > 0:
-                    evidence = {"TrailARN": tf.arn, "logGroup": group, "filterName": mf.filter_name,
-                                "filterPattern": mf.pattern, "metric": f"{mf.namespace}/{mf.metric}",
-                                "alarm": alarm["name"], "topic": topic, "subscribers": subscribers}
-                    return Verdict(Status.PASS, f"Alarm {alarm['name']} fires on CloudTrail configuration changes "
-                                   f"and notifies {topic}.", evidence, resource=tf.arn), "", []
+                    evidence = {
+                        "TrailARN": tf.arn,
+                        "logGroup": group,
+                        "filterName": mf.filter_name,
+                        "filterPattern": mf.pattern,
+                        "metric": f"{mf.namespace}/{mf.metric}",
+                        "alarm": alarm["name"],
+                        "topic": topic,
+                        "subscribers": subscribers,
+                    }
+                    return (
+                        Verdict(
+                            Status.PASS,
+                            f"Alarm {alarm['name']} fires on CloudTrail configuration changes and notifies {topic}.",
+                            evidence,
+                            resource=tf.arn,
+                        ),
+                        "",
+                        [],
+                    )
                 else:
                     reason = f"Alarm {alarm['name']} notifies SNS topic {topic}, which has no confirmed subscriber."
     return None, reason, errors

@@ -106,8 +106,7 @@ def _audit(settings: Settings, args: argparse.Namespace, out: IO[str], err: IO[s
 
 def _events(settings: Settings, args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     hours = args.hours or settings.events_hours
-    result = run_audit(settings, regions=args.regions, on_progress=_progress(err), events_hours=hours,
-                       checks=False)
+    result = run_audit(settings, regions=args.regions, on_progress=_progress(err), events_hours=hours, checks=False)
     report = result.events
     assert report is not None
     if args.format == "json":

@@ -19,18 +19,35 @@ from workers.awserrors import AWS_ERRORS, ApiError, from_exception
 
 WATCHED: dict[str, tuple[str, ...]] = {
     "cloudtrail.amazonaws.com": (
-        "CreateTrail", "UpdateTrail", "DeleteTrail", "StartLogging", "StopLogging",
-        "PutEventSelectors", "PutInsightSelectors",
+        "CreateTrail",
+        "UpdateTrail",
+        "DeleteTrail",
+        "StartLogging",
+        "StopLogging",
+        "PutEventSelectors",
+        "PutInsightSelectors",
     ),
     "config.amazonaws.com": (
-        "PutConfigurationRecorder", "DeleteConfigurationRecorder", "StopConfigurationRecorder",
-        "StartConfigurationRecorder", "PutDeliveryChannel", "DeleteDeliveryChannel",
+        "PutConfigurationRecorder",
+        "DeleteConfigurationRecorder",
+        "StopConfigurationRecorder",
+        "StartConfigurationRecorder",
+        "PutDeliveryChannel",
+        "DeleteDeliveryChannel",
     ),
 }
 WATCHED_NAMES: tuple[str, ...] = tuple(name for names in WATCHED.values() for name in names)
 # Changes that reduce what is recorded: an alert-worthy direction.
-REDUCING = {"DeleteTrail", "StopLogging", "PutEventSelectors", "UpdateTrail", "DeleteConfigurationRecorder",
-            "StopConfigurationRecorder", "PutConfigurationRecorder", "DeleteDeliveryChannel"}
+REDUCING = {
+    "DeleteTrail",
+    "StopLogging",
+    "PutEventSelectors",
+    "UpdateTrail",
+    "DeleteConfigurationRecorder",
+    "StopConfigurationRecorder",
+    "PutConfigurationRecorder",
+    "DeleteDeliveryChannel",
+}
 
 LOOKUP_RATE = 2.0  # requests a second, per account and region
 PAGE_SIZE = 50
@@ -40,29 +57,34 @@ LOOKUP_ATTEMPTS = 3  # the limiter keeps us under the rate; long backoff would o
 class Limiter(Protocol):
     """Something that makes a caller wait for its turn under a key."""
 
-    def acquire(self, key: str) -> None:
-        """Block until a call under `key` is allowed."""
+    def acquire(self, key: str) -> float:
+        """Block until a call under `key` is allowed; returns the seconds waited."""
 
 
 class RateLimiter:
     """Spaces calls under one key at least 1/rate seconds apart, across the threads of this process."""
 
-    def __init__(self, rate: float = LOOKUP_RATE, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        rate: float = LOOKUP_RATE,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.interval = 1.0 / rate
         self._next: dict[str, float] = {}
         self._lock = threading.Lock()
         self._clock = clock
         self._sleep = sleep
 
-    def acquire(self, key: str) -> None:
-        """Wait for this key's next slot."""
+    def acquire(self, key: str) -> float:
+        """Wait for this key's next slot; returns the seconds waited."""
         with self._lock:
             now = self._clock()
             slot = max(now, self._next.get(key, now))
             self._next[key] = slot + self.interval
         if slot > now:
             self._sleep(slot - now)
+        return slot - now
 
 
 @dataclass(frozen=True)
@@ -123,8 +145,15 @@ def parse_event(raw: dict[str, Any], account: str, region: str) -> ChangeEvent:
     )
 
 
-def lookup_changes(client: Any, account: str, region: str, start: dt.datetime, end: dt.datetime,
-                   limiter: Limiter, names: tuple[str, ...] = WATCHED_NAMES) -> list[ChangeEvent] | ApiError:
+def lookup_changes(
+    client: Any,
+    account: str,
+    region: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    limiter: Limiter,
+    names: tuple[str, ...] = WATCHED_NAMES,
+) -> list[ChangeEvent] | ApiError:
     """Every watched change in [start, end) in one region, newest first; or the first error met.
 
     One query per event name (LookupEvents takes a single attribute), each paginated, each page a call
@@ -137,7 +166,9 @@ def lookup_changes(client: Any, account: str, region: str, start: dt.datetime, e
         while True:
             params: dict[str, Any] = {
                 "LookupAttributes": [{"AttributeKey": "EventName", "AttributeValue": name}],
-                "StartTime": start, "EndTime": end, "MaxResults": PAGE_SIZE,
+                "StartTime": start,
+                "EndTime": end,
+                "MaxResults": PAGE_SIZE,
             }
             if token:
                 params["NextToken"] = token
@@ -154,8 +185,9 @@ def lookup_changes(client: Any, account: str, region: str, start: dt.datetime, e
     return events
 
 
-def account_changes(account: Account, region: str, hours: int, limiter: Limiter,
-                    now: dt.datetime | None = None) -> list[ChangeEvent] | ApiError:
+def account_changes(
+    account: Account, region: str, hours: int, limiter: Limiter, now: dt.datetime | None = None
+) -> list[ChangeEvent] | ApiError:
     """Watched changes of the last `hours` in one region of an account."""
     end = now or dt.datetime.now(dt.UTC)
     client = account.client("cloudtrail", region, max_attempts=LOOKUP_ATTEMPTS)
@@ -181,7 +213,5 @@ class EventsReport:
             "status": self.status,
             "hours": self.hours,
             "events": [e.to_dict() for e in self.events],
-            "errors": [
-                {"account": a, "region": r, "detail": e.sentence(), **e.to_dict()} for a, r, e in self.errors
-            ],
+            "errors": [{"account": a, "region": r, "detail": e.sentence(), **e.to_dict()} for a, r, e in self.errors],
         }

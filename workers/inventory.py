@@ -99,9 +99,7 @@ def collect_region(account: Account, region: str, audited: list[str]) -> RegionF
     """
     facts = RegionFacts(account=account.id, region=region)
     with ThreadPoolExecutor(_REGION_THREADS, thread_name_prefix=f"ta-{region}") as pool:
-        trails = pool.submit(
-            call, account, "cloudtrail", region, "DescribeTrails", includeShadowTrails=True
-        )
+        trails = pool.submit(call, account, "cloudtrail", region, "DescribeTrails", includeShadowTrails=True)
         recorders = pool.submit(call, account, "config", region, "DescribeConfigurationRecorders")
         statuses = pool.submit(call, account, "config", region, "DescribeConfigurationRecorderStatus")
         channels = pool.submit(call, account, "config", region, "DescribeDeliveryChannels")
@@ -180,8 +178,13 @@ def _alarm_chain(account: Account, trail: dict[str, Any]) -> Fact:
             if isinstance(alarms, ApiError):
                 return alarms
             found.append(
-                AlarmFacts(mf["filterName"], mf.get("filterPattern", ""), transform["metricName"],
-                           transform["metricNamespace"], alarms)
+                AlarmFacts(
+                    mf["filterName"],
+                    mf.get("filterPattern", ""),
+                    transform["metricName"],
+                    transform["metricNamespace"],
+                    alarms,
+                )
             )
     return found
 
@@ -210,8 +213,6 @@ def _subscribers(account: Account, topic_arn: str) -> Fact:
 
 def _unwrap(answer: Fact, key: str) -> Fact:
     return answer if isinstance(answer, ApiError) else answer.get(key, [])
-
-
 
 
 def _plain(value: Any) -> Any:

@@ -110,7 +110,7 @@ def _tokenize(text: str) -> list[tuple[str, str]]:
             break
         m = _TOKEN.match(text, pos)
         if m is None or m.end() == pos:
-            raise PatternError(f"cannot read the pattern at {text[pos:pos + 20]!r}")
+            raise PatternError(f"cannot read the pattern at {text[pos : pos + 20]!r}")
         kind = m.lastgroup or ""
         tokens.append((kind, m.group(kind)))
         pos = m.end()
@@ -206,11 +206,9 @@ def _path(selector: str) -> list[str | int]:
 def _lookup(event: Any, path: list[str | int]) -> Any:
     node = event
     for part in path:
-        if isinstance(part, int) and isinstance(node, list) and part < len(node):
-            node = node[part]
-        elif isinstance(part, str) and isinstance(node, dict) and part in node:
-            node = node[part]
-        else:
+        try:
+            node = node[part]  # a dict key, or a list index from "[n]"
+        except (KeyError, IndexError, TypeError):
             return _MISSING
     return node
 

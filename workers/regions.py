@@ -35,7 +35,8 @@ def plan(account: Account, home_region: str, requested: list[str]) -> RegionPlan
     if isinstance(answer, ApiError):
         return RegionPlan(sorted(requested), []) if requested else answer
     enabled = {
-        r["RegionName"] for r in answer.get("Regions", [])
+        r["RegionName"]
+        for r in answer.get("Regions", [])
         if r.get("OptInStatus", "opt-in-not-required") in {"opt-in-not-required", "opted-in"}
     }
     wanted = requested or sorted(enabled)

@@ -56,8 +56,10 @@ def _headline(result: AuditResult, paint: _Paint) -> str:
     counts = Counter(f.status for f in result.findings)
     parts = [f"{counts.get(s, 0)} {s.value.lower()}" for s in (Status.FAIL, Status.ERROR, Status.PASS, Status.SKIPPED)]
     accounts = ", ".join(result.accounts)
-    return (f"{paint.bold('trail-audit')}  {paint.status(verdict)}  account {accounts} · {len(result.regions)} "
-            f"regions · {', '.join(parts)} · {result.seconds:.1f}s")
+    return (
+        f"{paint.bold('trail-audit')}  {paint.status(verdict)}  account {accounts} · {len(result.regions)} "
+        f"regions · {', '.join(parts)} · {result.seconds:.1f}s"
+    )
 
 
 def _group(check_id: str, findings: list[Finding], paint: _Paint) -> list[str]:
@@ -91,8 +93,9 @@ def _short(resource: str) -> str:
 def render_events(report: EventsReport, colour: bool = False, limit: int = 30) -> list[str]:
     """Recent changes, newest first, failed attempts marked."""
     paint = _Paint(colour)
-    lines = [paint.bold(f"Changes to CloudTrail and Config in the last {report.hours}h") +
-             f"  ({len(report.events)} found)"]
+    lines = [
+        paint.bold(f"Changes to CloudTrail and Config in the last {report.hours}h") + f"  ({len(report.events)} found)"
+    ]
     lines.extend(_event_line(e, paint) for e in report.events[:limit])
     if len(report.events) > limit:
         lines.append(paint.dim(f"    … {len(report.events) - limit} more (use --format json)"))
