@@ -29,6 +29,7 @@ def aws(moto: Moto, monkeypatch: pytest.MonkeyPatch) -> Moto:
     for key, value in aws_env(moto.url).items():
         monkeypatch.setenv(key, value)
     boto3.DEFAULT_SESSION = None
+    accounts.reset_base_session()
     return moto
 
 
@@ -39,13 +40,15 @@ def settings(aws: Moto) -> Settings:
 
 
 @pytest.fixture
-def faults(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Faults]:
+def faults(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Faults]]:
     """Install a `Faults` on every session the audit creates."""
 
     def install(**kwargs: object) -> Faults:
         injector = Faults(**kwargs)  # type: ignore[arg-type]
         original = accounts.new_session
         monkeypatch.setattr(accounts, "new_session", lambda **kw: injector.install(original(**kw)))
+        accounts.reset_base_session()
         return injector
 
-    return install
+    yield install
+    accounts.reset_base_session()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import boto3
 import pytest
 
 from demo.fake_account import ACCOUNT, CIS_PATTERN, HOME, FakeAccount, compliant
@@ -481,12 +482,13 @@ def test_assumed_roles_audit_each_account_and_a_failed_role_is_error(
     # moto gives assumed-role credentials the role's account: seed account 111111111111 through its role.
     role = "arn:aws:iam::111111111111:role/TrailAudit"
     s = Settings(_env_file=None, role_arns=[role], regions=[HOME])  # type: ignore[call-arg]
-    from workers.accounts import assumed_account
+    from workers.accounts import Account, assumed_account
 
     other = assumed_account(s, role)
-    assert not isinstance(other, Exception) and hasattr(other, "session")
-    FakeAccount(session=other.session).bucket("other-logs")  # type: ignore[union-attr]
-    FakeAccount(session=other.session).trail("other-trail", bucket="other-logs")  # type: ignore[union-attr]
+    assert isinstance(other, Account) and other.credentials
+    seeded = FakeAccount(session=boto3.Session(**other.credentials))
+    seeded.bucket("other-logs")
+    seeded.trail("other-trail", bucket="other-logs")
     result = run_audit(
         Settings(
             _env_file=None,

@@ -24,24 +24,50 @@ def client_config(settings: Settings) -> Config:
     )
 
 
+_BASE: boto3.Session | None = None
+_BASE_LOCK = threading.RLock()
+
+
+def new_session(**kwargs: Any) -> boto3.Session:
+    """A boto3 session on the standard credential chain (AWS_ENDPOINT_URL is honoured by botocore itself)."""
+    return boto3.Session(**kwargs)
+
+
+def base_session() -> boto3.Session:
+    """The process's one boto3 session, made on first use.
+
+    Its loader keeps the parsed service models, so later audits in the same process (a worker runs many)
+    do not parse them again. boto3 sessions are not thread-safe: use it only under `_BASE_LOCK`.
+    """
+    global _BASE
+    with _BASE_LOCK:
+        if _BASE is None:
+            _BASE = new_session()
+        return _BASE
+
+
+def reset_base_session() -> None:
+    """Forget the process's session (tests that change the environment or the session factory)."""
+    global _BASE
+    with _BASE_LOCK:
+        _BASE = None
+
+
 @dataclass
 class Account:
-    """One AWS account reached through one boto3 session.
+    """One AWS account: its id, and the credentials to reach it (None: the standard chain).
 
-    boto3 sessions are not thread-safe, clients are: clients are made once, under a lock, and shared.
-    Every API call made through this account's clients is counted in `calls` (operation -> count).
+    Clients are made once per service and region, from the process's session, and shared by threads
+    (boto3 clients are thread-safe). Every API call they make is counted in `calls` ("service:Operation").
     """
 
     id: str
-    session: boto3.Session
     config: Config
+    credentials: dict[str, str] | None = None
     role_arn: str | None = None
     calls: Counter[str] = field(default_factory=Counter)
     _clients: dict[tuple[str, str, int | None], Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def __post_init__(self) -> None:
-        self.session.events.register("before-call", self._count)
 
     def _count(self, model: Any, **_: Any) -> None:
         name = f"{model.service_model.service_name}:{model.name}"
@@ -56,12 +82,17 @@ class Account:
         """
         key = (service, region, max_attempts)
         with self._lock:
-            if key not in self._clients:
-                config = self.config
-                if max_attempts is not None:
-                    config = config.merge(Config(retries={"mode": "standard", "max_attempts": max_attempts}))
-                self._clients[key] = self.session.client(service, region_name=region, config=config)
-            return self._clients[key]
+            found = self._clients.get(key)
+        if found is not None:
+            return found
+        config = self.config
+        if max_attempts is not None:
+            config = config.merge(Config(retries={"mode": "standard", "max_attempts": max_attempts}))
+        with _BASE_LOCK:
+            made = base_session().client(service, region_name=region, config=config, **(self.credentials or {}))
+        made.meta.events.register("before-call", self._count)
+        with self._lock:
+            return self._clients.setdefault(key, made)
 
     def owns(self, arn: str) -> bool:
         """True when the ARN belongs to this account (an organization trail may not)."""
@@ -77,26 +108,21 @@ class AccountError:
     error: ApiError
 
 
-def new_session(**kwargs: Any) -> boto3.Session:
-    """A boto3 session on the standard credential chain (AWS_ENDPOINT_URL is honoured by botocore itself)."""
-    return boto3.Session(**kwargs)
-
-
 def default_account(settings: Settings) -> Account | AccountError:
     """The account of the current credentials."""
-    session = new_session()
-    config = client_config(settings)
+    account = Account(id="unknown", config=client_config(settings))
     try:
-        identity = session.client("sts", region_name=settings.home_region, config=config).get_caller_identity()
+        identity = account.client("sts", settings.home_region).get_caller_identity()
     except AWS_ERRORS as exc:
         return AccountError("current credentials", from_exception("sts", "GetCallerIdentity", exc))
-    return Account(id=identity["Account"], session=session, config=config)
+    account.id = identity["Account"]
+    return account
 
 
 def assumed_account(settings: Settings, role_arn: str) -> Account | AccountError:
     """The account behind `role_arn`, reached with sts:AssumeRole (and the external id, when set)."""
     config = client_config(settings)
-    sts = new_session().client("sts", region_name=settings.home_region, config=config)
+    sts = Account(id="caller", config=config).client("sts", settings.home_region)
     params: dict[str, Any] = {"RoleArn": role_arn, "RoleSessionName": "trail-audit"}
     if settings.external_id is not None:
         params["ExternalId"] = settings.external_id.get_secret_value()
@@ -104,13 +130,13 @@ def assumed_account(settings: Settings, role_arn: str) -> Account | AccountError
         creds = sts.assume_role(**params)["Credentials"]
     except AWS_ERRORS as exc:
         return AccountError(role_arn, from_exception("sts", "AssumeRole", exc))
-    session = new_session(
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"],
-    )
+    credentials = {
+        "aws_access_key_id": creds["AccessKeyId"],
+        "aws_secret_access_key": creds["SecretAccessKey"],
+        "aws_session_token": creds["SessionToken"],
+    }
     account_id = role_arn.split(":")[4] if role_arn.count(":") >= 5 else "unknown"
-    return Account(id=account_id, session=session, config=config, role_arn=role_arn)
+    return Account(id=account_id, config=config, credentials=credentials, role_arn=role_arn)
 
 
 def accounts(settings: Settings) -> list[Account | AccountError]:

@@ -1,0 +1,93 @@
+"""Audit engine benchmark: one account, up to 17 regions, a moto server 100 ms away.
+
+Measures wall time, AWS calls and peak memory, and how wall time grows with regions (1, 4, 17) and
+trails (1, 5, 20). The target: 17 regions take no more than 1.5 times one region (regions in parallel).
+Run: `make bench` (or .venv/bin/python bench/audit_bench.py); it prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import statistics
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.latency_proxy import LatencyProxy
+from demo.fake_account import compliant
+from tests.servers import aws_env, moto_server
+from workers.audit import run_audit
+from workers.settings import Settings
+
+REGIONS = [
+    "us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1", "eu-west-1", "eu-west-2", "eu-west-3",
+    "eu-central-1", "eu-north-1", "ap-south-1", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3",
+    "ap-southeast-1", "ap-southeast-2", "sa-east-1",
+]  # fmt: skip
+DELAY = 0.100
+RUNS = 3
+
+
+def seed(trails: int) -> None:
+    acct = compliant(REGIONS)
+    for i in range(1, trails):
+        acct.trail(f"app-{i:02d}", multi_region=False, logging=i % 2 == 0)
+
+
+def measure(regions: list[str], repeat: int = RUNS) -> tuple[float, int, float]:
+    """Median wall seconds and AWS calls of one audit (untraced runs), then peak traced MiB (one traced run)."""
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    walls, calls = [], 0
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        result = run_audit(settings, regions=regions)
+        walls.append(time.perf_counter() - t0)
+        calls = sum(result.aws_calls.values())
+        assert result.findings, "an audit with no findings measures nothing"
+    tracemalloc.start()
+    run_audit(settings, regions=regions)
+    peak = tracemalloc.get_traced_memory()[1] / 2**20
+    tracemalloc.stop()
+    return statistics.median(walls), calls, peak
+
+
+def main() -> None:
+    rows = []
+    with moto_server() as moto:
+        os.environ.update(aws_env(moto.url))
+        with LatencyProxy(moto.url, DELAY) as slow_url:
+            for trails in (1, 5, 20):
+                moto.reset()
+                os.environ["AWS_ENDPOINT_URL"] = moto.url
+                seed(trails)
+                os.environ["AWS_ENDPOINT_URL"] = slow_url
+                if trails == 1:
+                    measure(REGIONS[:1], repeat=1)  # warm the process: the first audit parses service models
+                for n in (1, 4, 17) if trails == 1 else (17,):
+                    wall, calls, peak = measure(REGIONS[:n])
+                    rows.append((n, trails, wall, calls, peak))
+                    print(
+                        f"regions={n:2d} trails={trails:2d} wall={wall:.3f}s calls={calls} peak={peak:.1f}MiB",
+                        file=sys.stderr,
+                    )
+    one_region = rows[0][2]
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"\nAWS latency added: {DELAY * 1000:.0f} ms a call; median of {RUNS} runs; 2-core machine.\n")
+    print("| regions | trails | wall time (s) | x one region | AWS calls | peak traced memory (MiB) |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: |")
+    for n, trails, wall, calls, peak in rows:
+        print(f"| {n} | {trails} | {wall:.3f} | {wall / one_region:.2f} | {calls} | {peak:.1f} |")
+    print(
+        f"\nChain of calls for one region (1 region, 1 trail): {one_region:.3f} s "
+        f"(about {one_region / DELAY:.1f} sequential calls of {DELAY * 1000:.0f} ms)."
+    )
+    ratio = rows[2][2] / one_region
+    print(f"17 regions / 1 region: {ratio:.2f} (target at most 1.5). Process max RSS: {rss:.0f} MiB.")
+
+
+if __name__ == "__main__":
+    main()
