@@ -1,14 +1,21 @@
 """An HTTP proxy that adds a fixed delay to every request before passing it to a moto server.
 
+Run it as its own process (`python -m bench.latency_proxy TARGET DELAY`, or `spawn`), so that its work does
+not compete with the measured process for the interpreter lock: the network is not in our process.
+
 It stands in for the network distance to AWS: each API call costs at least `delay` seconds, as it would
 from a worker to a far region. Threaded, keep-alive, every method.
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.client
+import subprocess
+import sys
 import threading
 import time
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
@@ -59,3 +66,23 @@ class LatencyProxy:
     def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+@contextlib.contextmanager
+def spawn(target: str, delay: float) -> Iterator[str]:
+    """Run a LatencyProxy in a child process; yields its URL."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.latency_proxy", target, str(delay)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        yield proc.stdout.readline().strip()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+if __name__ == "__main__":
+    proxy = LatencyProxy(sys.argv[1], float(sys.argv[2]))
+    print(proxy.url, flush=True)
+    proxy.server.serve_forever()

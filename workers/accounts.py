@@ -1,7 +1,8 @@
-"""AWS accounts to audit: one boto3 session each, thread-safe clients, and a count of the calls made."""
+"""AWS accounts to audit: credentials, thread-safe clients kept for the process, and a count of the calls."""
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
@@ -47,10 +48,11 @@ def base_session() -> boto3.Session:
 
 
 def reset_base_session() -> None:
-    """Forget the process's session (tests that change the environment or the session factory)."""
+    """Forget the process's session and accounts (tests that change the environment or session factory)."""
     global _BASE
     with _BASE_LOCK:
         _BASE = None
+        _ACCOUNTS.clear()
 
 
 @dataclass
@@ -65,6 +67,7 @@ class Account:
     config: Config
     credentials: dict[str, str] | None = None
     role_arn: str | None = None
+    expires: dt.datetime | None = None
     calls: Counter[str] = field(default_factory=Counter)
     _clients: dict[tuple[str, str, int | None], Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -108,19 +111,46 @@ class AccountError:
     error: ApiError
 
 
+_ACCOUNTS: dict[str, Account] = {}
+_RENEW_BEFORE = dt.timedelta(minutes=10)
+
+
+def _cached(key: str) -> Account | None:
+    with _BASE_LOCK:
+        account = _ACCOUNTS.get(key)
+    if account and account.expires and account.expires - _RENEW_BEFORE < dt.datetime.now(dt.UTC):
+        return None
+    return account
+
+
+def _remember(key: str, account: Account) -> Account:
+    with _BASE_LOCK:
+        _ACCOUNTS[key] = account
+    return account
+
+
 def default_account(settings: Settings) -> Account | AccountError:
-    """The account of the current credentials."""
+    """The account of the current credentials (identified once per process)."""
+    cached = _cached("default")
+    if cached is not None:
+        return cached
     account = Account(id="unknown", config=client_config(settings))
     try:
         identity = account.client("sts", settings.home_region).get_caller_identity()
     except AWS_ERRORS as exc:
         return AccountError("current credentials", from_exception("sts", "GetCallerIdentity", exc))
     account.id = identity["Account"]
-    return account
+    return _remember("default", account)
 
 
 def assumed_account(settings: Settings, role_arn: str) -> Account | AccountError:
-    """The account behind `role_arn`, reached with sts:AssumeRole (and the external id, when set)."""
+    """The account behind `role_arn`, reached with sts:AssumeRole (and the external id, when set).
+
+    The credentials are kept for the process until ten minutes before they expire.
+    """
+    cached = _cached(role_arn)
+    if cached is not None:
+        return cached
     config = client_config(settings)
     sts = Account(id="caller", config=config).client("sts", settings.home_region)
     params: dict[str, Any] = {"RoleArn": role_arn, "RoleSessionName": "trail-audit"}
@@ -136,7 +166,15 @@ def assumed_account(settings: Settings, role_arn: str) -> Account | AccountError
         "aws_session_token": creds["SessionToken"],
     }
     account_id = role_arn.split(":")[4] if role_arn.count(":") >= 5 else "unknown"
-    return Account(id=account_id, config=config, credentials=credentials, role_arn=role_arn)
+    expires = creds.get("Expiration")
+    account = Account(
+        id=account_id,
+        config=config,
+        credentials=credentials,
+        role_arn=role_arn,
+        expires=expires if isinstance(expires, dt.datetime) else None,
+    )
+    return _remember(role_arn, account)
 
 
 def accounts(settings: Settings) -> list[Account | AccountError]:

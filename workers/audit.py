@@ -99,7 +99,9 @@ def run_audit(
     t0 = time.monotonic()
     requested = regions if regions is not None else settings.regions
     with ThreadPoolExecutor(settings.max_workers, thread_name_prefix="ta-audit") as pool:
-        targets = list(pool.map(lambda item: _target(item, settings, requested), accounts(settings)))
+        reached = accounts(settings)
+        before = {id(a): Counter(a.calls) for a in reached if isinstance(a, Account)}
+        targets = list(pool.map(lambda item: _target(item, settings, requested), reached))
         units = [unit for target in targets for unit in target.units()]
         event_future = pool.submit(_events, settings, units, events_hours) if events_hours else None
         findings: list[Finding] = []
@@ -110,7 +112,7 @@ def run_audit(
     calls: Counter[str] = Counter()
     for target in targets:
         if isinstance(target.account, Account):
-            calls.update(target.account.calls)
+            calls.update(target.account.calls - before.get(id(target.account), Counter()))
     plans = [t.plan for t in targets if isinstance(t.plan, RegionPlan)]
     return AuditResult(
         findings=sorted(findings, key=sort_key),

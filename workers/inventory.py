@@ -21,7 +21,7 @@ from workers.metricfilter import cis_match
 T = TypeVar("T")
 Fact = Any  # the API's answer, or an ApiError
 
-_REGION_THREADS = 8
+_REGION_THREADS = 64  # started on demand: 4 region calls, then 4 per trail homed here
 
 
 @dataclass
