@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.latency_proxy import spawn
 from demo.fake_account import compliant
-from tests.servers import aws_env, moto_server
+from demo.servers import aws_env, moto_server
 from workers import accounts
 from workers.audit import run_audit
 from workers.settings import Settings

@@ -8,7 +8,7 @@ import boto3
 import pytest
 
 from tests.faults import Faults
-from tests.servers import Moto, aws_env, moto_server
+from demo.servers import Moto, aws_env, moto_server
 from workers import accounts
 from workers.settings import Settings
 

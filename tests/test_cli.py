@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from demo.fake_account import compliant, demo_account
-from tests.servers import Moto, aws_env, clean_env
+from demo.servers import Moto, aws_env, clean_env
 
 REGIONS = "us-east-1,eu-west-1,eu-central-1"
 FIELDS = {"check", "status", "account", "region", "resource", "detail", "remediation", "evidence"}

@@ -1,4 +1,4 @@
-"""Real local servers for the tests and the demo: a moto server and a redis-server on free ports."""
+"""Real local servers for the demo, the tests and the benchmarks: a moto server and a redis-server on free ports."""
 
 from __future__ import annotations
 
