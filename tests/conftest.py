@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterator
 import boto3
 import pytest
 
-from tests.faults import Faults
 from demo.servers import Moto, aws_env, moto_server
+from tests.faults import Faults
 from workers import accounts
 from workers.settings import Settings
 
