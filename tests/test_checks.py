@@ -503,3 +503,24 @@ def test_assumed_roles_audit_each_account_and_a_failed_role_is_error(
     assert {f.status for f in denied.findings} == {Status.ERROR} and len(denied.findings) == 9
     assert all("sts:AssumeRole" in f.detail for f in denied.findings)
     assert denied.accounts == ["111111111111"]
+
+
+def test_endpoint_that_never_answers_is_error_after_the_timeout(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    compliant([HOME])
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(64)  # connections are accepted by the kernel, then nothing is ever sent back
+    monkeypatch.setenv("AWS_ENDPOINT_URL_CONFIG_SERVICE", f"http://127.0.0.1:{silent.getsockname()[1]}")
+    try:
+        quick = settings.model_copy(update={"aws_timeout": 0.5, "aws_max_attempts": 1})
+        findings = audit(quick, [HOME])
+    finally:
+        silent.close()
+    config = [f for f in findings if f.check.startswith("config.")]
+    assert config and {f.status for f in config} == {Status.ERROR}
+    assert all("Timeout" in f.detail and f.evidence["error"]["iam_action"].startswith("config:") for f in config)
+    assert only(findings, "cloudtrail.trail_logging").status is Status.PASS
