@@ -1,0 +1,171 @@
+"""Block Kit messages, built by pure functions from plain data: no Bolt, no network, tested directly.
+
+Slack's limits are kept here, in one place: 50 blocks a message, 3000 characters a section's text,
+75 characters a button's text, 2000 characters a button's value. What does not fit goes into the thread.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+MAX_BLOCKS = 50
+MAX_SECTION = 3000
+MAX_BUTTON_TEXT = 75
+MAX_HEADER = 150
+Block = dict[str, Any]
+
+_EMOJI = {"FAIL": ":red_circle:", "ERROR": ":warning:", "PASS": ":white_check_mark:", "SKIPPED": ":white_circle:"}
+_ORDER = {"FAIL": 0, "ERROR": 1, "PASS": 2, "SKIPPED": 3}
+
+USAGE = (
+    "*Usage:* `/trail-audit [audit|events|status|help] ...`\n"
+    "• `/trail-audit` or `/trail-audit audit [region ...]`: audit every enabled region, or those named\n"
+    "• `/trail-audit events [hours]`: recent changes to CloudTrail and AWS Config (default 24 hours)\n"
+    "• `/trail-audit status`: queue, workers, last audit\n"
+    "• `/trail-audit help`: this message"
+)
+
+
+def clip(text: str, limit: int) -> str:
+    """Text cut to `limit` characters, with an ellipsis when cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def section(text: str) -> Block:
+    """A mrkdwn section within the 3000-character limit."""
+    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, MAX_SECTION)}}
+
+
+def context(text: str) -> Block:
+    """A small grey line."""
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(text, MAX_SECTION)}]}
+
+
+def button(text: str, action_id: str, value: str, style: str | None = None) -> dict[str, Any]:
+    """A button; its value is an opaque id, never state."""
+    b: dict[str, Any] = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": clip(text, MAX_BUTTON_TEXT)},
+        "action_id": action_id,
+        "value": value[:2000],
+    }
+    if style:
+        b["style"] = style
+    return b
+
+
+def usage(problem: str | None = None) -> dict[str, Any]:
+    """The ephemeral usage message, with what was wrong first."""
+    text = (f":grey_question: {problem}\n\n" if problem else "") + USAGE
+    return {"response_type": "ephemeral", "text": text, "blocks": [section(text)]}
+
+
+def ephemeral(text: str) -> dict[str, Any]:
+    """A short ephemeral answer."""
+    return {"response_type": "ephemeral", "text": text, "blocks": [section(text)]}
+
+
+def progress(done: int, total: int, accounts: Iterable[str]) -> dict[str, Any]:
+    """The report's first form: a header and how many regions are done."""
+    who = ", ".join(accounts) or "…"
+    text = f":hourglass_flowing_sand: auditing {done}/{total} regions (account {who})"
+    return {"text": text, "blocks": [section(text)]}
+
+
+def failed(reason: str) -> dict[str, Any]:
+    """The report when the audit could not finish."""
+    text = f":x: The audit failed: {reason}. Nothing was changed; run `/trail-audit` again."
+    return {"text": text, "blocks": [section(text)]}
+
+
+def report(doc: dict[str, Any], fix_ids: dict[int, str] | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The finished report (the audit's JSON document) as a message and the thread replies that follow it.
+
+    Failing and unverifiable findings come first, each with its detail; a failing finding with a fix
+    carries a "Request fix" button whose value is the opaque id in `fix_ids` (by finding index). Passing
+    and skipped checks are folded into one line each. What does not fit in 50 blocks goes to the thread.
+    """
+    findings = doc["findings"]
+    counts = Counter(f["status"] for f in findings)
+    verdict = next((s for s in ("FAIL", "ERROR", "PASS") if counts.get(s)), "SKIPPED")
+    accounts = ", ".join(doc.get("summary", {}).get("accounts", [])) or "?"
+    regions = doc.get("summary", {}).get("regions", [])
+    head = clip(f"{verdict}: trail-audit of {accounts}", MAX_HEADER)
+    tally = " · ".join(f"{_EMOJI[s]} {counts.get(s, 0)} {s.lower()}" for s in ("FAIL", "ERROR", "PASS", "SKIPPED"))
+    blocks: list[Block] = [
+        {"type": "header", "text": {"type": "plain_text", "text": head}},
+        context(f"{tally}  ·  {len(regions)} regions"),
+    ]
+    attention = [(i, f) for i, f in enumerate(findings) if f["status"] in ("FAIL", "ERROR")]
+    attention.sort(key=lambda item: (_ORDER[item[1]["status"]], item[1]["check"], item[1]["region"]))
+    finding_blocks = [_finding(f, (fix_ids or {}).get(i)) for i, f in attention]
+    folded = _folded(findings)
+    room = MAX_BLOCKS - len(blocks) - (1 if folded else 0) - 1  # one for the "more in the thread" line
+    shown, rest = finding_blocks[:room], finding_blocks[room:]
+    blocks.extend(shown)
+    if folded:
+        blocks.append(section(folded))
+    if rest:
+        blocks.append(context(f"{len(rest)} more findings in the thread :thread:"))
+    text = f"{verdict}: {counts.get('FAIL', 0)} failing, {counts.get('ERROR', 0)} unverifiable ({accounts})"
+    thread = [{"text": f"More findings ({i + 1})", "blocks": chunk} for i, chunk in enumerate(_chunks(rest))]
+    return {"text": text, "blocks": blocks}, thread
+
+
+def _finding(f: dict[str, Any], fix_id: str | None) -> Block:
+    where = f"{f['account']} · {f['region']}"
+    resource = f["resource"].rsplit("/", 1)[-1] if ":trail/" in f["resource"] else f["resource"]
+    text = f"{_EMOJI[f['status']]} *{f['check']}* — `{resource}` ({where})\n{f['detail']}"
+    block = section(text)
+    if fix_id and f.get("remediation"):
+        block["accessory"] = button("Request fix", "request_fix", fix_id, style="primary")
+    return block
+
+
+def _folded(findings: list[dict[str, Any]]) -> str:
+    by_check: dict[str, Counter[str]] = {}
+    for f in findings:
+        by_check.setdefault(f["check"], Counter())[f["status"]] += 1
+    lines = []
+    for check, counts in sorted(by_check.items()):
+        if counts.get("FAIL") or counts.get("ERROR"):
+            continue
+        parts = ", ".join(f"{n} {s.lower()}" for s, n in sorted(counts.items(), key=lambda x: _ORDER[x[0]]))
+        lines.append(f"{_EMOJI['PASS'] if counts.get('PASS') else _EMOJI['SKIPPED']} {check} ({parts})")
+    return "\n".join(lines)
+
+
+def _chunks(blocks: list[Block]) -> list[list[Block]]:
+    return [blocks[i : i + MAX_BLOCKS] for i in range(0, len(blocks), MAX_BLOCKS)]
+
+
+def events(doc: dict[str, Any], limit: int = 40) -> dict[str, Any]:
+    """Recent changes: who, what, where, failed attempts marked."""
+    items = doc.get("events", [])
+    lines = []
+    for e in items[:limit]:
+        failed_mark = f" :no_entry: failed ({e['error_code']})" if e.get("failed") else ""
+        lines.append(
+            f"`{e['time']}` *{e['name']}*{failed_mark} in {e['account']}/{e['region']} "
+            f"by `{e['actor']}` from {e['source_ip']}"
+        )
+    errors = [f":warning: {x['account']}/{x['region']}: {x['detail']}" for x in doc.get("errors", [])]
+    head = f"Changes to CloudTrail and AWS Config in the last {doc.get('hours', '?')}h: {len(items)}"
+    blocks: list[Block] = [section(f"*{head}*")]
+    body = "\n".join(lines) or "No watched change was found."
+    blocks.extend(section(chunk) for chunk in _text_chunks(body))
+    if errors:
+        blocks.append(section("\n".join(errors)))
+    return {"text": head, "blocks": blocks[:MAX_BLOCKS]}
+
+
+def _text_chunks(text: str) -> list[str]:
+    out, current = [], ""
+    for line in text.splitlines():
+        if len(current) + len(line) + 1 > MAX_SECTION:
+            out.append(current)
+            current = ""
+        current += ("\n" if current else "") + line
+    return [*out, current] if current else out

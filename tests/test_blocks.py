@@ -1,0 +1,113 @@
+"""The Block Kit builders, directly: content, ordering and Slack's limits."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bot import blocks
+
+CHECKS = ["cloudtrail.trail_logging", "cloudtrail.trail_management_events", "config.recorder_recording"]
+
+
+def finding(i: int, status: str, account: str, region: str) -> dict[str, Any]:
+    return {
+        "check": CHECKS[i % 3], "status": status, "account": account, "region": region,
+        "resource": f"arn:aws:cloudtrail:{region}:{account}:trail/trail-{i:02d}-" + "x" * 40,
+        "detail": "Trail is not logging: no API activity is recorded by it. " * 3,
+        "remediation": "cloudtrail.start_logging" if status == "FAIL" else None, "evidence": {},
+    }  # fmt: skip
+
+
+def big_report() -> dict[str, Any]:
+    accounts = ["111111111111", "222222222222", "333333333333"]
+    regions = [f"r-{i}" for i in range(17)]
+    findings = []
+    for a in accounts:
+        for r in regions:
+            for t in range(20):
+                status = ("FAIL", "ERROR", "PASS", "PASS")[(t + len(r)) % 4]
+                findings.append(finding(t, status, a, r))
+    return {"findings": findings, "summary": {"accounts": accounts, "regions": regions}}
+
+
+def all_texts(node: Any) -> list[tuple[str, str]]:
+    """(kind, text) for every text object in a block tree."""
+    found = []
+    if isinstance(node, dict):
+        if node.get("type") in ("mrkdwn", "plain_text") and "text" in node:
+            found.append((node["type"], node["text"]))
+        for value in node.values():
+            found.extend(all_texts(value))
+    elif isinstance(node, list):
+        for value in node:
+            found.extend(all_texts(value))
+    return found
+
+
+def test_big_report_keeps_every_slack_limit_and_loses_nothing() -> None:
+    doc = big_report()
+    fix_ids = {i: f"fix-{i}" for i, f in enumerate(doc["findings"]) if f["status"] == "FAIL"}
+    message, thread = blocks.report(doc, fix_ids)
+    for msg in [message, *thread]:
+        assert 0 < len(msg["blocks"]) <= blocks.MAX_BLOCKS
+        for block in msg["blocks"]:
+            if block["type"] == "section":
+                assert len(block["text"]["text"]) <= blocks.MAX_SECTION
+            if "accessory" in block:
+                assert len(block["accessory"]["text"]["text"]) <= blocks.MAX_BUTTON_TEXT
+        assert len(json.dumps(msg)) < 50_000
+    listed = [
+        b["text"]["text"]
+        for msg in [message, *thread]
+        for b in msg["blocks"]
+        if b["type"] == "section" and b["text"]["text"].startswith((":red_circle:", ":warning:"))
+    ]
+    attention = sum(1 for f in doc["findings"] if f["status"] in ("FAIL", "ERROR"))
+    assert len(listed) == attention and thread  # each failing or unverifiable finding once; the rest in the thread
+
+
+def test_failures_come_first_and_fixes_carry_only_an_opaque_id() -> None:
+    doc = {
+        "findings": [
+            finding(0, "PASS", "1", "us-east-1"),
+            finding(1, "ERROR", "1", "us-east-1"),
+            finding(2, "FAIL", "1", "eu-west-1"),
+        ],
+        "summary": {"accounts": ["1"], "regions": ["a", "b"]},
+    }
+    message, thread = blocks.report(doc, {2: "req-7f3a"})
+    assert thread == []
+    kinds = [b["text"]["text"] for b in message["blocks"] if b["type"] == "section"]
+    assert kinds[0].startswith(":red_circle:") and kinds[1].startswith(":warning:")
+    assert message["blocks"][0]["text"]["text"].startswith("FAIL")
+    buttons = [b["accessory"] for b in message["blocks"] if "accessory" in b]
+    assert [(b["value"], b["action_id"]) for b in buttons] == [("req-7f3a", "request_fix")]
+    assert "cloudtrail.trail_logging (1 pass)" in kinds[-1]  # passing checks folded into one line
+
+
+def test_usage_is_ephemeral_and_names_the_problem() -> None:
+    msg = blocks.usage("Unknown subcommand `luanch`.")
+    assert msg["response_type"] == "ephemeral" and "luanch" in msg["text"] and "/trail-audit events" in msg["text"]
+
+
+def test_events_message() -> None:
+    doc = {
+        "hours": 24,
+        "events": [
+            {
+                "time": "2026-11-27T11:55:00+00:00",
+                "name": "StopLogging",
+                "account": "1",
+                "region": "us-east-1",
+                "actor": "arn:aws:sts::1:assumed-role/A/mallory",
+                "source_ip": "203.0.113.66",
+                "failed": True,
+                "error_code": "AccessDenied",
+            }
+        ],
+        "errors": [],
+    }
+    msg = blocks.events(doc)
+    text = json.dumps(msg)
+    assert "StopLogging" in text and "mallory" in text and "203.0.113.66" in text and "AccessDenied" in text
