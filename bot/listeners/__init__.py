@@ -1,0 +1,12 @@
+"""Every listener surface, registered on the app."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from bot.listeners import commands
+
+
+def register(app: App) -> None:
+    """Register every surface's listeners."""
+    commands.register(app)

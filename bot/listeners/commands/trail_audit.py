@@ -1,0 +1,68 @@
+"""`/trail-audit`: acknowledged within Slack's 3 seconds; the work is queued, never done here."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from redis.exceptions import RedisError
+from slack_bolt import Ack
+
+from bot import blocks
+from bot.commands import parse
+from workers.queues import connection, queue
+from workers.settings import Settings
+
+log = logging.getLogger("trail_audit.bot")
+
+
+def trail_audit(ack: Ack, command: dict[str, Any], context: dict[str, Any]) -> None:
+    """Parse, enqueue by dotted path, and answer ephemerally; the web process makes no AWS call."""
+    settings: Settings = context["settings"]
+    cmd = parse(command.get("text", ""))
+    if cmd.name == "help":
+        ack(**blocks.usage(cmd.problem))
+        return
+    if cmd.name == "status":
+        ack(**_status(settings))
+        return
+    request = {
+        "id": uuid.uuid4().hex,
+        "kind": cmd.name,
+        "channel": command.get("channel_id"),
+        "user": command.get("user_id"),
+        "response_url": command.get("response_url"),
+        "regions": cmd.regions,
+        "hours": cmd.hours,
+    }
+    try:
+        queue(connection(settings)).enqueue("workers.jobs.start_audit", request, job_timeout=120)
+    except RedisError as exc:
+        log.error("cannot queue", extra={"error": type(exc).__name__})
+        ack(
+            **blocks.ephemeral(
+                ":x: trail-audit cannot queue your request right now (its queue is unreachable). "
+                "Nothing was started; please try again in a minute."
+            )
+        )
+        return
+    what = f"regions {', '.join(cmd.regions)}" if cmd.regions else "every enabled region"
+    ack(**blocks.ephemeral(f":mag: Audit of {what} queued. The report will appear in this channel."))
+
+
+def _status(settings: Settings) -> dict[str, Any]:
+    from rq import Worker
+
+    try:
+        conn = connection(settings)
+        q = queue(conn)
+        workers = Worker.count(connection=conn)
+        last = conn.get("ta:last_audit")
+    except RedisError:
+        return blocks.ephemeral(":x: The queue (Redis) is unreachable.")
+    lines = [
+        f"Queue: {len(q)} waiting · workers: {workers}",
+        f"Last audit: {last.decode() if isinstance(last, bytes) else 'none yet'}",
+    ]
+    return blocks.ephemeral("\n".join(lines))

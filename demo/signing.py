@@ -1,0 +1,39 @@
+"""Slash-command requests signed the way Slack signs them (v0 HMAC-SHA256 of timestamp and body)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+import urllib.error
+import urllib.request
+from urllib.parse import urlencode
+
+
+def sign(secret: str, timestamp: int, body: str) -> str:
+    """The X-Slack-Signature of a body sent at `timestamp`."""
+    digest = hmac.new(secret.encode(), f"v0:{timestamp}:{body}".encode(), hashlib.sha256).hexdigest()
+    return f"v0={digest}"
+
+
+def slash_body(text: str, channel: str = "C0AUDIT", user: str = "U0ALICE", response_url: str = "") -> str:
+    """The form body of `/trail-audit <text>`."""
+    return urlencode({
+        "token": "unused", "team_id": "T1", "team_domain": "acme", "channel_id": channel, "channel_name": "sec",
+        "user_id": user, "user_name": "alice", "command": "/trail-audit", "text": text,
+        "response_url": response_url, "trigger_id": "1.2.3", "api_app_id": "A1",
+    })  # fmt: skip
+
+
+def post(url: str, body: str, secret: str | None, timestamp: int | None = None) -> tuple[int, str]:
+    """POST a body to the bot, signed with `secret` (unsigned when None); returns status and text."""
+    ts = int(time.time()) if timestamp is None else timestamp
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    if secret is not None:
+        headers.update({"X-Slack-Request-Timestamp": str(ts), "X-Slack-Signature": sign(secret, ts, body)})
+    request = urllib.request.Request(url, data=body.encode(), headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()

@@ -1,0 +1,102 @@
+"""A local stand-in for the Slack Web API: records every call and answers as Slack does.
+
+`chat.postMessage` answers `ok`, `channel` and an increasing `ts`, or `not_in_channel` for channels the bot
+was not invited to; `chat.update` and `auth.test` answer `ok`; a command's `response_url` is served at
+`/response/<id>`. Every call is kept in `calls`, in order.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+
+
+@dataclass
+class Call:
+    """One recorded Web API call."""
+
+    method: str
+    params: dict[str, Any]
+    at: float = field(default_factory=time.monotonic)
+
+
+class SlackStandIn:
+    """`with SlackStandIn() as slack:` then point SLACK_API_URL at `slack.api_url`."""
+
+    def __init__(self, outside: set[str] | None = None) -> None:
+        self.calls: list[Call] = []
+        self.outside = outside or set()  # channels the bot is not in
+        self._lock = threading.Lock()
+        self._ts = 1764240000.000100
+        stand_in = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+                if "json" in (self.headers.get("Content-Type") or ""):
+                    params = json.loads(raw or "{}")
+                else:
+                    params = {k: v[0] for k, v in parse_qs(raw).items()}
+                    for key in ("blocks", "attachments"):
+                        if isinstance(params.get(key), str):
+                            params[key] = json.loads(params[key])
+                method = self.path.rsplit("/", 1)[-1] if self.path.startswith("/api/") else "response_url"
+                if method == "response_url":
+                    params["response_url"] = self.path
+                body = stand_in.answer(method, params)
+                data = json.dumps(body).encode() if isinstance(body, dict) else body.encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json" if isinstance(body, dict) else "text/plain")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args: object) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.api_url = self.url + "/api/"
+
+    def answer(self, method: str, params: dict[str, Any]) -> dict[str, Any] | str:
+        """Record the call and answer it as Slack would."""
+        with self._lock:
+            self.calls.append(Call(method, params))
+            if method == "response_url":
+                return "ok"
+            if method == "chat.postMessage":
+                channel = str(params.get("channel", ""))
+                if channel in self.outside:
+                    return {"ok": False, "error": "not_in_channel"}
+                self._ts += 0.0001
+                return {"ok": True, "channel": channel, "ts": f"{self._ts:.6f}", "message": params}
+            if method == "chat.update":
+                return {"ok": True, "channel": params.get("channel"), "ts": params.get("ts")}
+            if method == "auth.test":
+                return {"ok": True, "user_id": "UBOT", "team_id": "T1", "bot_id": "B1"}
+            return {"ok": True}
+
+    def of(self, method: str) -> list[Call]:
+        """The calls of one method, in order."""
+        with self._lock:
+            return [c for c in self.calls if c.method == method]
+
+    def response_url(self, name: str = "cmd") -> str:
+        """A response_url on this stand-in."""
+        return f"{self.url}/response/{name}"
+
+    def __enter__(self) -> SlackStandIn:
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()

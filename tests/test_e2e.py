@@ -1,0 +1,141 @@
+"""End to end: the web process and a worker as the Procfile starts them, a real redis-server, a moto
+server and the Slack stand-in. Requests are signed as Slack signs them."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import shlex
+import signal
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from demo.fake_account import demo_account
+from demo.servers import Moto, Redis, aws_env, clean_env, free_port, start_redis, wait_for
+from demo.signing import post, slash_body
+from demo.slack_standin import SlackStandIn
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "e2e-signing-secret"
+BIN = Path(os.sys.executable).parent
+
+
+def procfile() -> dict[str, str]:
+    entries = {}
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        if ":" in line:
+            name, cmd = line.split(":", 1)
+            entries[name.strip()] = cmd.strip()
+    return entries
+
+
+@pytest.fixture
+def stack(aws: Moto) -> Iterator[dict[str, Any]]:
+    redis = start_redis()
+    port = free_port()
+    with SlackStandIn(outside={"C0OUTSIDE"}) as slack:
+        env = {
+            **clean_env(), **aws_env(aws.url), "PATH": f"{BIN}:{os.environ['PATH']}", "PORT": str(port),
+            "REDIS_URL": redis.url, "SLACK_API_URL": slack.api_url, "SLACK_BOT_TOKEN": "xoxb-e2e-token",
+            "SLACK_SIGNING_SECRET": SECRET, "TRAIL_AUDIT_REGIONS": "us-east-1,eu-west-1,eu-central-1",
+        }  # fmt: skip
+        procs = {
+            name: subprocess.Popen(["bash", "-c", f"exec {cmd}"], env=env, cwd=ROOT, start_new_session=True,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            for name, cmd in procfile().items()
+        }  # fmt: skip
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_for(lambda: urllib.request.urlopen(f"{url}/healthz", timeout=1).status == 200, what="web process")
+            yield {"url": url, "slack": slack, "redis": redis, "procs": procs, "env": env}
+        finally:
+            for proc in procs.values():
+                if proc.poll() is None:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                    proc.wait(15)
+            redis.stop()
+
+
+def wait_until(check: Any, timeout: float = 60.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError("timed out")
+
+
+def test_signed_command_is_acked_fast_and_the_report_names_the_failing_trail(stack: dict[str, Any]) -> None:
+    demo_account(["us-east-1", "eu-west-1", "eu-central-1"])
+    slack: SlackStandIn = stack["slack"]
+    t0 = time.monotonic()
+    status, text = post(stack["url"] + "/slack/events", slash_body("", response_url=slack.response_url()), SECRET)
+    assert status == 200 and time.monotonic() - t0 < 3.0
+    assert "queued" in json.loads(text)["text"]
+    first = wait_until(lambda: slack.of("chat.postMessage"))[0]
+    assert "auditing 0/3 regions" in first.params["text"] and first.params["channel"] == "C0AUDIT"
+
+    def finished() -> Any:
+        return [c for c in slack.of("chat.update") if "app-audit" in json.dumps(c.params.get("blocks"))]
+
+    report = wait_until(finished)[-1]
+    assert report.params["text"].startswith("FAIL")
+    progress = [c for c in slack.of("chat.update") if "auditing" in c.params.get("text", "")]
+    assert all(b.at - a.at >= 0.9 for a, b in itertools.pairwise(progress))
+
+
+def test_bot_not_in_channel_falls_back_to_response_url(stack: dict[str, Any]) -> None:
+    demo_account(["us-east-1"])
+    slack: SlackStandIn = stack["slack"]
+    body = slash_body("audit us-east-1", channel="C0OUTSIDE", response_url=slack.response_url("outside"))
+    assert post(stack["url"] + "/slack/events", body, SECRET)[0] == 200
+    wait_until(lambda: [c for c in slack.of("response_url") if "app-audit" in json.dumps(c.params)])
+
+
+@pytest.mark.parametrize("text", ["launch", "audit not-a-region", "events forever", "status now"])
+def test_bad_input_gets_ephemeral_usage_and_no_job(stack: dict[str, Any], text: str) -> None:
+    status, answer = post(stack["url"] + "/slack/events", slash_body(text), SECRET)
+    doc = json.loads(answer)
+    assert status == 200 and doc["response_type"] == "ephemeral" and "Usage" in doc["text"]
+    time.sleep(0.5)
+    assert stack["slack"].of("chat.postMessage") == []
+
+
+@pytest.mark.parametrize("kind", ["forged", "stale", "unsigned"])
+def test_forged_stale_and_unsigned_requests_get_401_and_no_job(stack: dict[str, Any], kind: str) -> None:
+    body = slash_body("")
+    secret = {"forged": "not-the-secret", "stale": SECRET, "unsigned": None}[kind]
+    when = int(time.time()) - 600 if kind == "stale" else None
+    status, _ = post(stack["url"] + "/slack/events", body, secret, timestamp=when)
+    assert status == 401
+    from redis import Redis as RedisClient
+
+    assert RedisClient.from_url(stack["redis"].url).llen("rq:queue:trail-audit") == 0
+    time.sleep(0.5)
+    assert stack["slack"].calls == []
+
+
+def test_redis_down_gets_cannot_queue_and_200(stack: dict[str, Any]) -> None:
+    redis: Redis = stack["redis"]
+    redis.stop()
+    t0 = time.monotonic()
+    status, answer = post(stack["url"] + "/slack/events", slash_body(""), SECRET)
+    assert status == 200 and time.monotonic() - t0 < 3.0
+    assert "cannot queue" in json.loads(answer)["text"]
+
+
+def test_missing_token_fails_at_start_with_a_clear_message(aws: Moto) -> None:
+    env = {**clean_env(), "PATH": f"{BIN}:{os.environ['PATH']}", "SLACK_SIGNING_SECRET": "x", "PORT": str(free_port())}
+    proc = subprocess.run(["bash", "-c", f"exec {procfile()['web']}"], env=env, cwd=ROOT, capture_output=True,
+                          text=True, timeout=60, check=False)  # fmt: skip
+    assert proc.returncode != 0 and "SLACK_BOT_TOKEN must be set" in proc.stderr
+    assert shlex.split(procfile()["web"])[0] == "gunicorn"

@@ -1,0 +1,180 @@
+"""RQ jobs of an audit: start (plan and fan out), one job per account and region, finish (judge and report).
+
+Enqueued by dotted path (`workers.jobs.start_audit`), so the web process imports nothing of AWS. More
+workers on the same Redis finish an audit sooner: the region jobs are independent. The finishing job
+depends on all of them and runs even when some failed, so a failure is always reported, never silent.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+from redis import Redis
+from rq import get_current_job
+from rq.job import Dependency, Job, JobStatus
+
+from bot import blocks
+from workers import slack
+from workers.accounts import Account, AccountError, assumed_account, default_account
+from workers.audit import judge
+from workers.checks import unreachable_account
+from workers.findings import sort_key
+from workers.inventory import RegionFacts, collect_region
+from workers.queues import FINISH_TIMEOUT, REGION_TIMEOUT, connection, queue
+from workers.regions import RegionPlan, plan
+from workers.settings import Settings
+
+log = logging.getLogger("trail_audit.jobs")
+PROGRESS_EVERY = 1.0  # seconds: never more than one update a second
+KEEP = 7 * 24 * 3600  # seconds an audit's state is kept
+
+
+def _key(audit_id: str) -> str:
+    return f"ta:audit:{audit_id}"
+
+
+def account_for(settings: Settings, role_arn: str | None) -> Account | AccountError:
+    """The account a job works in: the current credentials', or an assumed role's (kept per process)."""
+    return assumed_account(settings, role_arn) if role_arn else default_account(settings)
+
+
+def start_audit(request: dict[str, Any]) -> str:
+    """Plan the audit, post "auditing 0/N regions", and enqueue one job per account and region."""
+    settings = Settings()
+    conn = connection(settings)
+    audit_id = request["id"]
+    roles: list[str | None] = list(settings.role_arns) or [None]
+    requested = request.get("regions") or settings.regions
+    targets = [_target(settings, role, requested) for role in roles]
+    units = [(t, region) for t in targets for region in (t["enabled"] if not t.get("error") else [])]
+    client = slack.web_client(settings)
+    posted = slack.post(
+        client,
+        request["channel"],
+        blocks.progress(0, len(units), [t["label"] for t in targets]),
+        response_url=request.get("response_url"),
+    )
+    state = {"request": request, "targets": targets, "total": len(units), "posted": posted.__dict__}
+    conn.set(_key(audit_id), json.dumps(state), ex=KEEP)
+    q = queue(conn)
+    jobs = [
+        q.enqueue(
+            "workers.jobs.audit_region",
+            audit_id,
+            t["role_arn"],
+            region,
+            t["enabled"],
+            job_timeout=REGION_TIMEOUT,
+            result_ttl=KEEP,
+            failure_ttl=KEEP,
+        )
+        for t, region in units
+    ]
+    depends = Dependency(jobs=jobs, allow_failure=True) if jobs else None
+    q.enqueue(
+        "workers.jobs.finish_audit",
+        audit_id,
+        [j.id for j in jobs],
+        depends_on=depends,
+        job_timeout=FINISH_TIMEOUT,
+        result_ttl=KEEP,
+        failure_ttl=KEEP,
+    )
+    return audit_id
+
+
+def _target(settings: Settings, role: str | None, requested: list[str]) -> dict[str, Any]:
+    acct = account_for(settings, role)
+    if isinstance(acct, AccountError):
+        return {"role_arn": role, "label": acct.label, "error": acct.error.__dict__, "enabled": [], "skipped": []}
+    pl = plan(acct, settings.home_region, requested)
+    if not isinstance(pl, RegionPlan):
+        return {"role_arn": role, "label": acct.id, "error": pl.__dict__, "enabled": [], "skipped": []}
+    return {"role_arn": role, "label": acct.id, "error": None, "enabled": pl.enabled, "skipped": pl.skipped}
+
+
+def audit_region(audit_id: str, role_arn: str | None, region: str, audited: list[str]) -> RegionFacts:
+    """Gather one region of one account; then move the progress message on (at most once a second)."""
+    settings = Settings()
+    acct = account_for(settings, role_arn)
+    if isinstance(acct, AccountError):
+        raise RuntimeError(acct.error.sentence())
+    facts = collect_region(acct, region, audited)
+    conn = connection(settings)
+    done = conn.incr(_key(audit_id) + ":done")
+    conn.expire(_key(audit_id) + ":done", KEEP)
+    if conn.set(_key(audit_id) + ":tick", "1", nx=True, px=int(PROGRESS_EVERY * 1000)):
+        _progress(settings, conn, audit_id, int(done))
+    return facts
+
+
+def _progress(settings: Settings, conn: Redis, audit_id: str, done: int) -> None:
+    state = json.loads(conn.get(_key(audit_id)) or "{}")
+    if not state:
+        return
+    posted = slack.Posted(**state["posted"])
+    message = blocks.progress(done, state["total"], [t["label"] for t in state["targets"]])
+    slack.update(slack.web_client(settings), posted, message)
+
+
+def finish_audit(audit_id: str, job_ids: list[str]) -> dict[str, Any]:
+    """Judge what the region jobs gathered and replace the progress message with the report."""
+    settings = Settings()
+    conn = connection(settings)
+    state = json.loads(conn.get(_key(audit_id)) or "{}")
+    posted = slack.Posted(**state["posted"])
+    client = slack.web_client(settings)
+    jobs = Job.fetch_many(job_ids, connection=conn) if job_ids else []
+    broken = [j for j in jobs if j is None or j.get_status() != JobStatus.FINISHED]
+    if broken:
+        reason = f"{len(broken)} of {len(jobs)} region jobs did not finish"
+        slack.update(client, posted, blocks.failed(reason))
+        return {"status": "failed", "reason": reason}
+    facts: dict[str, list[RegionFacts]] = {}
+    for job in jobs:
+        result = job.return_value() if job is not None else None
+        if isinstance(result, RegionFacts):
+            facts.setdefault(result.account, []).append(result)
+    findings = []
+    for t in state["targets"]:
+        if t["error"]:
+            from workers.awserrors import ApiError
+
+            findings += unreachable_account(t["label"], t["role_arn"] or t["label"], ApiError(**t["error"]))
+            continue
+        skipped = [RegionFacts(account=t["label"], region=r, enabled=False) for r in t["skipped"]]
+        findings += judge(t["label"], sorted(facts.get(t["label"], []) + skipped, key=lambda f: f.region))
+    findings.sort(key=sort_key)
+    doc = {
+        "findings": [f.to_dict() for f in findings],
+        "summary": {
+            "accounts": [t["label"] for t in state["targets"]],
+            "regions": sorted({r for t in state["targets"] for r in t["enabled"] + t["skipped"]}),
+        },
+    }
+    message, thread = blocks.report(doc)
+    slack.update(client, posted, message)
+    for reply in thread:
+        if posted.channel and posted.ts:
+            slack.post(client, posted.channel, reply, thread_ts=posted.ts)
+    conn.set(_key(audit_id) + ":report", json.dumps(doc), ex=KEEP)
+    conn.set(
+        "ta:last_audit", json.dumps({"id": audit_id, "finished": time.time(), "counts": _counts(findings)}), ex=KEEP
+    )
+    return {"status": "done", "findings": len(findings)}
+
+
+def _counts(findings: list[Any]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for f in findings:
+        out[f.status.value] = out.get(f.status.value, 0) + 1
+    return out
+
+
+def current_job_id() -> str | None:
+    """The id of the RQ job running this code, if any."""
+    job = get_current_job()
+    return job.id if job else None
