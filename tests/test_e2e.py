@@ -139,3 +139,12 @@ def test_missing_token_fails_at_start_with_a_clear_message(aws: Moto) -> None:
                           text=True, timeout=60, check=False)  # fmt: skip
     assert proc.returncode != 0 and "SLACK_BOT_TOKEN must be set" in proc.stderr
     assert shlex.split(procfile()["web"])[0] == "gunicorn"
+
+
+def test_events_command_posts_the_change_report(stack: dict[str, Any]) -> None:
+    slack: SlackStandIn = stack["slack"]
+    assert post(stack["url"] + "/slack/events", slash_body("events 6"), SECRET)[0] == 200
+    message = wait_until(lambda: slack.of("chat.postMessage"))[0]
+    assert "last 6h" in message.params["text"]
+    # moto has no LookupEvents: the message says so, naming the IAM action, instead of inventing "no changes"
+    assert "cloudtrail:LookupEvents" in json.dumps(message.params["blocks"])

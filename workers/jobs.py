@@ -19,7 +19,7 @@ from rq.job import Dependency, Job, JobStatus
 from bot import blocks
 from workers import slack
 from workers.accounts import Account, AccountError, assumed_account, default_account
-from workers.audit import judge
+from workers.audit import judge, run_audit
 from workers.checks import unreachable_account
 from workers.findings import sort_key
 from workers.inventory import RegionFacts, collect_region
@@ -44,6 +44,8 @@ def account_for(settings: Settings, role_arn: str | None) -> Account | AccountEr
 def start_audit(request: dict[str, Any]) -> str:
     """Plan the audit, post "auditing 0/N regions", and enqueue one job per account and region."""
     settings = Settings()
+    if request.get("kind") == "events":
+        return post_events(settings, request)
     conn = connection(settings)
     audit_id = request["id"]
     roles: list[str | None] = list(settings.role_arns) or [None]
@@ -84,6 +86,16 @@ def start_audit(request: dict[str, Any]) -> str:
         failure_ttl=KEEP,
     )
     return audit_id
+
+
+def post_events(settings: Settings, request: dict[str, Any]) -> str:
+    """`/trail-audit events [hours]`: the watched changes, posted with who, what, where."""
+    hours = request.get("hours") or settings.events_hours
+    result = run_audit(settings, regions=request.get("regions") or None, events_hours=hours, checks=False)
+    assert result.events is not None
+    client = slack.web_client(settings)
+    slack.post(client, request["channel"], blocks.events(result.events.to_dict()), request.get("response_url"))
+    return request["id"]
 
 
 def _target(settings: Settings, role: str | None, requested: list[str]) -> dict[str, Any]:
