@@ -1,0 +1,12 @@
+# One image for both processes; docker-compose.yml picks the command from the Procfile's entries.
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY bot ./bot
+COPY workers ./workers
+RUN pip install --no-cache-dir . && useradd --create-home --uid 10001 trailaudit
+COPY Procfile ./
+USER trailaudit
+EXPOSE 3000
+CMD ["sh", "-c", "gunicorn --bind 0.0.0.0:${PORT:-3000} --workers 2 --threads 8 --preload --access-logfile - 'bot.web:create_wsgi()'"]
