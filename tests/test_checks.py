@@ -225,27 +225,23 @@ def test_validation_disabled_fails(settings: Settings) -> None:
 # --- organization trails ---------------------------------------------------------------------------------
 
 
-def test_organization_trail_of_another_account_is_judged_without_a_fix() -> None:
-    arn = "arn:aws:cloudtrail:us-east-1:999999999999:trail/org-trail"
+ORG_TRAIL = "arn:aws:cloudtrail:us-east-1:999999999999:trail/org-trail"
+
+
+def org_trail_facts(logging: bool, validation: bool, seen_in: str) -> AccountFacts:
+    """An organization trail of account 999999999999, seen from a member account in `seen_in`."""
     trail = {
-        "Name": "org-trail",
-        "TrailARN": arn,
-        "HomeRegion": "us-east-1",
-        "IsMultiRegionTrail": True,
-        "IsOrganizationTrail": True,
-        "S3BucketName": "org-archive",
-        "LogFileValidationEnabled": False,
-    }
-    tf = TrailFacts(arn, "us-east-1", trail, status={"IsLogging": False}, selectors={}, bucket="forbidden")
-    facts = AccountFacts(
-        ACCOUNT,
-        [
-            RegionFacts(
-                ACCOUNT, "us-east-1", trails=[trail], trail_facts=[tf], recorders=[], recorder_statuses=[], channels=[]
-            )
-        ],
-    )
-    findings = evaluate(facts)
+        "Name": "org-trail", "TrailARN": ORG_TRAIL, "HomeRegion": "us-east-1", "IsMultiRegionTrail": True,
+        "IsOrganizationTrail": True, "S3BucketName": "org-archive", "LogFileValidationEnabled": validation,
+    }  # fmt: skip
+    tf = TrailFacts(ORG_TRAIL, "us-east-1", trail, status={"IsLogging": logging}, selectors={}, bucket="forbidden")
+    region = RegionFacts(ACCOUNT, seen_in, trails=[trail], trail_facts=[tf], recorders=[], recorder_statuses=[],
+                         channels=[])  # fmt: skip
+    return AccountFacts(ACCOUNT, [region])
+
+
+def test_organization_trail_of_another_account_is_judged_without_a_fix() -> None:
+    findings = evaluate(org_trail_facts(logging=False, validation=False, seen_in="us-east-1"))
     logging = only(findings, "cloudtrail.trail_logging")
     assert logging.status is Status.FAIL and logging.remediation is None and "999999999999" in logging.detail
     assert only(findings, "cloudtrail.trail_log_file_validation").remediation is None
@@ -253,27 +249,9 @@ def test_organization_trail_of_another_account_is_judged_without_a_fix() -> None
 
 
 def test_organization_trail_that_logs_satisfies_multiregion() -> None:
-    arn = "arn:aws:cloudtrail:us-east-1:999999999999:trail/org-trail"
-    trail = {
-        "Name": "org-trail",
-        "TrailARN": arn,
-        "HomeRegion": "us-east-1",
-        "IsMultiRegionTrail": True,
-        "IsOrganizationTrail": True,
-        "S3BucketName": "org-archive",
-        "LogFileValidationEnabled": True,
-    }
-    tf = TrailFacts(arn, "us-east-1", trail, status={"IsLogging": True}, selectors={}, bucket="forbidden")
-    facts = AccountFacts(
-        ACCOUNT,
-        [
-            RegionFacts(
-                ACCOUNT, "eu-west-1", trails=[trail], trail_facts=[tf], recorders=[], recorder_statuses=[], channels=[]
-            )
-        ],
-    )
-    f = only(evaluate(facts), "cloudtrail.multiregion_management_logging")
-    assert f.status is Status.PASS and f.resource == arn
+    f = only(evaluate(org_trail_facts(logging=True, validation=True, seen_in="eu-west-1")),
+             "cloudtrail.multiregion_management_logging")  # fmt: skip
+    assert f.status is Status.PASS and f.resource == ORG_TRAIL
 
 
 # --- the CIS alarm chain ---------------------------------------------------------------------------------
