@@ -37,17 +37,6 @@ WATCHED: dict[str, tuple[str, ...]] = {
     ),
 }
 WATCHED_NAMES: tuple[str, ...] = tuple(name for names in WATCHED.values() for name in names)
-# Changes that reduce what is recorded: an alert-worthy direction.
-REDUCING = {
-    "DeleteTrail",
-    "StopLogging",
-    "PutEventSelectors",
-    "UpdateTrail",
-    "DeleteConfigurationRecorder",
-    "StopConfigurationRecorder",
-    "PutConfigurationRecorder",
-    "DeleteDeliveryChannel",
-}
 
 LOOKUP_RATE = 2.0  # requests a second, per account and region
 PAGE_SIZE = 50

@@ -13,13 +13,13 @@ import time
 from typing import Any
 
 from redis import Redis
-from rq import get_current_job
 from rq.job import Dependency, Job, JobStatus
 
 from bot import blocks
 from workers import slack
 from workers.accounts import Account, AccountError, assumed_account, default_account
 from workers.audit import judge, run_audit
+from workers.awserrors import ApiError
 from workers.checks import unreachable_account
 from workers.findings import sort_key
 from workers.inventory import RegionFacts, collect_region
@@ -153,8 +153,6 @@ def finish_audit(audit_id: str, job_ids: list[str]) -> dict[str, Any]:
     findings = []
     for t in state["targets"]:
         if t["error"]:
-            from workers.awserrors import ApiError
-
             findings += unreachable_account(t["label"], t["role_arn"] or t["label"], ApiError(**t["error"]))
             continue
         skipped = [RegionFacts(account=t["label"], region=r, enabled=False) for r in t["skipped"]]
@@ -184,9 +182,3 @@ def _counts(findings: list[Any]) -> dict[str, int]:
     for f in findings:
         out[f.status.value] = out.get(f.status.value, 0) + 1
     return out
-
-
-def current_job_id() -> str | None:
-    """The id of the RQ job running this code, if any."""
-    job = get_current_job()
-    return job.id if job else None
