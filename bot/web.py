@@ -8,11 +8,11 @@ from typing import Any
 
 from slack_bolt import App, BoltContext
 from slack_bolt.adapter.wsgi import SlackRequestHandler
-from slack_sdk import WebClient
 
 from bot.listeners import register
 from bot.settings import bot_settings
 from workers.settings import Settings
+from workers.slack import web_client
 
 StartResponse = Callable[..., Any]
 
@@ -20,10 +20,9 @@ StartResponse = Callable[..., Any]
 def create_app(settings: Settings) -> App:
     """The Bolt app: signatures verified, Web API calls through SLACK_API_URL, listeners registered."""
     assert settings.slack_bot_token and settings.slack_signing_secret
-    base = settings.slack_api_url if settings.slack_api_url.endswith("/") else settings.slack_api_url + "/"
     app = App(
         signing_secret=settings.slack_signing_secret.get_secret_value(),
-        client=WebClient(token=settings.slack_bot_token.get_secret_value(), base_url=base),
+        client=web_client(settings),
         token_verification_enabled=False,
         process_before_response=True,
     )

@@ -97,11 +97,6 @@ class Account:
         with self._lock:
             return self._clients.setdefault(key, made)
 
-    def owns(self, arn: str) -> bool:
-        """True when the ARN belongs to this account (an organization trail may not)."""
-        parts = arn.split(":")
-        return len(parts) > 4 and parts[4] == self.id
-
 
 @dataclass(frozen=True)
 class AccountError:

@@ -19,7 +19,7 @@ from workers.accounts import Account, AccountError, account_label, accounts
 from workers.awserrors import ApiError
 from workers.checks import AccountFacts, evaluate, unreachable_account
 from workers.findings import Finding, exit_status, overall, sort_key
-from workers.inventory import RegionFacts, collect_region, skipped_region
+from workers.inventory import RegionFacts, collect_region
 from workers.regions import RegionPlan, plan
 from workers.settings import Settings
 
@@ -61,9 +61,10 @@ class AuditResult:
         }
 
 
-def judge(account: str, regions: list[RegionFacts]) -> list[Finding]:
-    """Every check on the facts gathered for one account, sorted failures first."""
-    return sorted(evaluate(AccountFacts(account, regions)), key=sort_key)
+def judge(account: str, gathered: list[RegionFacts], skipped: list[str]) -> list[Finding]:
+    """Every check on the facts gathered for one account (and its SKIPPED regions), failures first."""
+    regions = gathered + [RegionFacts(account=account, region=r, enabled=False) for r in skipped]
+    return sorted(evaluate(AccountFacts(account, sorted(regions, key=lambda f: f.region))), key=sort_key)
 
 
 Unit = tuple[Account, list[str], str]  # an account, its audited regions, one of them
@@ -152,8 +153,7 @@ def _judge_target(target: Target, gathered: dict[str, list[RegionFacts]]) -> lis
         return unreachable_account(account_label(acct), acct.label, acct.error)
     if isinstance(pl, ApiError):
         return unreachable_account(acct.id, acct.id, pl)
-    skipped = [skipped_region(acct, r) for r in pl.skipped] if pl else []
-    return judge(acct.id, sorted(gathered.get(acct.id, []) + skipped, key=lambda f: f.region))
+    return judge(acct.id, gathered.get(acct.id, []), pl.skipped if pl else [])
 
 
 def _events(settings: Settings, units: list[Unit], hours: int) -> events_mod.EventsReport:

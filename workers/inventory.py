@@ -120,11 +120,6 @@ def collect_region(account: Account, region: str, audited: list[str]) -> RegionF
     return facts
 
 
-def skipped_region(account: Account, region: str) -> RegionFacts:
-    """A region that is not enabled for the account: nothing is gathered."""
-    return RegionFacts(account=account.id, region=region, enabled=False)
-
-
 def _gathered_here(trail: dict[str, Any], region: str, audited: list[str]) -> bool:
     home = trail.get("HomeRegion", region)
     return home == region or (home not in audited and region == min(audited))

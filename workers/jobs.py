@@ -155,8 +155,7 @@ def finish_audit(audit_id: str, job_ids: list[str]) -> dict[str, Any]:
         if t["error"]:
             findings += unreachable_account(t["label"], t["role_arn"] or t["label"], ApiError(**t["error"]))
             continue
-        skipped = [RegionFacts(account=t["label"], region=r, enabled=False) for r in t["skipped"]]
-        findings += judge(t["label"], sorted(facts.get(t["label"], []) + skipped, key=lambda f: f.region))
+        findings += judge(t["label"], facts.get(t["label"], []), t["skipped"])
     findings.sort(key=sort_key)
     doc = {
         "findings": [f.to_dict() for f in findings],
