@@ -9,4 +9,4 @@ RUN pip install --no-cache-dir . && useradd --create-home --uid 10001 trailaudit
 COPY Procfile ./
 USER trailaudit
 EXPOSE 3000
-CMD ["sh", "-c", "gunicorn --bind 0.0.0.0:${PORT:-3000} --workers 2 --threads 8 --preload --access-logfile - 'bot.web:create_wsgi()'"]
+CMD ["sh", "-c", "python -m bot"]

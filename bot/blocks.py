@@ -74,9 +74,9 @@ def progress(done: int, total: int, accounts: Iterable[str]) -> dict[str, Any]:
     return {"text": text, "blocks": [section(text)]}
 
 
-def failed(reason: str) -> dict[str, Any]:
-    """The report when the audit could not finish."""
-    text = f":x: The audit failed: {reason}. Nothing was changed; run `/trail-audit` again."
+def failed(reason: str, what: str = "audit") -> dict[str, Any]:
+    """The message when a job could not finish: what failed and why, never silence."""
+    text = f":x: The {what} failed: {reason}. Nothing was changed; run `/trail-audit` again."
     return {"text": text, "blocks": [section(text)]}
 
 

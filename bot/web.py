@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -11,6 +10,7 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 
 from bot.listeners import register
 from bot.settings import bot_settings
+from workers import logs
 from workers.settings import Settings
 from workers.slack import web_client
 
@@ -38,7 +38,7 @@ def create_app(settings: Settings) -> App:
 
 def create_wsgi() -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
     """The WSGI application gunicorn serves: settings read once, here, at start."""
-    logging.basicConfig(level=logging.INFO, format='{"level":"%(levelname)s","logger":"%(name)s","msg":"%(message)s"}')
+    logs.setup()
     handler = SlackRequestHandler(create_app(bot_settings()))
 
     def application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:

@@ -21,10 +21,10 @@ def compose() -> dict:  # type: ignore[type-arg]
 def test_compose_runs_exactly_the_procfile_commands() -> None:
     services = compose()["services"]
     entries = procfile()
-    assert set(entries) == {"web", "worker"}
-    for name in ("web", "worker"):
+    assert set(entries) == {"web", "worker", "clock"}
+    for name in entries:
         assert services[name]["command"] == ["sh", "-c", entries[name]]
-    assert services["web"]["image"] == services["worker"]["image"]  # one image
+    assert {services[name]["image"] for name in entries} == {"trail-audit"}  # one image
 
 
 def test_redis_persists_with_append_only_file_on_a_volume() -> None:

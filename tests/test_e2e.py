@@ -6,61 +6,38 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import shlex
-import signal
 import subprocess
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bench.latency_proxy import LatencyProxy
 from demo.fake_account import demo_account
-from demo.servers import Moto, Redis, aws_env, clean_env, free_port, start_redis, wait_for
+from demo.servers import Moto, Redis, clean_env, free_port, start_redis
 from demo.signing import post, slash_body
 from demo.slack_standin import SlackStandIn
+from demo.stack import Stack, procfile
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "e2e-signing-secret"
 BIN = Path(os.sys.executable).parent
-
-
-def procfile() -> dict[str, str]:
-    entries = {}
-    for line in (ROOT / "Procfile").read_text().splitlines():
-        if ":" in line:
-            name, cmd = line.split(":", 1)
-            entries[name.strip()] = cmd.strip()
-    return entries
+REGIONS = "us-east-1,eu-west-1,eu-central-1"
 
 
 @pytest.fixture
 def stack(aws: Moto) -> Iterator[dict[str, Any]]:
     redis = start_redis()
-    port = free_port()
     with SlackStandIn(outside={"C0OUTSIDE"}) as slack:
-        env = {
-            **clean_env(), **aws_env(aws.url), "PATH": f"{BIN}:{os.environ['PATH']}", "PORT": str(port),
-            "REDIS_URL": redis.url, "SLACK_API_URL": slack.api_url, "SLACK_BOT_TOKEN": "xoxb-e2e-token",
-            "SLACK_SIGNING_SECRET": SECRET, "TRAIL_AUDIT_REGIONS": "us-east-1,eu-west-1,eu-central-1",
-        }  # fmt: skip
-        procs = {
-            name: subprocess.Popen(["bash", "-c", f"exec {cmd}"], env=env, cwd=ROOT, start_new_session=True,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            for name, cmd in procfile().items()
-        }  # fmt: skip
-        url = f"http://127.0.0.1:{port}"
+        running = Stack(aws.url, redis.url, slack.api_url, SECRET, {"TRAIL_AUDIT_REGIONS": REGIONS})
         try:
-            wait_for(lambda: urllib.request.urlopen(f"{url}/healthz", timeout=1).status == 200, what="web process")
-            yield {"url": url, "slack": slack, "redis": redis, "procs": procs, "env": env}
+            running.start()
+            yield {"url": running.url, "slack": slack, "redis": redis, "stack": running, "env": running.env}
         finally:
-            for proc in procs.values():
-                if proc.poll() is None:
-                    os.killpg(proc.pid, signal.SIGTERM)
-                    proc.wait(15)
+            running.stop()
             redis.stop()
 
 
@@ -138,7 +115,7 @@ def test_missing_token_fails_at_start_with_a_clear_message(aws: Moto) -> None:
     proc = subprocess.run(["bash", "-c", f"exec {procfile()['web']}"], env=env, cwd=ROOT, capture_output=True,
                           text=True, timeout=60, check=False)  # fmt: skip
     assert proc.returncode != 0 and "SLACK_BOT_TOKEN must be set" in proc.stderr
-    assert shlex.split(procfile()["web"])[0] == "gunicorn"
+    assert "Traceback" not in proc.stderr
 
 
 def test_events_command_posts_the_change_report(stack: dict[str, Any]) -> None:
@@ -148,3 +125,57 @@ def test_events_command_posts_the_change_report(stack: dict[str, Any]) -> None:
     assert "last 6h" in message.params["text"]
     # moto has no LookupEvents: the message says so, naming the IAM action, instead of inventing "no changes"
     assert "cloudtrail:LookupEvents" in json.dumps(message.params["blocks"])
+
+
+def test_worker_killed_mid_audit_ends_in_a_failed_message(aws: Moto) -> None:
+    """SIGKILL the worker (and its work horse) while a region job runs; a restarted worker, as a supervisor
+    would start one, lets the watchdog fail the abandoned job, and the report says the audit failed."""
+    demo_account(REGIONS.split(","))
+    redis = start_redis()
+    with SlackStandIn() as slack, LatencyProxy(aws.url, 0.7) as slow_aws:
+        running = Stack(slow_aws, redis.url, slack.api_url, SECRET, {"TRAIL_AUDIT_REGIONS": REGIONS})
+        try:
+            running.start()
+            assert post(running.url + "/slack/events", slash_body(""), SECRET)[0] == 200
+            wait_until(lambda: slack.of("chat.postMessage"))  # planned: region jobs are queued and starting
+            time.sleep(1.0)
+            running.kill("worker")
+            killed_at = time.monotonic()
+            running.start("worker")
+
+            def failed() -> Any:
+                return [c for c in slack.of("chat.update") if "audit failed" in c.params.get("text", "")]
+
+            message = wait_until(failed, timeout=90)[-1]
+            assert "did not finish" in message.params["text"]
+            assert time.monotonic() - killed_at < 60
+            assert not [c for c in slack.of("chat.update") if "app-audit" in json.dumps(c.params.get("blocks"))]
+        finally:
+            running.stop()
+            redis.stop()
+
+
+def test_a_failing_finish_job_says_so_in_slack(aws: Moto) -> None:
+    """The finishing job raises (its state in Redis is gone): the failure callback updates the message."""
+    from redis import Redis as RedisClient
+    from rq import Callback, SimpleWorker
+
+    from workers.failures import CALLBACK, reply_meta
+    from workers.queues import queue
+    from workers.slack import Posted
+
+    redis = start_redis()
+    try:
+        with SlackStandIn() as slack:
+            os.environ.update({"SLACK_API_URL": slack.api_url, "REDIS_URL": redis.url})
+            conn = RedisClient.from_url(redis.url)
+            q = queue(conn)
+            q.enqueue("workers.jobs.finish_audit", "gone", [], on_failure=Callback(CALLBACK),
+                      meta={"reply": reply_meta("C0AUDIT", None, Posted("C0AUDIT", "1.0001"))})  # fmt: skip
+            SimpleWorker([q], connection=conn).work(burst=True)
+            update = slack.of("chat.update")[-1]
+            assert update.params["ts"] == "1.0001" and "state in Redis is gone" in update.params["text"]
+    finally:
+        for key in ("SLACK_API_URL", "REDIS_URL"):
+            os.environ.pop(key, None)
+        redis.stop()

@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from redis import Redis
+from rq import Callback
 from rq.job import Dependency, Job, JobStatus
 
 from bot import blocks
@@ -21,6 +22,7 @@ from workers.accounts import Account, AccountError, assumed_account, default_acc
 from workers.audit import judge, run_audit
 from workers.awserrors import ApiError
 from workers.checks import unreachable_account
+from workers.failures import CALLBACK, reply_meta
 from workers.findings import sort_key
 from workers.inventory import RegionFacts, collect_region
 from workers.queues import FINISH_TIMEOUT, REGION_TIMEOUT, connection, queue
@@ -84,6 +86,8 @@ def start_audit(request: dict[str, Any]) -> str:
         job_timeout=FINISH_TIMEOUT,
         result_ttl=KEEP,
         failure_ttl=KEEP,
+        on_failure=Callback(CALLBACK),
+        meta={"reply": reply_meta(request["channel"], request.get("response_url"), posted)},
     )
     return audit_id
 
@@ -136,7 +140,10 @@ def finish_audit(audit_id: str, job_ids: list[str]) -> dict[str, Any]:
     """Judge what the region jobs gathered and replace the progress message with the report."""
     settings = Settings()
     conn = connection(settings)
-    state = json.loads(conn.get(_key(audit_id)) or "{}")
+    raw = conn.get(_key(audit_id))
+    if raw is None:
+        raise RuntimeError("its state in Redis is gone (expired or lost)")
+    state = json.loads(raw)
     posted = slack.Posted(**state["posted"])
     client = slack.web_client(settings)
     jobs = Job.fetch_many(job_ids, connection=conn) if job_ids else []

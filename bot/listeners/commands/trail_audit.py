@@ -7,10 +7,12 @@ import uuid
 from typing import Any
 
 from redis.exceptions import RedisError
+from rq import Callback
 from slack_bolt import Ack
 
 from bot import blocks
 from bot.commands import parse
+from workers.failures import CALLBACK
 from workers.queues import connection, queue
 from workers.settings import Settings
 
@@ -37,7 +39,13 @@ def trail_audit(ack: Ack, command: dict[str, Any], context: dict[str, Any]) -> N
         "hours": cmd.hours,
     }
     try:
-        queue(connection(settings)).enqueue("workers.jobs.start_audit", request, job_timeout=120)
+        queue(connection(settings)).enqueue(
+            "workers.jobs.start_audit",
+            request,
+            job_timeout=120,
+            on_failure=Callback(CALLBACK),
+            meta={"reply": {"channel": request["channel"], "response_url": request["response_url"], "what": cmd.name}},
+        )
     except RedisError as exc:
         log.error("cannot queue", extra={"error": type(exc).__name__})
         ack(

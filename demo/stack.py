@@ -1,0 +1,72 @@
+"""The whole bot as production runs it: every Procfile entry as its own process, on local stand-ins.
+
+Used by `make demo`, the end-to-end tests and the benchmarks. Processes get their own session, so a test can
+kill one (with its RQ work horse) the way a crashing machine would.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+from demo.servers import aws_env, clean_env, free_port, wait_for
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def procfile() -> dict[str, str]:
+    """The Procfile's entries: name -> command."""
+    lines = (ROOT / "Procfile").read_text().splitlines()
+    return {name.strip(): cmd.strip() for name, cmd in (line.split(":", 1) for line in lines if ":" in line)}
+
+
+class Stack:
+    """`Stack(aws_url, redis_url, slack_api_url, secret).start()`; `stop()` ends every process."""
+
+    def __init__(
+        self, aws_url: str, redis_url: str, slack_api_url: str, secret: str, extra: dict[str, str] | None = None
+    ) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            **clean_env(), **aws_env(aws_url), "PATH": f"{BIN}:{os.environ['PATH']}", "PORT": str(self.port),
+            "REDIS_URL": redis_url, "SLACK_API_URL": slack_api_url, "SLACK_BOT_TOKEN": "xoxb-local-token",
+            "SLACK_SIGNING_SECRET": secret, **(extra or {}),
+        }  # fmt: skip
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, *names: str) -> Stack:
+        """Start Procfile entries (all when none named) and wait for the web process's /healthz."""
+        entries = procfile()
+        for name in names or tuple(entries):
+            log = None if os.environ.get("TA_STACK_LOGS") else subprocess.DEVNULL  # TA_STACK_LOGS=1 shows them
+            self.procs[name] = subprocess.Popen(
+                ["bash", "-c", f"exec {entries[name]}"], env=self.env, cwd=ROOT, start_new_session=True,
+                stdout=log, stderr=log,
+            )  # fmt: skip
+        if "web" in (names or entries):
+            wait_for(lambda: urllib.request.urlopen(f"{self.url}/healthz", timeout=1).status == 200, 30, "web")
+        return self
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """Kill a process and everything in its session (an RQ worker's work horse too)."""
+        proc = self.procs.pop(name)
+        subprocess.run(["pkill", f"-{int(sig)}", "-s", str(proc.pid)], check=False)
+        proc.wait(15)
+
+    def stop(self) -> None:
+        """Stop every process (TERM, then KILL)."""
+        for name in list(self.procs):
+            proc = self.procs[name]
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    self.kill(name)
+            self.procs.pop(name, None)

@@ -1,0 +1,15 @@
+"""The cron scheduler's configuration (`rq cron workers.schedule`, started by the Procfile's `clock`).
+
+Periodic jobs are enqueued on the shared queue and run by ordinary workers.
+"""
+
+from __future__ import annotations
+
+from rq import cron
+
+from workers import watchdog
+from workers.queues import QUEUE
+
+WATCHDOG_EVERY = 5  # seconds
+
+cron.register(watchdog.sweep, QUEUE, interval=WATCHDOG_EVERY, job_timeout=30, result_ttl=60, failure_ttl=3600)
