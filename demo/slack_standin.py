@@ -31,6 +31,7 @@ class SlackStandIn:
     def __init__(self, outside: set[str] | None = None) -> None:
         self.calls: list[Call] = []
         self.outside = outside or set()  # channels the bot is not in
+        self.socket_url: str | None = None  # apps.connections.open answers this (a SocketModeStandIn's url)
         self._lock = threading.Lock()
         self._ts = 1764240000.000100
         stand_in = self
@@ -50,6 +51,7 @@ class SlackStandIn:
                 method = self.path.rsplit("/", 1)[-1] if self.path.startswith("/api/") else "response_url"
                 if method == "response_url":
                     params["response_url"] = self.path
+                params["_token"] = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
                 body = stand_in.answer(method, params)
                 data = json.dumps(body).encode() if isinstance(body, dict) else body.encode()
                 self.send_response(200)
@@ -80,6 +82,10 @@ class SlackStandIn:
                 return {"ok": True, "channel": channel, "ts": f"{self._ts:.6f}", "message": params}
             if method == "chat.update":
                 return {"ok": True, "channel": params.get("channel"), "ts": params.get("ts")}
+            if method == "apps.connections.open":
+                if not self.socket_url:
+                    return {"ok": False, "error": "invalid_auth"}
+                return {"ok": True, "url": self.socket_url}
             if method == "auth.test":
                 return {"ok": True, "user_id": "UBOT", "team_id": "T1", "bot_id": "B1"}
             return {"ok": True}

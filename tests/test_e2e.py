@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import pytest
 
@@ -19,6 +20,7 @@ from demo.fake_account import demo_account
 from demo.servers import Moto, Redis, clean_env, free_port, start_redis
 from demo.signing import post, slash_body
 from demo.slack_standin import SlackStandIn
+from demo.socket_standin import SocketModeStandIn
 from demo.stack import Stack, procfile
 
 pytestmark = pytest.mark.e2e
@@ -179,3 +181,26 @@ def test_a_failing_finish_job_says_so_in_slack(aws: Moto) -> None:
         for key in ("SLACK_API_URL", "REDIS_URL"):
             os.environ.pop(key, None)
         redis.stop()
+
+
+def test_socket_mode_when_an_app_token_is_set(aws: Moto) -> None:
+    """With SLACK_APP_TOKEN the web process connects over Socket Mode: a command comes as an envelope, is acked
+    on the socket with the ephemeral answer, and the report follows as in HTTP mode."""
+    demo_account(["us-east-1"])
+    redis = start_redis()
+    with SlackStandIn() as slack, SocketModeStandIn() as ws:
+        slack.socket_url = ws.url
+        extra = {"TRAIL_AUDIT_REGIONS": "us-east-1", "SLACK_APP_TOKEN": "xapp-1-local"}
+        running = Stack(aws.url, redis.url, slack.api_url, SECRET, extra)
+        try:
+            running.start()
+            assert ws.connected.wait(20)
+            assert slack.of("apps.connections.open")[0].params["_token"] == "xapp-1-local"
+            payload = dict(parse_qsl(slash_body("audit us-east-1")))
+            answer = ws.ack(ws.send("slash_commands", payload))
+            assert "queued" in answer["text"] and answer["response_type"] == "ephemeral"
+            report = wait_until(lambda: [c for c in slack.of("chat.update") if c.params["text"].startswith("FAIL")])
+            assert report[-1].params["_token"] == "xoxb-local-token"
+        finally:
+            running.stop()
+            redis.stop()

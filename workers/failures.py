@@ -28,12 +28,12 @@ def reply_meta(channel: str | None, response_url: str | None, posted: slack.Post
     return {"channel": channel, "response_url": response_url, "posted": posted.__dict__ if posted else None}
 
 
-def reason(exc_type: type[BaseException] | None, exc: BaseException | None, timeout: int | None) -> str:
+def reason(exc_type: type[BaseException] | None, exc: BaseException | None, timeout: float | None) -> str:
     """One sentence on why a job failed, without a traceback."""
     if exc_type is not None and issubclass(exc_type, AbandonedJobError):
         return "the worker running it stopped before it finished (killed or lost)"
     if exc_type is not None and issubclass(exc_type, JobTimeoutException):
-        return f"it timed out after {timeout} seconds"
+        return f"it timed out after {timeout or 0:g} seconds"
     text = str(exc or "")[:200]
     return f"{exc_type.__name__ if exc_type else 'error'}: {text}" if text else (exc_type or Exception).__name__
 

@@ -30,7 +30,8 @@ def sweep() -> list[str]:
     registry = StartedJobRegistry(queue=queue(conn))
     me = get_current_job()
     dead: dict[str, float] = {}
-    for member in conn.zrange(registry.key, 0, -1):
+    for raw in conn.zrange(registry.key, 0, -1):
+        member = raw.decode() if isinstance(raw, bytes) else str(raw)
         job_id = registry.parse_job_id(member)
         if me is not None and job_id == me.id:
             continue
@@ -39,7 +40,7 @@ def sweep() -> list[str]:
         except NoSuchJobError:
             continue
         if not _worker_alive(conn, job):
-            dead[member.decode() if isinstance(member, bytes) else member] = 0
+            dead[member] = 0
     if not dead:
         return []
     conn.zadd(registry.key, dead, xx=True)  # expire them now; RQ's cleanup does the rest
