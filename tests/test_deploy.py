@@ -38,3 +38,29 @@ def test_redis_persists_with_append_only_file_on_a_volume() -> None:
 def test_dockerfile_default_command_is_the_web_entry() -> None:
     text = (ROOT / "Dockerfile").read_text()
     assert procfile()["web"] in text and "USER " in text
+
+
+# Every Slack Web API method the code calls, and the bot scope it needs (None: no scope needed).
+SCOPES = {
+    "chat_postMessage": "chat:write",
+    "chat_update": "chat:write",
+    "chat_postEphemeral": "chat:write",
+    "views_open": None,
+    "usergroups_users_list": "usergroups:read",
+}
+
+
+def test_manifest_has_the_command_interactivity_and_only_the_scopes_the_code_needs() -> None:
+    import json
+    import re
+
+    manifest = json.loads((ROOT / "manifest.json").read_text())
+    command = manifest["features"]["slash_commands"][0]
+    assert command["command"] == "/trail-audit" and command["url"].endswith("/slack/events")
+    interactivity = manifest["settings"]["interactivity"]
+    assert interactivity["is_enabled"] and interactivity["request_url"].endswith("/slack/events")
+    source = "\n".join(p.read_text() for d in ("bot", "workers") for p in (ROOT / d).rglob("*.py"))
+    called = set(re.findall(r"client\.(chat_\w+|views_\w+|usergroups_\w+|conversations_\w+|users_\w+)\(", source))
+    assert called <= set(SCOPES), f"add the scope of {called - set(SCOPES)} here and to manifest.json"
+    needed = {"commands"} | {SCOPES[m] for m in called if SCOPES[m]}
+    assert set(manifest["oauth_config"]["scopes"]["bot"]) == needed
