@@ -41,12 +41,13 @@ class Stack:
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
     def start(self, *names: str) -> Stack:
-        """Start Procfile entries (all when none named) and wait for the web process's /healthz."""
+        """Start Procfile entries (all when none named; `worker#2` is another worker) and wait for /healthz."""
         entries = procfile()
         for name in names or tuple(entries):
+            entry = name.split("#")[0]  # "worker#2": a second process of the worker entry
             log = None if os.environ.get("TA_STACK_LOGS") else subprocess.DEVNULL  # TA_STACK_LOGS=1 shows them
             self.procs[name] = subprocess.Popen(
-                ["bash", "-c", f"exec {entries[name]}"], env=self.env, cwd=ROOT, start_new_session=True,
+                ["bash", "-c", f"exec {entries[entry]}"], env=self.env, cwd=ROOT, start_new_session=True,
                 stdout=log, stderr=log,
             )  # fmt: skip
         if "web" in (names or entries):

@@ -10,14 +10,16 @@ from __future__ import annotations
 import json
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from redis import Redis
-from rq import Callback
+from rq import Callback, Worker
 from rq.job import Dependency, Job, JobStatus
+from rq.worker import WorkerStatus
 
 from bot import blocks
-from workers import slack
+from workers import logs, slack
 from workers.accounts import Account, AccountError, assumed_account, default_account
 from workers.audit import judge, run_audit
 from workers.awserrors import ApiError
@@ -46,6 +48,7 @@ def account_for(settings: Settings, role_arn: str | None) -> Account | AccountEr
 def start_audit(request: dict[str, Any]) -> str:
     """Plan the audit, post "auditing 0/N regions", and enqueue one job per account and region."""
     settings = Settings()
+    logs.setup()
     if request.get("kind") == "events":
         return post_events(settings, request)
     conn = connection(settings)
@@ -53,7 +56,7 @@ def start_audit(request: dict[str, Any]) -> str:
     roles: list[str | None] = list(settings.role_arns) or [None]
     requested = request.get("regions") or settings.regions
     targets = [_target(settings, role, requested) for role in roles]
-    units = [(t, region) for t in targets for region in (t["enabled"] if not t.get("error") else [])]
+    units = [region for t in targets for region in (t["enabled"] if not t.get("error") else [])]
     client = slack.web_client(settings)
     posted = slack.post(
         client,
@@ -66,16 +69,17 @@ def start_audit(request: dict[str, Any]) -> str:
     q = queue(conn)
     jobs = [
         q.enqueue(
-            "workers.jobs.audit_region",
+            "workers.jobs.audit_regions",
             audit_id,
             t["role_arn"],
-            region,
+            batch,
             t["enabled"],
             job_timeout=REGION_TIMEOUT,
             result_ttl=KEEP,
             failure_ttl=KEEP,
         )
-        for t, region in units
+        for t in targets
+        for batch in batches(t["enabled"] if not t.get("error") else [], idle_workers(conn) + 1)
     ]
     depends = Dependency(jobs=jobs, allow_failure=True) if jobs else None
     q.enqueue(
@@ -112,19 +116,36 @@ def _target(settings: Settings, role: str | None, requested: list[str]) -> dict[
     return {"role_arn": role, "label": acct.id, "error": None, "enabled": pl.enabled, "skipped": pl.skipped}
 
 
-def audit_region(audit_id: str, role_arn: str | None, region: str, audited: list[str]) -> RegionFacts:
-    """Gather one region of one account; then move the progress message on (at most once a second)."""
+def batches(regions: list[str], parts: int) -> list[list[str]]:
+    """Regions dealt into at most `parts` batches of near-equal size (round robin), none empty."""
+    parts = max(1, min(parts, len(regions)))
+    return [regions[i::parts] for i in range(parts)] if regions else []
+
+
+def idle_workers(conn: Redis) -> int:
+    """Workers on the queue that are idle now: an audit is split so that each can take a part."""
+    return sum(1 for w in Worker.all(queue=queue(conn)) if w.get_state() == WorkerStatus.IDLE)
+
+
+def audit_regions(audit_id: str, role_arn: str | None, regions: list[str], audited: list[str]) -> list[RegionFacts]:
+    """Gather some regions of one account in parallel; move the progress message on (at most once a second)."""
     settings = Settings()
+    logs.setup()
     acct = account_for(settings, role_arn)
     if isinstance(acct, AccountError):
         raise RuntimeError(acct.error.sentence())
-    facts = collect_region(acct, region, audited)
     conn = connection(settings)
-    done = conn.incr(_key(audit_id) + ":done")
-    conn.expire(_key(audit_id) + ":done", KEEP)
-    if conn.set(_key(audit_id) + ":tick", "1", nx=True, px=int(PROGRESS_EVERY * 1000)):
-        _progress(settings, conn, audit_id, int(done))
-    return facts
+
+    def one(region: str) -> RegionFacts:
+        facts = collect_region(acct, region, audited)
+        done = conn.incr(_key(audit_id) + ":done")
+        conn.expire(_key(audit_id) + ":done", KEEP)
+        if conn.set(_key(audit_id) + ":tick", "1", nx=True, px=int(PROGRESS_EVERY * 1000)):
+            _progress(settings, conn, audit_id, int(done))
+        return facts
+
+    with ThreadPoolExecutor(min(len(regions), settings.max_workers) or 1, thread_name_prefix="ta-job") as pool:
+        return list(pool.map(one, regions))
 
 
 def _progress(settings: Settings, conn: Redis, audit_id: str, done: int) -> None:
@@ -149,13 +170,12 @@ def finish_audit(audit_id: str, job_ids: list[str]) -> dict[str, Any]:
     jobs = Job.fetch_many(job_ids, connection=conn) if job_ids else []
     broken = [j for j in jobs if j is None or j.get_status() != JobStatus.FINISHED]
     if broken:
-        reason = f"{len(broken)} of {len(jobs)} region jobs did not finish"
+        reason = f"{len(broken)} of {len(jobs)} region jobs did not finish (regions {_regions_of(broken)})"
         slack.update(client, posted, blocks.failed(reason))
         return {"status": "failed", "reason": reason}
     facts: dict[str, list[RegionFacts]] = {}
     for job in jobs:
-        result = job.return_value() if job is not None else None
-        if isinstance(result, RegionFacts):
+        for result in (job.return_value() if job is not None else None) or []:
             facts.setdefault(result.account, []).append(result)
     findings = []
     for t in state["targets"]:
@@ -181,6 +201,11 @@ def finish_audit(audit_id: str, job_ids: list[str]) -> dict[str, Any]:
         "ta:last_audit", json.dumps({"id": audit_id, "finished": time.time(), "counts": _counts(findings)}), ex=KEEP
     )
     return {"status": "done", "findings": len(findings)}
+
+
+def _regions_of(jobs: list[Job | None]) -> str:
+    names = sorted(r for j in jobs if j is not None for r in j.args[2])
+    return ", ".join(names) or "unknown"
 
 
 def _counts(findings: list[Any]) -> dict[str, int]:

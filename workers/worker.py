@@ -1,0 +1,50 @@
+"""The RQ worker class the Procfile runs (`rq worker -w workers.worker.WarmWorker`).
+
+RQ runs each job in a forked work horse, so whatever a job builds dies with it. Making boto3 clients is the
+costly part of a job (loading service models, resolving endpoints: tens of milliseconds of CPU each, a
+hundred clients for 17 regions). The warm worker makes the current account's clients for the audited
+regions once, before it forks; every work horse inherits them and starts at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from rq import Worker
+
+from workers import logs
+from workers.accounts import Account, default_account
+from workers.regions import RegionPlan, plan
+from workers.settings import Settings
+
+log = logging.getLogger("trail_audit.worker")
+SERVICES = ("cloudtrail", "config", "logs", "cloudwatch", "sns", "s3")
+
+
+def warm(settings: Settings) -> int:
+    """Make the default account's clients for every audited region; return how many (0 when AWS is away)."""
+    acct = default_account(settings)
+    if not isinstance(acct, Account):
+        log.warning("clients not made ahead: account unreachable", extra={"error": acct.error.sentence()})
+        return 0
+    regions = plan(acct, settings.home_region, settings.regions)
+    if not isinstance(regions, RegionPlan):
+        log.warning("clients not made ahead: regions unknown", extra={"error": regions.sentence()})
+        return 0
+    for region in regions.enabled:
+        for service in SERVICES:
+            acct.client(service, region)
+    return len(regions.enabled) * len(SERVICES)
+
+
+class WarmWorker(Worker):
+    """An RQ worker whose work horses inherit ready-made AWS clients."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        logs.setup()
+        t0 = time.monotonic()
+        made = warm(Settings())
+        log.info("clients made ahead", extra={"clients": made, "seconds": round(time.monotonic() - t0, 3)})
