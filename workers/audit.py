@@ -18,7 +18,7 @@ from workers import events as events_mod
 from workers.accounts import Account, AccountError, account_label, accounts
 from workers.awserrors import ApiError
 from workers.checks import AccountFacts, evaluate, unreachable_account
-from workers.findings import Finding, exit_status, overall, sort_key
+from workers.findings import GLOBAL, Finding, exit_status, overall, sort_key
 from workers.inventory import RegionFacts, collect_region
 from workers.regions import RegionPlan, plan
 from workers.settings import Settings
@@ -173,3 +173,13 @@ def _events(settings: Settings, units: list[Unit], hours: int) -> events_mod.Eve
                 found.extend(answer)
     found.sort(key=lambda e: e.time, reverse=True)
     return events_mod.EventsReport(hours, found, errors)
+
+
+def recheck(settings: Settings, account: str, check_id: str, region: str, resource: str) -> Finding | None:
+    """The finding of one check on one resource, audited afresh (after a fix, or when its state is unknown)."""
+    regions = None if region == GLOBAL else [region]
+    result = run_audit(settings, regions=regions)
+    for f in result.findings:
+        if f.account == account and f.check == check_id and (f.resource == resource or region == GLOBAL):
+            return f
+    return None

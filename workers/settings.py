@@ -37,6 +37,14 @@ class Settings(BaseSettings):
     aws_max_attempts: int = Field(8, ge=1, le=20, validation_alias=AliasChoices("TRAIL_AUDIT_AWS_MAX_ATTEMPTS"))
     aws_timeout: float = Field(10.0, gt=0, validation_alias=AliasChoices("TRAIL_AUDIT_AWS_TIMEOUT"))
 
+    trail_bucket: str | None = Field(None, validation_alias=AliasChoices("TRAIL_AUDIT_TRAIL_BUCKET"))
+    config_role_arn: str | None = Field(None, validation_alias=AliasChoices("TRAIL_AUDIT_CONFIG_ROLE_ARN"))
+    alarm_topic_arn: str | None = Field(None, validation_alias=AliasChoices("TRAIL_AUDIT_ALARM_TOPIC_ARN"))
+    approval_minutes: int = Field(30, ge=1, le=24 * 60, validation_alias=AliasChoices("TRAIL_AUDIT_APPROVAL_MINUTES"))
+    backout_max_minutes: int = Field(
+        240, ge=1, le=7 * 24 * 60, validation_alias=AliasChoices("TRAIL_AUDIT_BACKOUT_MAX_MINUTES")
+    )
+
     @field_validator("approvers", "regions", "role_arns", mode="before")
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
