@@ -1,0 +1,119 @@
+"""Approval rules on a real redis-server: who may decide, expiry, tampering, replay, and the race."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from redis import Redis as RedisClient
+
+from demo.servers import start_redis
+from workers import approvals, auditlog
+from workers.approvals import Refused, Request, RequestStatus
+
+APPROVERS = ["U0BOB", "U0CAROL", "S0SECOPS"]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    redis = start_redis()
+    yield redis.url
+    redis.stop()
+
+
+@pytest.fixture
+def conn(server: str) -> RedisClient:
+    c = RedisClient.from_url(server)
+    c.flushall()
+    return c
+
+
+def pending_request(conn: RedisClient, minutes: float = 30) -> Request:
+    req = Request(id=approvals.new_id(), action="cloudtrail.start_logging", requester="U0ALICE", reason="stopped",
+                  account="123456789012", region="us-east-1", resource="arn:aws:cloudtrail:us-east-1:1:trail/x",
+                  status=RequestStatus.PENDING, expires=time.time() + minutes * 60)  # fmt: skip
+    approvals.save(conn, req)
+    return req
+
+
+def test_an_approver_approves_and_it_is_logged(conn: RedisClient) -> None:
+    req = pending_request(conn)
+    decided = approvals.decide(conn, req.id, "U0BOB", True, APPROVERS)
+    assert decided.status is RequestStatus.APPROVED and approvals.load(conn, req.id).status is RequestStatus.APPROVED
+    assert approvals.pending(conn) == []
+    assert auditlog.newest(conn, 1)[0]["event"] == "approved" and auditlog.newest(conn, 1)[0]["actor"] == "U0BOB"
+
+
+@pytest.mark.parametrize(
+    ("user", "why"),
+    [("U0MALLORY", "Only the configured approvers"), ("U0ALICE", "Only the configured approvers")],
+)
+def test_a_non_approver_is_refused(conn: RedisClient, user: str, why: str) -> None:
+    req = pending_request(conn)
+    with pytest.raises(Refused, match=why):
+        approvals.decide(conn, req.id, user, True, APPROVERS)
+    assert approvals.load(conn, req.id).status is RequestStatus.PENDING
+
+
+def test_the_requester_cannot_approve_their_own_request(conn: RedisClient) -> None:
+    req = pending_request(conn)
+    with pytest.raises(Refused, match="another approver"):
+        approvals.decide(conn, req.id, "U0ALICE", True, [*APPROVERS, "U0ALICE"])
+    assert approvals.decision(conn, req.id) is None
+
+
+def test_a_member_of_an_approver_group_may_decide(conn: RedisClient) -> None:
+    req = pending_request(conn)
+    members = {"S0SECOPS": {"U0DAVE"}}
+    approvals.decide(conn, req.id, "U0DAVE", True, APPROVERS, lambda g: members.get(g, set()))
+
+
+def test_an_expired_request_is_refused_and_marked(conn: RedisClient) -> None:
+    req = pending_request(conn, minutes=30)
+    with pytest.raises(Refused, match="expired"):
+        approvals.decide(conn, req.id, "U0BOB", True, APPROVERS, now=time.time() + 31 * 60)
+    assert approvals.load(conn, req.id).status is RequestStatus.EXPIRED
+
+
+@pytest.mark.parametrize("bad", ["0123456789abcdef", "../../etc", "x" * 200, ""])
+def test_unknown_or_tampered_ids_are_refused(conn: RedisClient, bad: str) -> None:
+    pending_request(conn)
+    with pytest.raises(Refused, match=r"no request|not valid"):
+        approvals.decide(conn, bad, "U0BOB", True, APPROVERS)
+
+
+def test_a_replay_after_completion_names_the_decision(conn: RedisClient) -> None:
+    req = pending_request(conn)
+    approvals.decide(conn, req.id, "U0BOB", True, APPROVERS)
+    approvals.set_status(conn, approvals.load(conn, req.id), RequestStatus.DONE)
+    for user in ("U0BOB", "U0CAROL"):
+        with pytest.raises(Refused, match=r"already approved by <@U0BOB> at"):
+            approvals.decide(conn, req.id, user, True, APPROVERS)
+
+
+def test_twenty_concurrent_approvals_decide_exactly_once(server: str, conn: RedisClient) -> None:
+    req = pending_request(conn)
+    users = [f"U0APP{i:02d}" for i in range(20)]
+    winners: list[str] = []
+    refusals: list[str] = []
+    barrier = threading.Barrier(20)
+
+    def click(user: str) -> None:
+        c = RedisClient.from_url(server)
+        barrier.wait()
+        try:
+            approvals.decide(c, req.id, user, True, users)
+            winners.append(user)
+        except Refused as exc:
+            refusals.append(str(exc))
+
+    threads = [threading.Thread(target=click, args=(u,)) for u in users]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(winners) == 1 and len(refusals) == 19
+    assert all(f"approved by <@{winners[0]}>" in r for r in refusals)
+    assert [e["event"] for e in auditlog.newest(conn, 50)].count("approved") == 1
