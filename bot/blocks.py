@@ -6,6 +6,7 @@ Slack's limits are kept here, in one place: 50 blocks a message, 3000 characters
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
@@ -20,10 +21,11 @@ _EMOJI = {"FAIL": ":red_circle:", "ERROR": ":warning:", "PASS": ":white_check_ma
 _ORDER = {"FAIL": 0, "ERROR": 1, "PASS": 2, "SKIPPED": 3}
 
 USAGE = (
-    "*Usage:* `/trail-audit [audit|events|status|help] ...`\n"
+    "*Usage:* `/trail-audit [audit|events|status|log|help] ...`\n"
     "• `/trail-audit` or `/trail-audit audit [region ...]`: audit every enabled region, or those named\n"
     "• `/trail-audit events [hours]`: recent changes to CloudTrail and AWS Config (default 24 hours)\n"
-    "• `/trail-audit status`: queue, workers, last audit\n"
+    "• `/trail-audit status`: queue, workers, last audit, pending approvals\n"
+    "• `/trail-audit log [n]`: the newest entries of the audit log (default 20)\n"
     "• `/trail-audit help`: this message"
 )
 
@@ -169,3 +171,30 @@ def _text_chunks(text: str) -> list[str]:
             current = ""
         current += ("\n" if current else "") + line
     return [*out, current] if current else out
+
+
+def status(queued: int, workers: int, last: dict[str, Any] | None, pending: list[dict[str, Any]]) -> dict[str, Any]:
+    """`/trail-audit status`: the queue, the workers, the last audit, the requests waiting for a decision."""
+    if last:
+        counts = ", ".join(f"{n} {s.lower()}" for s, n in sorted(last.get("counts", {}).items()))
+        when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(last["finished"]))
+        last_line = f"Last audit: {when} ({counts or 'no findings'})"
+    else:
+        last_line = "Last audit: none yet"
+    lines = [f"Queue: {queued} waiting · workers: {workers}", last_line, f"Pending approvals: {len(pending)}"]
+    lines += [f"• `{p['id']}` {p['action']} on `{p['resource']}` by <@{p['requester']}>" for p in pending[:10]]
+    return ephemeral("\n".join(lines))
+
+
+def log_entries(entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """`/trail-audit log [n]`: the newest audit log entries, newest first."""
+    if not entries:
+        return ephemeral("The audit log is empty.")
+    lines = []
+    for e in entries:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(float(e["at"])))
+        who = f" <@{e['actor']}>" if e.get("actor") else ""
+        req = f" `{e['request']}`" if e.get("request") else ""
+        detail = " ".join(f"{k}={v}" for k, v in sorted(e.get("detail", {}).items()))
+        lines.append(f"`{when}` *{e['event']}*{req}{who} {detail}".rstrip())
+    return ephemeral(clip("\n".join(lines), MAX_SECTION))

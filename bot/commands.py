@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from workers.regions import invalid_region_names
 
-SUBCOMMANDS = ("audit", "events", "status", "help")
+SUBCOMMANDS = ("audit", "events", "status", "log", "help")
 
 
 @dataclass(frozen=True)
@@ -16,11 +16,12 @@ class Command:
     name: str
     regions: list[str] = field(default_factory=list)
     hours: int | None = None
+    count: int | None = None
     problem: str | None = None
 
 
 def parse(text: str) -> Command:
-    """`audit [region ...]` (the default), `events [hours]`, `status`, `help`."""
+    """`audit [region ...]` (the default), `events [hours]`, `status`, `log [n]`, `help`."""
     words = text.split()
     if not words:
         return Command("audit")
@@ -39,6 +40,10 @@ def parse(text: str) -> Command:
         if len(args) > 1 or (args and not args[0].isdigit()) or (args and not 1 <= int(args[0]) <= 2160):
             return Command("help", problem="`events` takes one number of hours, from 1 to 2160.")
         return Command("events", hours=int(args[0]) if args else None)
+    if name == "log":
+        if len(args) > 1 or (args and not args[0].isdigit()) or (args and not 1 <= int(args[0]) <= 100):
+            return Command("help", problem="`log` takes one number of entries, from 1 to 100.")
+        return Command("log", count=int(args[0]) if args else 20)
     if args:
         return Command("help", problem=f"`{name}` takes no arguments.")
     return Command(name)

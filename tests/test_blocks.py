@@ -111,3 +111,30 @@ def test_events_message() -> None:
     msg = blocks.events(doc)
     text = json.dumps(msg)
     assert "StopLogging" in text and "mallory" in text and "203.0.113.66" in text and "AccessDenied" in text
+
+
+def test_status_names_last_audit_and_pending_requests() -> None:
+    from bot.blocks import status
+
+    pending = [{"id": "ab12", "action": "cloudtrail.start_logging", "resource": "app", "requester": "U0ALICE"}]
+    text = status(2, 1, {"finished": 0, "counts": {"FAIL": 3, "PASS": 9}}, pending)["text"]
+    assert "Queue: 2 waiting · workers: 1" in text and "1970-01-01 00:00 UTC (3 fail, 9 pass)" in text
+    assert "Pending approvals: 1" in text and "`ab12` cloudtrail.start_logging on `app` by <@U0ALICE>" in text
+    assert "Last audit: none yet" in status(0, 0, None, [])["text"]
+
+
+def test_log_entries_newest_first_within_limits() -> None:
+    from bot.blocks import MAX_SECTION, log_entries
+
+    entries = [{"at": "0", "event": "approved", "request": "ab12", "actor": "U0BOB", "detail": {"action": "x"}}] * 200
+    message = log_entries(entries)
+    assert message["text"].startswith("`1970-01-01 00:00:00` *approved* `ab12` <@U0BOB> action=x")
+    assert len(message["blocks"][0]["text"]["text"]) <= MAX_SECTION
+    assert log_entries([])["text"] == "The audit log is empty."
+
+
+def test_parse_log_and_its_bad_forms() -> None:
+    from bot.commands import parse
+
+    assert parse("log").count == 20 and parse("log 5").count == 5
+    assert parse("log 0").problem and parse("log many").problem and parse("log 1 2").problem

@@ -91,7 +91,26 @@ def test_bot_not_in_channel_falls_back_to_response_url(stack: dict[str, Any]) ->
     wait_until(lambda: [c for c in slack.of("response_url") if "app-audit" in json.dumps(c.params)])
 
 
-@pytest.mark.parametrize("text", ["launch", "audit not-a-region", "events forever", "status now"])
+def test_status_and_log_answer_from_server_side_state(stack: dict[str, Any]) -> None:
+    from workers import approvals, auditlog
+
+    conn = RedisClient.from_url(stack["redis"].url)
+    req = approvals.Request(id="c0ffee00", action="config.start_recorder", requester="U0ALICE", reason="r",
+                            account="123456789012", region="eu-central-1", resource="eu-central-1",
+                            status=approvals.RequestStatus.PENDING, expires=time.time() + 60)  # fmt: skip
+    approvals.save(conn, req)
+    auditlog.write(conn, "requested", req.id, "U0ALICE", action=req.action)
+
+    def status() -> str:
+        return str(json.loads(post(stack["url"] + "/slack/events", slash_body("status"), SECRET)[1])["text"])
+
+    answer = wait_until(lambda: (lambda t: t if "workers: 1" in t else None)(status()), timeout=30)
+    assert "Pending approvals: 1" in answer and "`c0ffee00` config.start_recorder" in answer
+    log = json.loads(post(stack["url"] + "/slack/events", slash_body("log 5"), SECRET)[1])["text"]
+    assert "*requested* `c0ffee00` <@U0ALICE> action=config.start_recorder" in log
+
+
+@pytest.mark.parametrize("text", ["launch", "audit not-a-region", "events forever", "status now", "log all"])
 def test_bad_input_gets_ephemeral_usage_and_no_job(stack: dict[str, Any], text: str) -> None:
     status, answer = post(stack["url"] + "/slack/events", slash_body(text), SECRET)
     doc = json.loads(answer)

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
+from dataclasses import asdict
 from typing import Any
 
 from redis.exceptions import RedisError
-from rq import Callback
+from rq import Callback, Worker
 from slack_bolt import Ack
 
 from bot import blocks
 from bot.commands import parse
+from workers import approvals, auditlog
 from workers.failures import CALLBACK
 from workers.queues import connection, queue
 from workers.settings import Settings
@@ -28,6 +31,12 @@ def trail_audit(ack: Ack, command: dict[str, Any], context: dict[str, Any]) -> N
         return
     if cmd.name == "status":
         ack(**_status(settings))
+        return
+    if cmd.name == "log":
+        try:
+            ack(**blocks.log_entries(auditlog.newest(connection(settings), cmd.count or 20)))
+        except RedisError:
+            ack(**blocks.ephemeral(":x: The audit log (Redis) is unreachable right now."))
         return
     request = {
         "id": uuid.uuid4().hex,
@@ -60,17 +69,12 @@ def trail_audit(ack: Ack, command: dict[str, Any], context: dict[str, Any]) -> N
 
 
 def _status(settings: Settings) -> dict[str, Any]:
-    from rq import Worker
-
     try:
         conn = connection(settings)
         q = queue(conn)
         workers = Worker.count(connection=conn)
         last = conn.get("ta:last_audit")
+        pending = [asdict(r) for r in approvals.pending(conn)]
+        return blocks.status(len(q), workers, json.loads(last) if last else None, pending)
     except RedisError:
         return blocks.ephemeral(":x: The queue (Redis) is unreachable.")
-    lines = [
-        f"Queue: {len(q)} waiting · workers: {workers}",
-        f"Last audit: {last.decode() if isinstance(last, bytes) else 'none yet'}",
-    ]
-    return blocks.ephemeral("\n".join(lines))
