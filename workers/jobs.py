@@ -67,6 +67,7 @@ def start_audit(request: dict[str, Any]) -> str:
     state = {"request": request, "targets": targets, "total": len(units), "posted": posted.__dict__}
     conn.set(_key(audit_id), json.dumps(state), ex=KEEP)
     q = queue(conn)
+    parts = idle_workers(conn) + 1  # this worker is free again once it has enqueued
     jobs = [
         q.enqueue(
             "workers.jobs.audit_regions",
@@ -79,7 +80,7 @@ def start_audit(request: dict[str, Any]) -> str:
             failure_ttl=KEEP,
         )
         for t in targets
-        for batch in batches(t["enabled"] if not t.get("error") else [], idle_workers(conn) + 1)
+        for batch in batches(t["enabled"] if not t.get("error") else [], parts)
     ]
     depends = Dependency(jobs=jobs, allow_failure=True) if jobs else None
     q.enqueue(
