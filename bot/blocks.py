@@ -6,6 +6,7 @@ Slack's limits are kept here, in one place: 50 blocks a message, 3000 characters
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -173,8 +174,14 @@ def _text_chunks(text: str) -> list[str]:
     return [*out, current] if current else out
 
 
-def status(queued: int, workers: int, last: dict[str, Any] | None, pending: list[dict[str, Any]]) -> dict[str, Any]:
-    """`/trail-audit status`: the queue, the workers, the last audit, the requests waiting for a decision."""
+def status(
+    queued: int,
+    workers: int,
+    last: dict[str, Any] | None,
+    pending: list[dict[str, Any]],
+    active: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """`/trail-audit status`: the queue, the workers, the last audit, pending requests, backouts in force."""
     if last:
         counts = ", ".join(f"{n} {s.lower()}" for s, n in sorted(last.get("counts", {}).items()))
         when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(last["finished"]))
@@ -183,6 +190,11 @@ def status(queued: int, workers: int, last: dict[str, Any] | None, pending: list
         last_line = "Last audit: none yet"
     lines = [f"Queue: {queued} waiting · workers: {workers}", last_line, f"Pending approvals: {len(pending)}"]
     lines += [f"• `{p['id']}` {p['action']} on `{p['resource']}` by <@{p['requester']}>" for p in pending[:10]]
+    lines.append(f"Active backouts: {len(active or [])}")
+    lines += [
+        f"• `{a['id']}` {a['action']} on `{a['resource']}` until {_when(a['deadline'] or 0)}"
+        for a in (active or [])[:10]
+    ]
     return ephemeral("\n".join(lines))
 
 
@@ -198,3 +210,100 @@ def log_entries(entries: list[dict[str, Any]]) -> dict[str, Any]:
         detail = " ".join(f"{k}={v}" for k, v in sorted(e.get("detail", {}).items()))
         lines.append(f"`{when}` *{e['event']}*{req}{who} {detail}".rstrip())
     return ephemeral(clip("\n".join(lines), MAX_SECTION))
+
+
+# --- approvals ---------------------------------------------------------------------------------------------
+
+
+def _when(at: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(at))
+
+
+def _confirm(title: str, text: str, yes: str) -> dict[str, Any]:
+    return {
+        "title": {"type": "plain_text", "text": clip(title, 100)},
+        "text": {"type": "mrkdwn", "text": clip(text, 300)},
+        "confirm": {"type": "plain_text", "text": clip(yes, 30)},
+        "deny": {"type": "plain_text", "text": "Cancel"},
+    }
+
+
+def reason_modal(subject: str, metadata: str, backout: bool = False) -> dict[str, Any]:
+    """The dialog that asks a requester why (a fix from a report's button, or a command without a reason)."""
+    return {
+        "type": "modal",
+        "callback_id": "request_reason",
+        "private_metadata": metadata[:3000],
+        "title": {"type": "plain_text", "text": "Request a backout" if backout else "Request a fix"},
+        "submit": {"type": "plain_text", "text": "Request"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            section(clip(subject, MAX_SECTION)),
+            {
+                "type": "input",
+                "block_id": "reason",
+                "label": {"type": "plain_text", "text": "Reason (shown to the approver)"},
+                "element": {"type": "plain_text_input", "action_id": "value", "multiline": True, "max_length": 500},
+            },
+        ],
+    }
+
+
+def prompt(req: dict[str, Any], state: str | None = None) -> dict[str, Any]:
+    """The approval prompt: who, why, where, the exact API calls, the permissions, the expiry; Approve / Deny.
+
+    With `state` (a decision or a result) the buttons give way to that line.
+    """
+    backout = req["action"].startswith("backout.")
+    kind = "backout" if backout else "fix"
+    head = f"Approval needed: {req['action']}" if state is None else f"{req['action']}: {req['status']}"
+    lines = [
+        f"*Requested by* <@{req['requester']}>: {req['reason']}",
+        f"*Account* {req['account']} · *region* {req['region']} · *resource* `{req['resource']}`",
+    ]
+    if backout and req.get("minutes"):
+        deadline = req.get("deadline") or (req["expires"] + req["minutes"] * 60)
+        lines.append(f"*Deadline* {_when(deadline)}: the exact prior configuration is restored then")
+    calls = (req.get("plan") or {}).get("calls", [])
+    plan = "\n".join(f"{i}. `{_call_text(c)}`" for i, c in enumerate(calls, 1)) or "_no call: nothing to change_"
+    out: list[Block] = [
+        {"type": "header", "text": {"type": "plain_text", "text": clip(head, MAX_HEADER)}},
+        section("\n".join(lines)),
+        section(f"*API calls*\n{plan}"),
+        context(
+            f"IAM permissions: {', '.join(req.get('permissions', []))} · request `{req['id']}` · "
+            f"expires {_when(req['expires'])}"
+        ),
+    ]
+    if state is None:
+        approve = button("Approve", "approve", req["id"], style="primary")
+        approve["confirm"] = _confirm(
+            f"Approve this {kind}?",
+            f"trail-audit will make {len(calls)} API call(s) in account {req['account']}."
+            + (" Management events or Config recording will be OFF until the deadline." if backout else ""),
+            "Approve",
+        )
+        deny = button("Deny", "deny", req["id"], style="danger")
+        deny["confirm"] = _confirm(f"Deny this {kind}?", "The request will be closed; nothing is changed.", "Deny")
+        out.append({"type": "actions", "block_id": "decision", "elements": [approve, deny]})
+    else:
+        out.append(section(state))
+    return {"text": clip(f"{head} ({req['resource']})", MAX_SECTION), "blocks": out}
+
+
+def _call_text(c: dict[str, Any]) -> str:
+    params = json.dumps(c["params"], sort_keys=True, separators=(",", ":"))
+    return clip(f"{c['service']}:{c['operation']} {params} in {c['region']}", 700)
+
+
+def outcome(req: dict[str, Any], results: list[dict[str, Any]], recheck: dict[str, Any] | None) -> dict[str, Any]:
+    """The thread reply after an execution: each call's result, then the re-check of the finding."""
+    lines = [
+        f"{':white_check_mark:' if r['ok'] else ':x:'} `{clip(r['call'], 300)}`"
+        + ("" if r["ok"] else f"\n    {r['error']}")
+        for r in results
+    ] or ["No call was needed."]
+    if recheck is not None:
+        lines.append(f"*Re-check* {_EMOJI.get(recheck['status'], '')} {recheck['status']}: {recheck['detail']}")
+    text = f"*{req['action']}* `{req['id']}`: {req['status']}\n" + "\n".join(lines)
+    return {"text": clip(text, MAX_SECTION), "blocks": [section(text)]}

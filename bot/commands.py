@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from workers.regions import invalid_region_names
 
-SUBCOMMANDS = ("audit", "events", "status", "log", "help")
+SUBCOMMANDS = ("audit", "events", "remediate", "backout", "reenable", "status", "log", "help")
 
 
 @dataclass(frozen=True)
@@ -17,6 +17,12 @@ class Command:
     regions: list[str] = field(default_factory=list)
     hours: int | None = None
     count: int | None = None
+    check: str | None = None
+    resource: str | None = None
+    region: str | None = None
+    minutes: float | None = None
+    reason: str | None = None
+    request_id: str | None = None
     problem: str | None = None
 
 
@@ -40,6 +46,16 @@ def parse(text: str) -> Command:
         if len(args) > 1 or (args and not args[0].isdigit()) or (args and not 1 <= int(args[0]) <= 2160):
             return Command("help", problem="`events` takes one number of hours, from 1 to 2160.")
         return Command("events", hours=int(args[0]) if args else None)
+    if name == "remediate":
+        return _remediate(args)
+    if name == "backout":
+        return _backout(args)
+    if name == "reenable":
+        if len(args) != 1 or not args[0].isalnum() or len(args[0]) > 32:
+            return Command(
+                "help", problem="`reenable` takes the backout's request id, e.g. `reenable 3f9a0c1d2b4e5f60`."
+            )
+        return Command("reenable", request_id=args[0])
     if name == "log":
         if len(args) > 1 or (args and not args[0].isdigit()) or (args and not 1 <= int(args[0]) <= 100):
             return Command("help", problem="`log` takes one number of entries, from 1 to 100.")
@@ -47,3 +63,45 @@ def parse(text: str) -> Command:
     if args:
         return Command("help", problem=f"`{name}` takes no arguments.")
     return Command(name)
+
+
+def _remediate(args: list[str]) -> Command:
+    """`remediate <check> <resource> [reason ...]`; without a reason, the bot asks for one."""
+    if len(args) < 2:
+        return Command("help", problem="`remediate` takes a check, a resource, and a reason: "
+                       "`remediate cloudtrail.trail_logging my-trail it was stopped by mistake`.")  # fmt: skip
+    check, resource, reason = args[0], args[1], " ".join(args[2:]).strip()
+    return Command("remediate", check=check, resource=resource[:300], reason=reason[:500] or None)
+
+
+def _backout(args: list[str]) -> Command:
+    """`backout <trail> [minutes] <reason>` or `backout recorder [region] [minutes] <reason>`."""
+    usage = (
+        "`backout` takes a trail (or `recorder` and a region), minutes, and a reason: "
+        "`backout my-trail 30 selectors flood the bucket` or `backout recorder eu-west-1 15 cost spike`."
+    )
+    if not args:
+        return Command("help", problem=usage)
+    target, rest = args[0], args[1:]
+    region = None
+    if target.lower() == "recorder" and rest and not invalid_region_names([rest[0]]):
+        region, rest = rest[0], rest[1:]
+    minutes = None
+    if rest and _number(rest[0]) is not None:
+        minutes, rest = _number(rest[0]), rest[1:]
+    reason = " ".join(rest).strip()
+    if not reason:
+        return Command("help", problem="A backout needs a reason. " + usage)
+    if minutes is not None and minutes <= 0:
+        return Command("help", problem="A backout lasts a positive number of minutes.")
+    kind = "recorder" if target.lower() == "recorder" else "trail"
+    return Command("backout", resource=target[:300] if kind == "trail" else "recorder", region=region,
+                   minutes=minutes, reason=reason[:500])  # fmt: skip
+
+
+def _number(word: str) -> float | None:
+    try:
+        value = float(word)
+    except ValueError:
+        return None
+    return value if value == value and value not in (float("inf"), float("-inf")) else None

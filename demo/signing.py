@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import time
 import urllib.error
 import urllib.request
@@ -23,6 +24,31 @@ def slash_body(text: str, channel: str = "C0AUDIT", user: str = "U0ALICE", respo
         "user_id": user, "user_name": "alice", "command": "/trail-audit", "text": text,
         "response_url": response_url, "trigger_id": "1.2.3", "api_app_id": "A1",
     })  # fmt: skip
+
+
+def action_body(action_id: str, value: str, user: str, channel: str, message_ts: str, response_url: str) -> str:
+    """The form body of a button click (`block_actions`), as Slack sends it."""
+    payload = {
+        "type": "block_actions", "user": {"id": user, "username": user.lower(), "team_id": "T1"},
+        "api_app_id": "A1", "token": "unused", "trigger_id": "1.2.3", "team": {"id": "T1", "domain": "acme"},
+        "container": {"type": "message", "message_ts": message_ts, "channel_id": channel},
+        "channel": {"id": channel, "name": "alerts"}, "message": {"ts": message_ts, "type": "message"},
+        "response_url": response_url,
+        "actions": [{"action_id": action_id, "block_id": "decision", "value": value, "type": "button",
+                     "action_ts": f"{time.time():.6f}"}],
+    }  # fmt: skip
+    return urlencode({"payload": json.dumps(payload)})
+
+
+def view_body(callback_id: str, metadata: str, reason: str, user: str) -> str:
+    """The form body of a dialog submission (`view_submission`) with a reason typed in."""
+    payload = {
+        "type": "view_submission", "user": {"id": user, "team_id": "T1"}, "api_app_id": "A1", "token": "unused",
+        "team": {"id": "T1", "domain": "acme"}, "trigger_id": "1.2.3",
+        "view": {"id": "V1", "type": "modal", "callback_id": callback_id, "private_metadata": metadata,
+                 "state": {"values": {"reason": {"value": {"type": "plain_text_input", "value": reason}}}}},
+    }  # fmt: skip
+    return urlencode({"payload": json.dumps(payload)})
 
 
 def post(url: str, body: str, secret: str | None, timestamp: int | None = None) -> tuple[int, str]:

@@ -20,6 +20,7 @@ from redis import Redis
 from workers import auditlog
 
 PENDING_SET = "ta:requests:pending"
+ACTIVE_SET = "ta:requests:active"  # backouts in force
 
 
 class RequestStatus(enum.StrEnum):
@@ -31,6 +32,7 @@ class RequestStatus(enum.StrEnum):
     DENIED = "denied"
     EXPIRED = "expired"
     EXECUTING = "executing"
+    ACTIVE = "backout active"
     DONE = "done"
     FAILED = "failed"
     UNKNOWN = "failed, state unknown"
@@ -52,7 +54,9 @@ class Request:
     channel: str | None = None  # where it was requested (the requester is told there)
     created: float = field(default_factory=time.time)
     expires: float = 0.0
-    minutes: int | None = None  # a backout's duration
+    minutes: float | None = None  # a backout's duration
+    deadline: float | None = None  # when an executed backout is restored
+    role_arn: str | None = None  # the role to act through (None: the current credentials)
     plan: dict[str, Any] | None = None
     permissions: list[str] = field(default_factory=list)
     prompt: dict[str, Any] | None = None  # where the approval prompt was posted (channel, ts)
@@ -98,6 +102,10 @@ def save(conn: Redis, req: Request) -> None:
         conn.sadd(PENDING_SET, req.id)
     else:
         conn.srem(PENDING_SET, req.id)
+    if req.status is RequestStatus.ACTIVE:
+        conn.sadd(ACTIVE_SET, req.id)
+    else:
+        conn.srem(ACTIVE_SET, req.id)
 
 
 def load(conn: Redis, request_id: str) -> Request:
@@ -168,10 +176,30 @@ def decide(
 
 def pending(conn: Redis) -> list[Request]:
     """Requests waiting for a plan or a decision."""
+    return _members(conn, PENDING_SET)
+
+
+def active(conn: Redis) -> list[Request]:
+    """Backouts in force (to be restored at their deadline)."""
+    return _members(conn, ACTIVE_SET)
+
+
+def _members(conn: Redis, name: str) -> list[Request]:
     out = []
-    for raw in conn.smembers(PENDING_SET):
+    for raw in conn.smembers(name):
         try:
             out.append(load(conn, raw.decode() if isinstance(raw, bytes) else str(raw)))
         except Refused:
-            conn.srem(PENDING_SET, raw)
+            conn.srem(name, raw)
     return sorted(out, key=lambda r: r.created)
+
+
+def open_request(conn: Redis, req: Request) -> None:
+    """Record a new request, log it, and queue its planning (by dotted path: the bot imports no AWS code)."""
+    from workers.queues import queue
+
+    req.status = RequestStatus.PLANNING
+    save(conn, req)
+    auditlog.write(conn, "requested", req.id, req.requester, action=req.action, resource=req.resource,
+                   reason=req.reason)  # fmt: skip
+    queue(conn).enqueue("workers.remediate.prepare", req.id, job_timeout=120)

@@ -19,6 +19,7 @@ from rq.job import Dependency, Job, JobStatus
 from rq.worker import WorkerStatus
 
 from bot import blocks
+from bot.requests import remember_fix
 from workers import logs, slack
 from workers.accounts import Account, AccountError, assumed_account, default_account
 from workers.audit import judge, run_audit
@@ -185,14 +186,20 @@ def finish_audit(audit_id: str, job_ids: list[str]) -> dict[str, Any]:
             continue
         findings += judge(t["label"], facts.get(t["label"], []), t["skipped"])
     findings.sort(key=sort_key)
-    doc = {
+    doc: dict[str, Any] = {
         "findings": [f.to_dict() for f in findings],
         "summary": {
             "accounts": [t["label"] for t in state["targets"]],
             "regions": sorted({r for t in state["targets"] for r in t["enabled"] + t["skipped"]}),
         },
     }
-    message, thread = blocks.report(doc)
+    roles = {t["label"]: t["role_arn"] for t in state["targets"]}
+    fix_ids = {
+        i: remember_fix(conn, f, roles.get(f["account"]))
+        for i, f in enumerate(doc["findings"])
+        if f["status"] == "FAIL" and f.get("remediation")
+    }
+    message, thread = blocks.report(doc, fix_ids)
     slack.update(client, posted, message)
     for reply in thread:
         if posted.channel and posted.ts:

@@ -185,8 +185,10 @@ def enable_management_events(account: Account, region: str, resource: str, setti
     home = trail_region(resource)
     if current["AdvancedEventSelectors"]:
         kept = [s for s in current["AdvancedEventSelectors"] if not _is_management(s)]
-        wanted = [*kept, {"Name": "Management events", "FieldSelectors": [
-            {"Field": "eventCategory", "Equals": ["Management"]}]}]  # fmt: skip
+        wanted = [
+            *kept,
+            {"Name": "Management events", "FieldSelectors": [{"Field": "eventCategory", "Equals": ["Management"]}]},
+        ]
         if wanted == current["AdvancedEventSelectors"]:
             return Plan([])
         params = {"TrailName": resource, "AdvancedEventSelectors": wanted}
@@ -232,12 +234,29 @@ def create_multiregion_trail(account: Account, region: str, resource: str, setti
     arn = f"arn:aws:cloudtrail:{home}:{account.id}:trail/{TRAIL_NAME}"
     calls = []
     if not trails:
-        calls.append(ApiCall("cloudtrail", home, "CreateTrail", {
-            "Name": TRAIL_NAME, "S3BucketName": settings.trail_bucket, "IsMultiRegionTrail": True,
-            "IncludeGlobalServiceEvents": True, "EnableLogFileValidation": True}))  # fmt: skip
+        calls.append(
+            ApiCall(
+                "cloudtrail",
+                home,
+                "CreateTrail",
+                {
+                    "Name": TRAIL_NAME,
+                    "S3BucketName": settings.trail_bucket,
+                    "IsMultiRegionTrail": True,
+                    "IncludeGlobalServiceEvents": True,
+                    "EnableLogFileValidation": True,
+                },
+            )
+        )
     elif not trails[0].get("IsMultiRegionTrail"):
-        calls.append(ApiCall("cloudtrail", home, "UpdateTrail", {"Name": arn, "IsMultiRegionTrail": True,
-                                                                 "IncludeGlobalServiceEvents": True}))  # fmt: skip
+        calls.append(
+            ApiCall(
+                "cloudtrail",
+                home,
+                "UpdateTrail",
+                {"Name": arn, "IsMultiRegionTrail": True, "IncludeGlobalServiceEvents": True},
+            )
+        )
     calls.append(ApiCall("cloudtrail", home, "StartLogging", {"Name": arn}))
     return Plan(calls)
 
@@ -261,9 +280,16 @@ def record_cloudtrail_trails(account: Account, region: str, resource: str, setti
     if recorder is None:
         if not settings.config_role_arn:
             raise PlanError(f"No Config recorder in {region}; set TRAIL_AUDIT_CONFIG_ROLE_ARN to create one.")
-        recorder = {"name": "default", "roleARN": settings.config_role_arn, "recordingGroup": {
-            "allSupported": False, "includeGlobalResourceTypes": False, "resourceTypes": [TRAIL_TYPE],
-            "recordingStrategy": {"useOnly": "INCLUSION_BY_RESOURCE_TYPES"}}}  # fmt: skip
+        recorder = {
+            "name": "default",
+            "roleARN": settings.config_role_arn,
+            "recordingGroup": {
+                "allSupported": False,
+                "includeGlobalResourceTypes": False,
+                "resourceTypes": [TRAIL_TYPE],
+                "recordingStrategy": {"useOnly": "INCLUSION_BY_RESOURCE_TYPES"},
+            },
+        }
         return Plan([ApiCall("config", region, "PutConfigurationRecorder", {"ConfigurationRecorder": recorder})])
     wanted = copy.deepcopy(recorder)
     group = wanted.setdefault("recordingGroup", {})
@@ -304,9 +330,14 @@ def start_recorder(account: Account, region: str, resource: str, settings: Setti
 @remediation(
     "cloudwatch.config_change_alarm",
     "cloudtrail.config_change_alarm",
-    ("cloudtrail:DescribeTrails", "logs:DescribeMetricFilters", "logs:PutMetricFilter", "cloudwatch:DescribeAlarms",
-     "cloudwatch:PutMetricAlarm"),
-)  # fmt: skip
+    (
+        "cloudtrail:DescribeTrails",
+        "logs:DescribeMetricFilters",
+        "logs:PutMetricFilter",
+        "cloudwatch:DescribeAlarms",
+        "cloudwatch:PutMetricAlarm",
+    ),
+)
 def config_change_alarm(account: Account, region: str, resource: str, settings: Settings) -> Plan:
     """The CIS metric filter on a multi-region trail's log group, and an alarm on it to the configured topic."""
     if not settings.alarm_topic_arn:
@@ -325,9 +356,17 @@ def config_change_alarm(account: Account, region: str, resource: str, settings: 
         "metricTransformations": [{"metricName": METRIC, "metricNamespace": NAMESPACE, "metricValue": "1"}],
     }
     alarm = {
-        "AlarmName": FILTER_NAME, "MetricName": METRIC, "Namespace": NAMESPACE, "Statistic": "Sum", "Period": 300,
-        "EvaluationPeriods": 1, "Threshold": 1.0, "ComparisonOperator": "GreaterThanOrEqualToThreshold",
-        "TreatMissingData": "notBreaching", "AlarmActions": [settings.alarm_topic_arn]}  # fmt: skip
+        "AlarmName": FILTER_NAME,
+        "MetricName": METRIC,
+        "Namespace": NAMESPACE,
+        "Statistic": "Sum",
+        "Period": 300,
+        "EvaluationPeriods": 1,
+        "Threshold": 1.0,
+        "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+        "TreatMissingData": "notBreaching",
+        "AlarmActions": [settings.alarm_topic_arn],
+    }
     calls = []
     filters = _read(account, "logs", home, "DescribeMetricFilters", logGroupName=group, filterNamePrefix=FILTER_NAME)
     if not any(f.get("filterPattern") == CIS_PATTERN for f in filters.get("metricFilters", [])):
@@ -365,10 +404,13 @@ def management_events_off(account: Account, region: str, resource: str, settings
 @remediation(
     "backout.recorder_off",
     None,
-    ("config:DescribeConfigurationRecorders", "config:DescribeConfigurationRecorderStatus",
-     "config:StopConfigurationRecorder"),
+    (
+        "config:DescribeConfigurationRecorders",
+        "config:DescribeConfigurationRecorderStatus",
+        "config:StopConfigurationRecorder",
+    ),
     backout=True,
-)  # fmt: skip
+)
 def recorder_off(account: Account, region: str, resource: str, settings: Settings) -> Plan:
     """StopConfigurationRecorder; the snapshot says whether it was recording."""
     recorder = _recorder(account, region)
@@ -397,3 +439,22 @@ def reenable(snapshot: dict[str, Any]) -> Plan:
 
 
 REENABLE_PERMISSIONS = ("cloudtrail:PutEventSelectors", "config:StartConfigurationRecorder")
+
+
+# The check each action affects (re-checked after it runs), for the actions that fix none.
+_AFFECTS = {
+    "backout.management_events_off": "cloudtrail.trail_management_events",
+    "backout.recorder_off": "config.recorder_recording",
+}
+ACCOUNT_CHECKS = {"cloudtrail.multiregion_management_logging", "cloudtrail.config_change_alarm"}
+
+
+def affected_check(action_id: str) -> str | None:
+    """The check to run again after `action_id`."""
+    return get(action_id).fixes or _AFFECTS.get(action_id)
+
+
+def on_trail(action_id: str) -> bool:
+    """Whether the action's resource is a trail (a name or an ARN), not a region or the account."""
+    check = affected_check(action_id) or ""
+    return check.startswith("cloudtrail.trail_")

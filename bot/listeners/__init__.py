@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.listeners import commands
+from bot.listeners import actions, commands, views
 
 
 def register(app: App) -> None:
     """Register every surface's listeners."""
     commands.register(app)
+    actions.register(app)
+    views.register(app)

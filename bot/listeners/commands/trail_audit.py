@@ -11,18 +11,21 @@ from typing import Any
 from redis.exceptions import RedisError
 from rq import Callback, Worker
 from slack_bolt import Ack
+from slack_sdk import WebClient
 
 from bot import blocks
-from bot.commands import parse
+from bot.commands import Command, parse
+from bot.requests import from_command
 from workers import approvals, auditlog
 from workers.failures import CALLBACK
 from workers.queues import connection, queue
+from workers.remediations import PlanError
 from workers.settings import Settings
 
 log = logging.getLogger("trail_audit.bot")
 
 
-def trail_audit(ack: Ack, command: dict[str, Any], context: dict[str, Any]) -> None:
+def trail_audit(ack: Ack, command: dict[str, Any], context: dict[str, Any], client: WebClient) -> None:
     """Parse, enqueue by dotted path, and answer ephemerally; the web process makes no AWS call."""
     settings: Settings = context["settings"]
     cmd = parse(command.get("text", ""))
@@ -31,6 +34,9 @@ def trail_audit(ack: Ack, command: dict[str, Any], context: dict[str, Any]) -> N
         return
     if cmd.name == "status":
         ack(**_status(settings))
+        return
+    if cmd.name in ("remediate", "backout", "reenable"):
+        ack(**_request(cmd, command, settings, client))
         return
     if cmd.name == "log":
         try:
@@ -68,6 +74,33 @@ def trail_audit(ack: Ack, command: dict[str, Any], context: dict[str, Any]) -> N
     ack(**blocks.ephemeral(f":mag: Audit of {what} queued. The report will appear in this channel."))
 
 
+def _request(cmd: Command, command: dict[str, Any], settings: Settings, client: WebClient) -> dict[str, Any]:
+    """`remediate`, `backout`, `reenable`: the answer to show the user (the work is queued)."""
+    user, channel = command.get("user_id", ""), command.get("channel_id")
+    try:
+        conn = connection(settings)
+        if cmd.name == "reenable":
+            req = approvals.load(conn, cmd.request_id or "")
+            if req.status is not approvals.RequestStatus.ACTIVE:
+                return blocks.ephemeral(f"Request `{req.id}` is {req.status.value}, not an active backout.")
+            auditlog.write(conn, "reenable_requested", req.id, user)
+            queue(conn).enqueue("workers.remediate.reenable", req.id, user, job_timeout=120)
+            return blocks.ephemeral(f":arrows_counterclockwise: Restoring `{req.id}` now (no approval needed).")
+        req = from_command(cmd, user, channel, settings)
+        if cmd.name == "remediate" and not cmd.reason:
+            meta = json.dumps({"command": asdict(cmd), "channel": channel})
+            client.views_open(trigger_id=command["trigger_id"], view=blocks.reason_modal(
+                f"*{req.action}* on `{req.resource}`", meta))  # fmt: skip
+            return blocks.ephemeral("Say why in the dialog; the approval prompt follows.")
+        approvals.open_request(conn, req)
+    except (PlanError, approvals.Refused) as exc:
+        return blocks.usage(str(exc)) if isinstance(exc, PlanError) else blocks.ephemeral(f":no_entry: {exc}")
+    except RedisError:
+        return blocks.ephemeral(":x: trail-audit cannot queue your request right now (Redis is unreachable).")
+    where = f"<#{settings.alert_channel}>" if settings.alert_channel else "the alert channel"
+    return blocks.ephemeral(f"Request `{req.id}` ({req.action}) recorded; its approval prompt will appear in {where}.")
+
+
 def _status(settings: Settings) -> dict[str, Any]:
     try:
         conn = connection(settings)
@@ -75,6 +108,7 @@ def _status(settings: Settings) -> dict[str, Any]:
         workers = Worker.count(connection=conn)
         last = conn.get("ta:last_audit")
         pending = [asdict(r) for r in approvals.pending(conn)]
-        return blocks.status(len(q), workers, json.loads(last) if last else None, pending)
+        active = [asdict(r) for r in approvals.active(conn)]
+        return blocks.status(len(q), workers, json.loads(last) if last else None, pending, active)
     except RedisError:
         return blocks.ephemeral(":x: The queue (Redis) is unreachable.")

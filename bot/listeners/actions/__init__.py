@@ -1,0 +1,15 @@
+"""Button clicks: "Request fix" on a report, Approve and Deny on a prompt."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from bot.listeners.actions.decide import approve, deny
+from bot.listeners.actions.request_fix import request_fix
+
+
+def register(app: App) -> None:
+    """Register the button listeners."""
+    app.action("request_fix")(request_fix)
+    app.action("approve")(approve)
+    app.action("deny")(deny)

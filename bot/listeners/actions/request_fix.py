@@ -1,0 +1,45 @@
+"""A report's "Request fix" button: ask the requester why, in a dialog."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from redis.exceptions import RedisError
+from slack_bolt import Ack, Respond
+from slack_sdk import WebClient
+
+from bot import blocks
+from bot.requests import FIX_KEY
+from workers.queues import connection
+from workers.settings import Settings
+
+
+def request_fix(
+    ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond, context: dict[str, Any]
+) -> None:
+    """Open the reason dialog for the finding behind the button (its value is an opaque id)."""
+    ack()
+    settings: Settings = context["settings"]
+    fix_id = str(action.get("value", ""))
+    try:
+        raw = connection(settings).get(FIX_KEY.format(fix_id)) if fix_id.isalnum() else None
+    except RedisError:
+        respond(
+            text=":x: trail-audit cannot reach its state (Redis) right now; try again in a minute.",
+            response_type="ephemeral",
+            replace_original=False,
+        )
+        return
+    if raw is None:
+        respond(
+            text="This report's fix button has expired or is not valid: run `/trail-audit` again.",
+            response_type="ephemeral",
+            replace_original=False,
+        )
+        return
+    fix = json.loads(raw)
+    subject = f"*{fix['remediation']}* for *{fix['check']}* on `{fix['resource']}` ({fix['account']} · {fix['region']})"
+    channel = (body.get("channel") or {}).get("id")
+    meta = json.dumps({"fix": fix_id, "channel": channel})
+    client.views_open(trigger_id=body["trigger_id"], view=blocks.reason_modal(subject, meta))

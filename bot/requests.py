@@ -1,0 +1,105 @@
+"""Turning a slash command, a report's button or a dialog into an approval request (no AWS call here)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from redis import Redis
+
+from bot.commands import Command
+from workers import approvals
+from workers.approvals import Request
+from workers.checks import CHECKS, Scope
+from workers.findings import GLOBAL
+from workers.regions import invalid_region_names
+from workers.remediate import role_for
+from workers.remediations import PlanError, for_check
+from workers.settings import Settings
+
+FIX_KEY = "ta:fix:{}"  # a report's "Request fix" button value -> the finding it fixes
+FIX_KEEP = 7 * 24 * 3600
+
+
+def from_command(cmd: Command, user: str, channel: str | None, settings: Settings) -> Request:
+    """The request a `remediate` or `backout` command asks for; raises PlanError with what is wrong."""
+    if cmd.name == "backout":
+        return _backout(cmd, user, channel, settings)
+    check = cmd.check or ""
+    if check not in CHECKS:
+        raise PlanError(f"Unknown check `{check[:60]}`. Valid: {', '.join(sorted(CHECKS))}.")
+    action = for_check(check).id
+    resource, region, account = cmd.resource or "", settings.home_region, ""
+    scope = CHECKS[check].scope
+    if scope is Scope.REGION:
+        if invalid_region_names([resource]):
+            raise PlanError(f"`{check}` is fixed per region: give a region name, e.g. `us-east-1`.")
+        region = resource
+    elif scope is Scope.ACCOUNT:
+        region, account = GLOBAL, resource if resource.isdigit() else ""
+    elif resource.startswith("arn:"):
+        account = resource.split(":")[4] if resource.count(":") >= 5 else ""
+    return Request(
+        id=approvals.new_id(),
+        action=action,
+        requester=user,
+        reason=cmd.reason or "",
+        account=account,
+        region=region,
+        resource=resource,
+        check=check,
+        channel=channel,
+        role_arn=role_for(settings, account or None),
+    )
+
+
+def _backout(cmd: Command, user: str, channel: str | None, settings: Settings) -> Request:
+    minutes = cmd.minutes if cmd.minutes is not None else min(60.0, settings.backout_max_minutes)
+    if minutes > settings.backout_max_minutes:
+        raise PlanError(
+            f"A backout lasts at most {settings.backout_max_minutes} minutes (TRAIL_AUDIT_BACKOUT_MAX_MINUTES)."
+        )
+    recorder = cmd.resource == "recorder"
+    region = cmd.region or settings.home_region
+    resource = region if recorder else (cmd.resource or "")
+    account = resource.split(":")[4] if resource.startswith("arn:") and resource.count(":") >= 5 else ""
+    return Request(
+        id=approvals.new_id(),
+        action="backout.recorder_off" if recorder else "backout.management_events_off",
+        requester=user,
+        reason=cmd.reason or "",
+        account=account,
+        region=region,
+        resource=resource,
+        channel=channel,
+        minutes=minutes,
+        role_arn=role_for(settings, account or None),
+    )
+
+
+def remember_fix(conn: Redis, finding: dict[str, Any], role_arn: str | None) -> str:
+    """Store what a report's "Request fix" button refers to; returns the opaque id the button carries."""
+    fix_id = approvals.new_id()
+    doc = {k: finding[k] for k in ("check", "account", "region", "resource", "remediation")} | {"role_arn": role_arn}
+    conn.set(FIX_KEY.format(fix_id), json.dumps(doc), ex=FIX_KEEP)
+    return fix_id
+
+
+def from_fix(conn: Redis, fix_id: str, user: str, channel: str | None, reason: str) -> Request:
+    """The request behind a report's button; raises PlanError when the id is unknown or expired."""
+    raw = conn.get(FIX_KEY.format(fix_id)) if fix_id.isalnum() and len(fix_id) <= 32 else None
+    if raw is None:
+        raise PlanError("This report's fix button has expired or is not valid: run `/trail-audit` again.")
+    fix = json.loads(raw)
+    return Request(
+        id=approvals.new_id(),
+        action=fix["remediation"],
+        requester=user,
+        reason=reason,
+        account=fix["account"],
+        region=fix["region"],
+        resource=fix["resource"],
+        check=fix["check"],
+        channel=channel,
+        role_arn=fix["role_arn"],
+    )
