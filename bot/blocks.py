@@ -205,9 +205,10 @@ def log_entries(entries: list[dict[str, Any]]) -> dict[str, Any]:
     lines = []
     for e in entries:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(float(e["at"])))
-        who = f" <@{e['actor']}>" if e.get("actor") else ""
+        actor = e.get("actor") or ""
+        who = f" <@{actor}>" if actor[:1] in ("U", "W") else (f" ({actor})" if actor else "")
         req = f" `{e['request']}`" if e.get("request") else ""
-        detail = " ".join(f"{k}={v}" for k, v in sorted(e.get("detail", {}).items()))
+        detail = " ".join(f"{k}={v}" for k, v in sorted(e.get("detail", {}).items()) if v is not None)
         lines.append(f"`{when}` *{e['event']}*{req}{who} {detail}".rstrip())
     return ephemeral(clip("\n".join(lines), MAX_SECTION))
 
@@ -262,8 +263,12 @@ def prompt(req: dict[str, Any], state: str | None = None) -> dict[str, Any]:
         f"*Account* {req['account']} · *region* {req['region']} · *resource* `{req['resource']}`",
     ]
     if backout and req.get("minutes"):
-        deadline = req.get("deadline") or (req["expires"] + req["minutes"] * 60)
-        lines.append(f"*Deadline* {_when(deadline)}: the exact prior configuration is restored then")
+        if req.get("deadline"):
+            lines.append(f"*Deadline* {_when(req['deadline'])}: the exact prior configuration is restored then")
+        else:
+            lines.append(
+                f"*Deadline* {req['minutes']:g} minutes after approval: the exact prior configuration is restored then"
+            )
     calls = (req.get("plan") or {}).get("calls", [])
     plan = "\n".join(f"{i}. `{_call_text(c)}`" for i, c in enumerate(calls, 1)) or "_no call: nothing to change_"
     out: list[Block] = [

@@ -1,9 +1,10 @@
-"""`make demo`: the whole flow, offline, as a channel would see it.
+"""`make demo`: the whole flow, offline, as the channels would see it.
 
 It starts a fake AWS account (a moto server seeded with a realistic mix of problems), a redis-server, the
-Procfile's processes (the bot, a worker, the cron scheduler) and a local stand-in for the Slack Web API; then
-sends `/trail-audit` signed exactly as Slack signs it, and prints the conversation as it reads in the channel,
-each message with a Block Kit Builder link that draws it as Slack would.
+Procfile's processes (the bot, a worker, the cron scheduler) and a local stand-in for the Slack Web API. Then,
+signed exactly as Slack signs them, it sends: an audit; a fix requested by one user, refused when that same
+user tries to approve it, approved by another, executed and re-checked; a short backout restored at its
+deadline; and the audit log. Each message is printed as it reads in Slack, with a Block Kit Builder link.
 """
 
 from __future__ import annotations
@@ -12,17 +13,20 @@ import json
 import os
 import sys
 import time
+from typing import Any
 
-from demo.fake_account import demo_account
+from demo.fake_account import ACCOUNT, demo_account
 from demo.servers import aws_env, moto_server, start_redis
-from demo.signing import post, slash_body
+from demo.signing import action_body, post, slash_body
 from demo.slack_standin import Call, SlackStandIn
 from demo.stack import Stack
 from demo.transcript import message
 
 REGIONS = ["us-east-1", "eu-west-1", "eu-central-1", "ap-southeast-2", "ap-east-1"]
 SECRET = "demo-signing-secret"
-CHANNEL = "C0SECOPS"
+CHANNEL, ALERTS = "C0SECOPS", "C0ONCALL"
+NAMES = {"U0ALICE": "alice", "U0BOB": "bob", CHANNEL: "#secops", ALERTS: "#oncall-alerts"}
+SHOWN = ("chat.postMessage", "chat.update", "chat.postEphemeral", "response_url")
 
 
 def say(text: str = "") -> None:
@@ -30,50 +34,106 @@ def say(text: str = "") -> None:
     print(text, flush=True)
 
 
+class Conversation:
+    """Sends what users do, and prints what the bot says, in order, each message once."""
+
+    def __init__(self, stack: Stack, slack: SlackStandIn) -> None:
+        self.stack, self.slack, self.printed = stack, slack, 0
+
+    def command(self, user: str, text: str) -> dict[str, Any]:
+        """`/trail-audit <text>` typed by `user` in #secops; prints the ephemeral answer."""
+        say(f"── @{NAMES[user]} types in #secops: /trail-audit {text}".rstrip())
+        status, answer = post(self.stack.url + "/slack/events", slash_body(text, channel=CHANNEL, user=user), SECRET)
+        doc = json.loads(answer) if answer.startswith("{") else {"text": answer}
+        say(message("trail-audit", f"answers only @{NAMES[user]} (HTTP {status})", doc.get("blocks") or [],
+                    doc.get("text", "")))  # fmt: skip
+        say()
+        return dict(doc)
+
+    def click(self, user: str, label: str, request_id: str) -> None:
+        """`user` clicks a prompt's button (after its confirmation dialog)."""
+        say(f"── @{NAMES[user]} clicks [ {label} ] on the prompt, and confirms")
+        body = action_body(label.lower(), request_id, user, ALERTS, "1.0", self.slack.response_url(f"{label}-{user}"))
+        post(self.stack.url + "/slack/events", body, SECRET)
+
+    def until(self, text: str, timeout: float = 90) -> None:
+        """Wait until the bot has said `text`, then print everything it said since the last print."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            calls = [c for c in self.slack.calls[self.printed :] if c.method in SHOWN]
+            if any(text in json.dumps(c.params) for c in calls):
+                time.sleep(0.4)  # what follows at once (thread replies) belongs to the same moment
+                self.flush()
+                return
+            time.sleep(0.05)
+        raise SystemExit(f"demo: the bot did not say {text!r} within {timeout:.0f}s")
+
+    def flush(self) -> None:
+        """Print every bot message not printed yet."""
+        calls = self.slack.calls[self.printed :]
+        self.printed += len(calls)
+        for call in calls:
+            if call.method in SHOWN:
+                show(call)
+
+
 def show(call: Call) -> None:
     """A recorded Web API call as a transcript entry."""
-    verb = {"chat.postMessage": "posts", "chat.update": "updates its message", "response_url": "answers"}
-    where = "in the thread" if call.params.get("thread_ts") else f"in #{call.params.get('channel', 'the channel')}"
-    say(message("trail-audit", f"{verb.get(call.method, call.method)} {where}", call.params.get("blocks") or [],
-                call.params.get("text", "")))  # fmt: skip
+    p = call.params
+    where = NAMES.get(str(p.get("channel")), str(p.get("channel", "")))
+    verb = {
+        "chat.postMessage": f"posts in {where}" + (" (in the thread)" if p.get("thread_ts") else ""),
+        "chat.update": f"updates its message in {where}",
+        "chat.postEphemeral": f"tells only @{NAMES.get(str(p.get('user')), p.get('user'))} in {where}",
+        "response_url": "answers only the person who clicked",
+    }[call.method]
+    say(message("trail-audit", verb, p.get("blocks") or [], p.get("text", "")))
     say()
 
 
-def run_command(stack: Stack, slack: SlackStandIn, text: str, user: str, until: str, timeout: float = 60) -> None:
-    """Send a signed command from `user`, print the ephemeral answer and every message until `until` appears."""
-    say(f"── @{user} types: /trail-audit {text}".rstrip())
-    seen = len(slack.calls)
-    status, answer = post(stack.url + "/slack/events", slash_body(text, channel=CHANNEL, user=user), SECRET)
-    doc = json.loads(answer) if answer.startswith("{") else {"text": answer}
-    say(message("trail-audit", f"answers only @{user} (HTTP {status})", doc.get("blocks") or [], doc.get("text", "")))
-    say()
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        calls = [c for c in slack.calls[seen:] if c.method in ("chat.postMessage", "chat.update", "response_url")]
-        if any(until in c.params.get("text", "") for c in calls):
-            time.sleep(0.3)  # thread replies follow the report
-            for call in [c for c in slack.calls[seen:] if c.method in ("chat.postMessage", "chat.update")]:
-                show(call)
-            return
-        time.sleep(0.05)
-    raise SystemExit(f"demo: no message containing {until!r} within {timeout:.0f}s")
+def request_id(answer: dict[str, Any]) -> str:
+    """The request id in the bot's answer to `remediate` or `backout`."""
+    return str(answer["text"].split("`")[1])
 
 
 def main() -> int:
     """Run the demo."""
     say("trail-audit demo: a fake AWS account, Redis, the bot, a worker and a Slack stand-in, all local.\n")
+    settings = {"TRAIL_AUDIT_REGIONS": ",".join(REGIONS), "TRAIL_AUDIT_ALERT_CHANNEL": ALERTS,
+                "TRAIL_AUDIT_APPROVERS": "U0ALICE,U0BOB"}  # fmt: skip
     with moto_server() as moto, SlackStandIn() as slack:
         os.environ.update(aws_env(moto.url))
         demo_account(REGIONS[:4])
         redis = start_redis()
-        stack = Stack(moto.url, redis.url, slack.api_url, SECRET, {"TRAIL_AUDIT_REGIONS": ",".join(REGIONS)})
+        stack = Stack(moto.url, redis.url, slack.api_url, SECRET, settings)
         try:
             stack.start()
-            say(f"  fake AWS      {moto.url}  (account 123456789012: {', '.join(REGIONS)}; ap-east-1 not enabled)")
+            say(f"  fake AWS      {moto.url}  (account {ACCOUNT}: {', '.join(REGIONS)}; ap-east-1 not enabled)")
             say(f"  redis-server  {redis.url}")
             say(f"  Slack API     {slack.api_url}  (a stand-in that records every call)")
-            say(f"  the bot       {stack.url}/slack/events  (Procfile: web, worker, clock)\n")
-            run_command(stack, slack, "", "U0ALICE", until="FAIL:")
+            say(f"  the bot       {stack.url}/slack/events  (Procfile: web, worker, clock)")
+            say("  approvers     @alice, @bob; prompts and alerts go to #oncall-alerts\n")
+            talk = Conversation(stack, slack)
+            say("1. An audit\n")
+            talk.command("U0ALICE", "")
+            talk.until("FAIL:")
+            say("2. A fix: requested by alice, refused when alice approves it herself, approved by bob\n")
+            rid = request_id(talk.command("U0ALICE", "remediate cloudtrail.trail_logging app-audit stopped during "
+                                                     "Tuesday's incident and never restarted"))  # fmt: skip
+            talk.until("Approval needed")
+            talk.click("U0ALICE", "Approve", rid)
+            talk.until("another approver")
+            talk.click("U0BOB", "Approve", rid)
+            talk.until("*Re-check*")
+            say("3. A backout for 15 seconds (the seed's plan: management events off while a flood is tuned)\n")
+            bid = request_id(talk.command("U0ALICE", "backout management 0.25 data-event flood while we tune it"))
+            talk.until("Approval needed")
+            talk.click("U0BOB", "Approve", bid)
+            talk.until("backout active until")
+            say("   … the deadline passes; nobody does anything …\n")
+            talk.until("restored at its deadline")
+            say("4. The audit log\n")
+            talk.command("U0BOB", "log 12")
         finally:
             stack.stop()
             redis.stop()

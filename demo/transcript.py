@@ -13,6 +13,8 @@ BUILDER = "https://app.slack.com/block-kit-builder/#"
 _EMOJI = {
     ":red_circle:": "✗", ":warning:": "!", ":white_check_mark:": "✓", ":white_circle:": "·", ":x:": "✗",
     ":hourglass_flowing_sand:": "…", ":mag:": "?", ":grey_question:": "?", ":thread:": "", ":no_entry:": "⊘",
+    ":gear:": "⚙", ":double_vertical_bar:": "⏸", ":alarm_clock:": "⏰", ":no_entry_sign:": "⊘",
+    ":arrows_counterclockwise:": "↻", ":hourglass:": "⌛",
 }  # fmt: skip
 
 
@@ -23,7 +25,7 @@ def builder_link(blocks: list[dict[str, Any]]) -> str:
 
 def plain(mrkdwn: str) -> str:
     """Slack mrkdwn as terminal text: emoji codes as symbols, `*bold*` and backticks dropped."""
-    text = re.sub(r":[a-z_]+:", lambda m: _EMOJI.get(m.group(0), ""), mrkdwn)
+    text = re.sub(r":[a-z_]+:", lambda m: _EMOJI.get(m.group(0), m.group(0)), mrkdwn)
     return re.sub(r"(?<![\w*])\*([^*\n]+)\*", r"\1", text).replace("`", "")
 
 

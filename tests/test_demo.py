@@ -43,6 +43,26 @@ def test_make_demo_runs_the_whole_flow_offline() -> None:
                           timeout=240, check=False)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = proc.stdout
-    assert "types: /trail-audit" in out and "auditing 0/4 regions" in out
-    assert "Trail app-audit is not logging" in out and out.count(BUILDER) >= 3
+    assert "@alice types in #secops: /trail-audit" in out and "auditing 0/4 regions" in out
+    assert "Trail app-audit is not logging" in out and out.count(BUILDER) >= 10
+    # the fix: refused to its requester, approved by another, executed, re-check passing
+    steps = [
+        "APPROVAL NEEDED: CLOUDTRAIL.START_LOGGING",
+        "@alice clicks [ Approve ]",
+        "another approver",
+        "@bob clicks [ Approve ]",
+        "approved by <@U0BOB>",
+        "Re-check ✓ PASS: Trail app-audit is logging.",
+    ]
+    assert [out.index(s) for s in steps] == sorted(out.index(s) for s in steps)
+    # the backout: approved, active, restored at its deadline, re-check passing again
+    backout = out[out.index("3. A backout") :]
+    for text in (
+        "BACKOUT.MANAGEMENT_EVENTS_OFF",
+        "backout active until",
+        "restored at its deadline",
+        "Re-check ✓ PASS: Trail management captures read and write management events.",
+    ):
+        assert text in backout
+    assert "reenabled" in out[out.index("4. The audit log") :] and "arn:aws:cloudtrail" in out
     assert "Traceback" not in proc.stderr
