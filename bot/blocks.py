@@ -180,6 +180,7 @@ def status(
     last: dict[str, Any] | None,
     pending: list[dict[str, Any]],
     active: list[dict[str, Any]] | None = None,
+    monitor: list[str] | None = None,
 ) -> dict[str, Any]:
     """`/trail-audit status`: the queue, the workers, the last audit, pending requests, backouts in force."""
     if last:
@@ -195,6 +196,7 @@ def status(
         f"• `{a['id']}` {a['action']} on `{a['resource']}` until {_when(a['deadline'] or 0)}"
         for a in (active or [])[:10]
     ]
+    lines += monitor or []
     return ephemeral("\n".join(lines))
 
 
@@ -311,4 +313,82 @@ def outcome(req: dict[str, Any], results: list[dict[str, Any]], recheck: dict[st
     if recheck is not None:
         lines.append(f"*Re-check* {_EMOJI.get(recheck['status'], '')} {recheck['status']}: {recheck['detail']}")
     text = f"*{req['action']}* `{req['id']}`: {req['status']}\n" + "\n".join(lines)
+    return {"text": clip(text, MAX_SECTION), "blocks": [section(text)]}
+
+
+# --- tamper alerts -----------------------------------------------------------------------------------------
+
+
+def _value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, dict | list):
+        return clip(json.dumps(v, sort_keys=True, separators=(",", ":")), 400)
+    return "none" if v is None else str(v)
+
+
+def _who(doc: dict[str, Any]) -> str:
+    who = doc.get("attribution")
+    if who:
+        failed = f" — *failed*: {who['error_code']}" if who.get("error_code") else ""
+        params = clip(json.dumps(who.get("parameters") or {}, sort_keys=True), 300)
+        return (f"*Who* `{who['actor']}` ({who['actor_type']}) at {who['time']} from {who['source_ip']}{failed}\n"
+                f"*User agent* {clip(who['user_agent'], 120)}\n*Call* {who['name']} `{params}`")  # fmt: skip
+    if doc.get("lookup_error"):
+        return f"*Who* unknown: {doc['lookup_error']}"
+    return "*Who* not yet in CloudTrail's event history (it can take 15 minutes); this alert is updated when it is."
+
+
+def alert(doc: dict[str, Any]) -> dict[str, Any]:
+    """A tamper alert: what changed (before and after), who, when, where, approved or not; Restore, Acknowledge."""
+    approved = doc.get("approved")
+    if doc["field"] == "attempt":
+        emoji, head = ":warning:", f"Failed attempt: {doc['title']}"
+    elif approved:
+        emoji, head = ":information_source:", f"Approved change: {doc['title']}"
+    else:
+        emoji, head = ":rotating_light:", f"UNAPPROVED change: {doc['title']}"
+    lines = [
+        f"*Where* account {doc['account']} · {doc['region']} · `{doc['resource']}`",
+        f"*Before* `{_value(doc['before'])}`\n*After* `{_value(doc['after'])}`" if doc["field"] != "attempt" else "",
+        _who(doc),
+    ]
+    if approved:
+        approver = approved.get("approver") or "?"
+        lines.append(
+            f"*Explained by* trail-audit request `{approved['request']}` ({approved['action']}) "
+            f"requested by <@{approved['requester']}>, approved by <@{approver}>"
+        )
+    out: list[Block] = [
+        {"type": "header", "text": {"type": "plain_text", "text": clip(head, MAX_HEADER)}},
+        section("\n".join(line for line in lines if line)),
+        context(f"detected {_when(doc['created'])} · alert `{doc['id']}`"
+                + (f" · acknowledged by <@{doc['acked_by']}>" if doc.get("acked_by") else "")
+                + (" · recovered" if doc.get("status") == "recovered" else "")),
+    ]  # fmt: skip
+    buttons = []
+    if doc.get("restorable") and doc.get("status") == "open":
+        buttons.append(button("Restore", "restore", doc["id"], style="primary"))
+    if not doc.get("acked_by") and doc.get("status") == "open":
+        buttons.append(button("Acknowledge", "ack_alert", doc["id"]))
+    if buttons:
+        out.append({"type": "actions", "block_id": "alert", "elements": buttons})
+    mention = f"{doc['mention']} " if doc.get("mention") and not approved else ""
+    return {
+        "text": clip(f"{mention}{emoji} {head} ({doc['account']} {doc['region']})", MAX_SECTION),
+        "blocks": out,
+    }
+
+
+def recovery(doc: dict[str, Any], by: str) -> dict[str, Any]:
+    """The thread reply when an alerted field is back to its last known good value."""
+    text = f":white_check_mark: Recovered: {doc['title']} is back to `{_value(doc['before'])}` — {by}."
+    return {"text": clip(text, MAX_SECTION), "blocks": [section(text)]}
+
+
+def repost(doc: dict[str, Any], minutes: float, mention: str | None) -> dict[str, Any]:
+    """An unacknowledged alert, posted again."""
+    who = f"{mention} " if mention else ""
+    text = (f"{who}:rotating_light: Still unacknowledged after {minutes:g} minutes: {doc['title']} "
+            f"(account {doc['account']}, {doc['region']}) — alert `{doc['id']}`, see its thread.")  # fmt: skip
     return {"text": clip(text, MAX_SECTION), "blocks": [section(text)]}

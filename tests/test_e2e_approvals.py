@@ -73,9 +73,16 @@ def answer_to(slack: SlackStandIn, name: str) -> str:
 
 
 def prompt_of(slack: SlackStandIn, request_id: str) -> Call:
+    """The approval prompt of a request (a top-level message in the alert channel)."""
+
     def find() -> list[Call]:
-        return [c for c in slack.of("chat.postMessage") if c.params["channel"] == ALERTS
-                and request_id in json.dumps(c.params.get("blocks"))]  # fmt: skip
+        return [
+            c
+            for c in slack.of("chat.postMessage")
+            if c.params["channel"] == ALERTS
+            and not c.params.get("thread_ts")
+            and request_id in json.dumps(c.params.get("blocks"))
+        ]
 
     return wait_until(find, 30)[0]
 

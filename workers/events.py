@@ -174,6 +174,43 @@ def lookup_changes(
     return events
 
 
+def lookup_writes(
+    client: Any, account: str, region: str, start: dt.datetime, end: dt.datetime, limiter: Limiter
+) -> list[ChangeEvent] | ApiError:
+    """The watched calls among every write event in [start, end) in one region (one query, paginated).
+
+    The monitor asks every cycle; one `ReadOnly=false` query costs one call a page, where a query per
+    watched name would cost thirteen.
+    """
+    key = f"{account}:{region}"
+    events: list[ChangeEvent] = []
+    token: str | None = None
+    while True:
+        params: dict[str, Any] = {
+            "LookupAttributes": [{"AttributeKey": "ReadOnly", "AttributeValue": "false"}],
+            "StartTime": start,
+            "EndTime": end,
+            "MaxResults": PAGE_SIZE,
+        }
+        if token:
+            params["NextToken"] = token
+        limiter.acquire(key)
+        try:
+            page = client.lookup_events(**params)
+        except AWS_ERRORS as exc:
+            return from_exception("cloudtrail", "LookupEvents", exc)
+        events.extend(
+            parse_event(item, account, region)
+            for item in page.get("Events", [])
+            if item.get("EventName") in WATCHED_NAMES
+        )
+        token = page.get("NextToken")
+        if not token:
+            break
+    events.sort(key=lambda e: e.time, reverse=True)
+    return events
+
+
 def account_changes(
     account: Account, region: str, hours: int, limiter: Limiter, now: dt.datetime | None = None
 ) -> list[ChangeEvent] | ApiError:

@@ -19,7 +19,7 @@ from rq.job import Job
 from slack_sdk.errors import SlackApiError
 
 from bot import blocks
-from workers import approvals, auditlog, logs, remediations, slack
+from workers import actions, approvals, auditlog, logs, remediations, slack
 from workers.accounts import Account, AccountError, assumed_account, default_account
 from workers.approvals import Request, RequestStatus
 from workers.audit import recheck
@@ -100,8 +100,11 @@ def prepare(request_id: str) -> str:
             raise PlanError("TRAIL_AUDIT_ALERT_CHANNEL is not set, so there is nowhere to ask for approval.")
         acct = account_of(settings, req.role_arn)
         req.account = acct.id
-        req.region, req.resource = resolve(acct, settings, req)
-        plan = remediations.plan(req.action, acct, req.region, req.resource, settings)
+        if req.plan is None:  # a Restore from an alert comes with its plan (the last known good state)
+            req.region, req.resource = resolve(acct, settings, req)
+            plan = remediations.plan(req.action, acct, req.region, req.resource, settings)
+        else:
+            plan = Plan.from_dict(req.plan)
     except PlanError as exc:
         approvals.set_status(conn, req, RequestStatus.FAILED)
         auditlog.write(conn, "plan_failed", req.id, req.requester, action=req.action, error=str(exc))
@@ -142,7 +145,9 @@ def execute(request_id: str) -> str:
     _update_prompt(settings, req, ":gear: executing…")
     acct = account_of(settings, req.role_arn)
     plan = Plan.from_dict(req.plan or {"calls": []})
+    started = time.time()
     results = remediations.execute(acct, plan)
+    _record(conn, req, started)
     for r in results:
         auditlog.write(conn, "api_call", req.id, None, call=r["call"], ok=r["ok"], error=r.get("error"))
     ok = all(r["ok"] for r in results)
@@ -163,6 +168,25 @@ def execute(request_id: str) -> str:
     _update_prompt(settings, req, state)
     _tell_requester(settings, req, f"Your request `{req.id}` ({req.action}): {state}")
     return status.value
+
+
+def _record(conn: Redis, req: Request, started: float) -> None:
+    """Remember what ran where and when, so the monitor labels the changes it sees as approved."""
+    made = approvals.decision(conn, req.id)
+    actions.record(
+        conn,
+        {
+            "request": req.id,
+            "action": req.action,
+            "account": req.account,
+            "region": req.region,
+            "resource": req.resource,
+            "requester": req.requester,
+            "approver": made.user if made else None,
+            "started": started,
+            "ended": time.time(),
+        },
+    )
 
 
 def _state_line(req: Request, finding: dict[str, Any] | None) -> str:
@@ -227,7 +251,9 @@ def reenable(request_id: str, actor: str) -> str:
     snapshot = (req.plan or {}).get("snapshot")
     if snapshot is None:
         raise RuntimeError(f"request {req.id} has no snapshot to restore")
+    started = time.time()
     results = remediations.execute(account_of(settings, req.role_arn), remediations.reenable(snapshot))
+    _record(conn, req, started)
     for r in results:
         auditlog.write(conn, "api_call", req.id, actor, call=r["call"], ok=r["ok"], error=r.get("error"))
     ok = all(r["ok"] for r in results)

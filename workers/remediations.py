@@ -441,6 +441,18 @@ def reenable(snapshot: dict[str, Any]) -> Plan:
 REENABLE_PERMISSIONS = ("cloudtrail:PutEventSelectors", "config:StartConfigurationRecorder")
 
 
+@remediation(
+    "restore.last_known_good",
+    None,
+    ("cloudtrail:CreateTrail", "cloudtrail:PutEventSelectors", "cloudtrail:StartLogging", "cloudtrail:UpdateTrail",
+     "config:PutConfigurationRecorder", "config:StartConfigurationRecorder", "config:PutDeliveryChannel",
+     "iam:PassRole"),
+)  # fmt: skip
+def restore_last_known_good(account: Account, region: str, resource: str, settings: Settings) -> Plan:
+    """Planned from a tamper alert's last known good state (see `workers.drift.restore_plan`), not from here."""
+    raise PlanError("A restore is requested from a tamper alert's Restore button, which carries its plan.")
+
+
 # The check each action affects (re-checked after it runs), for the actions that fix none.
 _AFFECTS = {
     "backout.management_events_off": "cloudtrail.trail_management_events",

@@ -45,6 +45,12 @@ class Settings(BaseSettings):
         240, ge=1, le=7 * 24 * 60, validation_alias=AliasChoices("TRAIL_AUDIT_BACKOUT_MAX_MINUTES")
     )
 
+    monitor_seconds: int = Field(60, ge=5, le=3600, validation_alias=AliasChoices("TRAIL_AUDIT_MONITOR_SECONDS"))
+    alert_mention: str | None = Field(None, validation_alias=AliasChoices("TRAIL_AUDIT_ALERT_MENTION"))
+    alert_repost_minutes: float = Field(
+        15, gt=0, le=24 * 60, validation_alias=AliasChoices("TRAIL_AUDIT_ALERT_REPOST_MINUTES")
+    )
+
     @field_validator("approvers", "regions", "role_arns", mode="before")
     @classmethod
     def _split_commas(cls, value: Any) -> Any:

@@ -1,9 +1,10 @@
-"""Button clicks: "Request fix" on a report, Approve and Deny on a prompt."""
+"""Button clicks: "Request fix" on a report, Approve and Deny on a prompt, Restore and Acknowledge on an alert."""
 
 from __future__ import annotations
 
 from slack_bolt import App
 
+from bot.listeners.actions.alert import acknowledge, restore
 from bot.listeners.actions.decide import approve, deny
 from bot.listeners.actions.request_fix import request_fix
 
@@ -13,3 +14,5 @@ def register(app: App) -> None:
     app.action("request_fix")(request_fix)
     app.action("approve")(approve)
     app.action("deny")(deny)
+    app.action("restore")(restore)
+    app.action("ack_alert")(acknowledge)

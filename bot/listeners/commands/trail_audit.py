@@ -18,6 +18,7 @@ from bot.commands import Command, parse
 from bot.requests import from_command
 from workers import approvals, auditlog
 from workers.failures import CALLBACK
+from workers.monitor import status_lines
 from workers.queues import connection, queue
 from workers.remediations import PlanError
 from workers.settings import Settings
@@ -109,6 +110,7 @@ def _status(settings: Settings) -> dict[str, Any]:
         last = conn.get("ta:last_audit")
         pending = [asdict(r) for r in approvals.pending(conn)]
         active = [asdict(r) for r in approvals.active(conn)]
-        return blocks.status(len(q), workers, json.loads(last) if last else None, pending, active)
+        watching = status_lines(conn)
+        return blocks.status(len(q), workers, json.loads(last) if last else None, pending, active, watching)
     except RedisError:
         return blocks.ephemeral(":x: The queue (Redis) is unreachable.")

@@ -1,0 +1,78 @@
+"""Alerts in Redis and Slack: acknowledged once, re-posted once with the mention when nobody takes them."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from redis import Redis as RedisClient
+
+from bot import blocks
+from demo.servers import start_redis
+from demo.slack_standin import SlackStandIn
+from workers import alerts
+from workers.approvals import Refused
+from workers.settings import Settings
+
+
+@pytest.fixture
+def env() -> Iterator[tuple[RedisClient, Settings, SlackStandIn]]:
+    redis = start_redis()
+    with SlackStandIn() as slack:
+        settings = Settings(_env_file=None, REDIS_URL=redis.url, SLACK_API_URL=slack.api_url,  # type: ignore[call-arg]
+                            SLACK_BOT_TOKEN="xoxb-t", TRAIL_AUDIT_ALERT_CHANNEL="C0ALERTS",
+                            TRAIL_AUDIT_ALERT_MENTION="<!here>", TRAIL_AUDIT_ALERT_REPOST_MINUTES=15)  # fmt: skip
+        yield RedisClient.from_url(redis.url), settings, slack
+    redis.stop()
+
+
+def change(**extra: object) -> dict[str, object]:
+    return {"account": "123456789012", "region": "us-east-1", "kind": "trail", "field": "logging",
+            "resource": "arn:aws:cloudtrail:us-east-1:123456789012:trail/management", "before": True, "after": False,
+            "snapshot": {}, "key": "k1", "title": "Trail management stopped logging", "restorable": True,
+            "approved": None, **extra}  # fmt: skip
+
+
+def test_an_unacknowledged_alert_is_reposted_once_with_the_mention(
+    env: tuple[RedisClient, Settings, SlackStandIn],
+) -> None:
+    conn, settings, slack = env
+    doc = alerts.raise_alert(conn, settings, change(created=time.time() - 20 * 60))
+    assert slack.of("chat.postMessage")[0].params["text"].startswith("<!here> :rotating_light: UNAPPROVED")
+    assert alerts.is_open(conn, "k1")
+    assert alerts.repost_unacknowledged(conn, settings) == 1
+    assert "Still unacknowledged after 15 minutes" in slack.of("chat.postMessage")[-1].params["text"]
+    assert slack.of("chat.postMessage")[-1].params["text"].startswith("<!here>")
+    assert alerts.repost_unacknowledged(conn, settings) == 0
+    alerts.acknowledge(conn, settings, doc["id"], "U0BOB")
+    with pytest.raises(Refused, match="Already acknowledged by <@U0BOB>"):
+        alerts.acknowledge(conn, settings, doc["id"], "U0CAROL")
+
+
+def test_an_acknowledged_or_recent_alert_is_not_reposted(env: tuple[RedisClient, Settings, SlackStandIn]) -> None:
+    conn, settings, _ = env
+    alerts.raise_alert(conn, settings, change(key="recent"))
+    old = alerts.raise_alert(conn, settings, change(key="old", created=time.time() - 3600))
+    alerts.acknowledge(conn, settings, old["id"], "U0BOB")
+    assert alerts.repost_unacknowledged(conn, settings) == 0
+
+
+def test_a_recovered_alert_is_closed_and_told_in_its_thread(env: tuple[RedisClient, Settings, SlackStandIn]) -> None:
+    conn, settings, slack = env
+    doc = alerts.raise_alert(conn, settings, change())
+    alerts.recover(conn, settings, doc, "restored by `arn:aws:sts::1:assumed-role/x/bob`")
+    reply = slack.of("chat.postMessage")[-1]
+    assert reply.params["thread_ts"] == doc["posted"]["ts"] and "Recovered" in reply.params["text"]
+    assert not alerts.is_open(conn, "k1") and alerts.open_alerts(conn) == []
+    final = slack.of("chat.update")[-1].params
+    assert not [b for b in final["blocks"] if b["type"] == "actions"]  # no Restore/Acknowledge once recovered
+
+
+def test_alert_message_within_limits_for_huge_values() -> None:
+    who = {"actor": "a" * 500, "actor_type": "IAMUser", "time": "t", "source_ip": "1.2.3.4", "user_agent": "u" * 900,
+           "name": "StopLogging", "parameters": {"p": "q" * 4000}}  # fmt: skip
+    doc = change(id="a1", created=0.0, status="open", before={"x": "y" * 5000}, after=None, attribution=who)
+    message = blocks.alert(doc)
+    assert all(len(b["text"]["text"]) <= blocks.MAX_SECTION for b in message["blocks"] if b["type"] == "section")
+    assert message["blocks"][0]["text"]["text"] == "UNAPPROVED change: Trail management stopped logging"

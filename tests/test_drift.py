@@ -1,0 +1,172 @@
+"""The monitor's pieces, directly: observing on moto, what counts as a regression, restoring the last known
+good state (judged by moto's state), attribution from realistic LookupEvents records (Stubber), correlation
+with executed trail-audit actions, and the rate limit shared through Redis."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import ANY, Stubber
+from redis import Redis as RedisClient
+
+from demo.fake_account import ACCOUNT, CONFIG_ROLE, HOME, FakeAccount, compliant
+from demo.servers import Moto, start_redis
+from tests.cloudtrail_records import record
+from workers import drift, remediations
+from workers.accounts import Account, default_account
+from workers.events import lookup_writes
+from workers.ratelimit import RedisLimiter
+from workers.settings import Settings
+
+NOW = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)
+MANAGEMENT = f"arn:aws:cloudtrail:{HOME}:{ACCOUNT}:trail/management"
+
+
+def account(settings: Settings) -> Account:
+    acct = default_account(settings)
+    assert isinstance(acct, Account)
+    return acct
+
+
+@pytest.fixture
+def baseline(aws: Moto, settings: Settings) -> tuple[Account, dict[str, Any]]:
+    compliant([HOME])
+    acct = account(settings)
+    return acct, drift.observe(acct, HOME)
+
+
+def changes_after(acct: Account, before: dict[str, Any], tamper: Any) -> list[drift.Change]:
+    tamper(FakeAccount())
+    return drift.regressions(ACCOUNT, HOME, before, drift.observe(acct, HOME))
+
+
+TAMPERS = {
+    "logging": lambda f: f.client("cloudtrail").stop_logging(Name=MANAGEMENT),
+    "management": lambda f: f.client("cloudtrail").put_event_selectors(
+        TrailName=MANAGEMENT, EventSelectors=[{"ReadWriteType": "All", "IncludeManagementEvents": False}]),
+    "validation": lambda f: f.client("cloudtrail").update_trail(Name=MANAGEMENT, EnableLogFileValidation=False),
+    "multi_region": lambda f: f.client("cloudtrail").update_trail(Name=MANAGEMENT, IsMultiRegionTrail=False),
+    "trail deleted": lambda f: f.client("cloudtrail").delete_trail(Name="management"),  # moto deletes by name only
+    "recording": lambda f: f.client("config").stop_configuration_recorder(ConfigurationRecorderName="default"),
+    "narrowed": lambda f: f.client("config").put_configuration_recorder(ConfigurationRecorder={
+        "name": "default", "roleARN": CONFIG_ROLE, "recordingGroup": {
+            "allSupported": False, "resourceTypes": ["AWS::S3::Bucket"],
+            "recordingStrategy": {"useOnly": "INCLUSION_BY_RESOURCE_TYPES"}}}),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("what", list(TAMPERS))
+def test_each_tamper_is_one_regression_and_its_restore_puts_the_state_back(
+    baseline: tuple[Account, dict[str, Any]], what: str
+) -> None:
+    acct, before = baseline
+    found = changes_after(acct, before, TAMPERS[what])
+    field = {"trail deleted": "present"}.get(what, what)
+    assert [c.field for c in found] == [field], found
+    change = found[0].to_dict()
+    assert drift.regressions(ACCOUNT, HOME, drift.observe(acct, HOME), drift.observe(acct, HOME)) == []
+    assert not drift.recovered(change, drift.observe(acct, HOME))
+    results = remediations.execute(acct, drift.restore_plan(change))
+    assert all(r["ok"] for r in results), results
+    after = drift.observe(acct, HOME)
+    assert drift.recovered(change, after)
+    assert drift.regressions(ACCOUNT, HOME, before, after) == []
+
+
+def test_an_unreadable_part_is_never_a_deletion(baseline: tuple[Account, dict[str, Any]], faults: Any) -> None:
+    _, before = baseline
+    faults(deny={"cloudtrail:DescribeTrails", "config:DescribeConfigurationRecorders"})
+    now = drift.observe(account(Settings(_env_file=None)), HOME)  # type: ignore[call-arg]
+    assert "error" in now["trails"] and "error" in now["recorders"]
+    assert drift.regressions(ACCOUNT, HOME, before, now) == []
+    kept = drift.merge(before, now)
+    assert kept["trails"] == before["trails"] and kept["recorders"] == before["recorders"]
+
+
+def test_narrower_recording_groups() -> None:
+    everything = {"allSupported": True}
+    trails = {"allSupported": False, "resourceTypes": ["AWS::CloudTrail::Trail", "AWS::S3::Bucket"]}
+    assert drift.narrower(everything, trails)
+    assert drift.narrower(trails, {"allSupported": False, "resourceTypes": ["AWS::CloudTrail::Trail"]})
+    assert not drift.narrower(trails, everything)
+    excl = {"allSupported": False, "recordingStrategy": {"useOnly": "EXCLUSION_BY_RESOURCE_TYPES"},
+            "exclusionByResourceTypes": {"resourceTypes": ["AWS::EC2::VPC"]}}  # fmt: skip
+    more = {**excl, "exclusionByResourceTypes": {"resourceTypes": ["AWS::EC2::VPC", "AWS::CloudTrail::Trail"]}}
+    assert drift.narrower(excl, more) and not drift.narrower(more, excl)
+
+
+def stopped_change() -> dict[str, Any]:
+    return drift.Change(ACCOUNT, HOME, "trail", MANAGEMENT, "logging", True, False, {}).to_dict()
+
+
+def test_attribution_from_realistic_lookup_events_records() -> None:
+    client = boto3.client("cloudtrail", region_name=HOME, aws_access_key_id="x", aws_secret_access_key="y")
+    mallory = record("StopLogging", NOW - dt.timedelta(minutes=2), actor="mallory", ip="203.0.113.9",
+                     params={"name": MANAGEMENT})  # fmt: skip
+    refused = record("StopLogging", NOW - dt.timedelta(minutes=3), actor="eve", error="AccessDenied",
+                     params={"name": MANAGEMENT})  # fmt: skip
+    other = record("StopLogging", NOW - dt.timedelta(minutes=1), actor="bob", params={"name": "app-audit"})
+    noise = record("RunInstances", NOW - dt.timedelta(minutes=1), source="ec2.amazonaws.com", params={})
+    with Stubber(client) as stub:
+        expected = {"LookupAttributes": [{"AttributeKey": "ReadOnly", "AttributeValue": "false"}],
+                    "StartTime": ANY, "EndTime": ANY, "MaxResults": 50}  # fmt: skip
+        stub.add_response("lookup_events", {"Events": [other, noise], "NextToken": "t2"}, expected)
+        stub.add_response("lookup_events", {"Events": [mallory, refused]}, {**expected, "NextToken": "t2"})
+        events = lookup_writes(client, ACCOUNT, HOME, NOW - dt.timedelta(minutes=20), NOW, NoWait())
+    assert isinstance(events, list) and {e.name for e in events} == {"StopLogging"}  # RunInstances filtered out
+    who = drift.attribute(stopped_change(), events)
+    assert who is not None and who.actor.endswith("/mallory") and who.source_ip == "203.0.113.9"
+    assert who.user_agent.startswith("aws-cli/") and who.parameters == {"name": MANAGEMENT}
+    assert any(e.failed and e.error_code == "AccessDenied" for e in events)  # the refused attempt is kept
+
+
+class NoWait:
+    def acquire(self, key: str) -> float:
+        return 0.0
+
+
+def test_correlation_with_an_executed_action_in_the_window() -> None:
+    action = {
+        "request": "r1", "action": "backout.management_events_off", "account": ACCOUNT, "region": HOME,
+        "resource": MANAGEMENT, "requester": "U0ALICE", "approver": "U0BOB", "started": 100.0, "ended": 101.0,
+    }  # fmt: skip
+    change = stopped_change()
+    assert drift.correlate(change, [action], since=99.0) == action
+    assert drift.correlate(change, [action], since=200.0) is None  # it ran before the previous observation
+    assert drift.correlate(change, [{**action, "resource": "arn:other"}], since=99.0) is None
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    server = start_redis()
+    yield server.url
+    server.stop()
+
+
+def test_the_lookup_rate_is_shared_by_every_worker(redis_url: str) -> None:
+    """Two limiters on separate connections (as two workers would have) share one key's pace."""
+    stamps: list[float] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        limiter = RedisLimiter(RedisClient.from_url(redis_url), rate=20.0)
+        for _ in range(5):
+            limiter.acquire(f"{ACCOUNT}:{HOME}")
+            with lock:
+                stamps.append(time.time())
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    stamps.sort()
+    gaps = [b - a for a, b in itertools.pairwise(stamps)]
+    assert len(stamps) == 10 and min(gaps) >= 0.045, gaps  # 20/s: at least 50 ms apart (5 ms of clock slack)

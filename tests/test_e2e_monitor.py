@@ -1,0 +1,127 @@
+"""End to end, the monitor: the Procfile's web, worker and cron scheduler, a real redis-server, a moto server
+and the Slack stand-in. Tampering is done with boto3 against moto, as an intruder would against AWS."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from redis import Redis as RedisClient
+
+from demo.fake_account import ACCOUNT, CONFIG_ROLE, HOME, FakeAccount, compliant
+from demo.servers import Moto, start_redis
+from demo.slack_standin import Call, SlackStandIn
+from demo.stack import Stack
+from tests.test_e2e_approvals import SECRET, click, command, prompt_of, request_id_in, wait_until
+from workers.monitor import LAST
+
+pytestmark = pytest.mark.e2e
+ALERTS = "C0ALERTS"
+SETTINGS = {"TRAIL_AUDIT_REGIONS": HOME, "TRAIL_AUDIT_ALERT_CHANNEL": ALERTS, "TRAIL_AUDIT_MONITOR_SECONDS": "5",
+            "TRAIL_AUDIT_APPROVERS": "U0ALICE,U0BOB", "TRAIL_AUDIT_ALERT_MENTION": "<!subteam^S0ONCALL>"}  # fmt: skip
+MANAGEMENT = f"arn:aws:cloudtrail:{HOME}:{ACCOUNT}:trail/management"
+APP = f"arn:aws:cloudtrail:{HOME}:{ACCOUNT}:trail/app"
+
+
+@pytest.fixture
+def watched(aws: Moto) -> Iterator[dict[str, Any]]:
+    fake = compliant([HOME])
+    fake.trail("app", multi_region=False)
+    fake.trail("scratch", multi_region=False)
+    redis = start_redis()
+    with SlackStandIn() as slack:
+        stack = Stack(aws.url, redis.url, slack.api_url, SECRET, SETTINGS)
+        try:
+            stack.start()
+            conn = RedisClient.from_url(redis.url)
+            wait_until(lambda: conn.get(LAST), 30)  # the first cycle: the baseline
+            yield {"stack": stack, "slack": slack, "redis": redis, "conn": conn, "fake": fake}
+        finally:
+            stack.stop()
+            redis.stop()
+
+
+def alerts_in(slack: SlackStandIn) -> list[Call]:
+    return [c for c in slack.of("chat.postMessage") if c.params["channel"] == ALERTS and not c.params.get("thread_ts")
+            and "change:" in c.params["text"]]  # fmt: skip
+
+
+def cycles_pass(conn: RedisClient, n: int) -> None:
+    """Wait until `n` more monitor cycles have finished."""
+    for _ in range(n):
+        at = json.loads(conn.get(LAST) or "{}").get("at")
+        wait_until(lambda at=at: json.loads(conn.get(LAST) or "{}").get("at") != at, 30)
+
+
+def test_each_tamper_alerts_once_with_before_and_after_and_recovery_goes_in_the_thread(watched: dict[str, Any]) -> None:
+    slack: SlackStandIn = watched["slack"]
+    ct, cfg = FakeAccount().client("cloudtrail"), FakeAccount().client("config")
+    t0 = time.monotonic()
+    ct.stop_logging(Name=MANAGEMENT)
+    ct.put_event_selectors(TrailName=APP, EventSelectors=[{"ReadWriteType": "All", "IncludeManagementEvents": False}])
+    ct.delete_trail(Name="scratch")
+    cfg.stop_configuration_recorder(ConfigurationRecorderName="default")
+    cfg.put_configuration_recorder(ConfigurationRecorder={"name": "default", "roleARN": CONFIG_ROLE, "recordingGroup": {
+        "allSupported": False, "resourceTypes": ["AWS::S3::Bucket"],
+        "recordingStrategy": {"useOnly": "INCLUSION_BY_RESOURCE_TYPES"}}})  # fmt: skip
+    wait_until(lambda: len(alerts_in(slack)) >= 5, 30)
+    elapsed = time.monotonic() - t0
+    by_title = {c.params["text"].split("change: ")[1].split(" (")[0]: c for c in alerts_in(slack)}
+    assert set(by_title) == {"Trail management stopped logging", "Trail app no longer records all management events",
+                             "Trail scratch was deleted", "Config recorder default stopped recording",
+                             "Config recorder default records fewer resource types"}, by_title  # fmt: skip
+    assert elapsed < 5 + 10, f"alerts took {elapsed:.1f}s (interval 5 s)"
+    stopped = json.dumps(by_title["Trail management stopped logging"].params["blocks"])
+    assert "UNAPPROVED" in stopped and "*Before* `yes`" in stopped and "*After* `no`" in stopped
+    assert "LookupEvents failed" in stopped  # moto has no LookupEvents: said, not hidden
+    assert '"restore"' in stopped and '"ack_alert"' in stopped
+    assert by_title["Trail management stopped logging"].params["text"].startswith("<!subteam^S0ONCALL>")
+    cycles_pass(watched["conn"], 2)
+    assert len(alerts_in(slack)) == 5  # persisting regressions are not posted again
+
+    ct.start_logging(Name=MANAGEMENT)  # someone puts it back by hand
+    stopped_ts = [c for c in slack.of("chat.postMessage") if c is by_title["Trail management stopped logging"]]
+    assert stopped_ts
+    wait_until(lambda: [c for c in slack.of("chat.postMessage") if c.params.get("thread_ts")
+                        and "Recovered: Trail management stopped logging" in c.params["text"]], 30)  # fmt: skip
+    cycles_pass(watched["conn"], 1)
+    assert len(alerts_in(slack)) == 5
+
+
+def test_acknowledge_and_restore_through_approval(watched: dict[str, Any]) -> None:
+    slack: SlackStandIn = watched["slack"]
+    FakeAccount().client("cloudtrail").stop_logging(Name=MANAGEMENT)
+    alert = wait_until(lambda: alerts_in(slack), 30)[0]
+    alert_id = next(e["value"] for b in alert.params["blocks"] if b["type"] == "actions" for e in b["elements"]
+                    if e["action_id"] == "restore")  # fmt: skip
+    flow = {"stack": watched["stack"], "slack": slack}
+    click(flow, "ack_alert", alert_id, "U0BOB", alert)
+    wait_until(lambda: [c for c in slack.of("chat.update") if "acknowledged by <@U0BOB>" in json.dumps(c.params)], 10)
+    click(flow, "restore", alert_id, "U0BOB", alert)
+    told = wait_until(
+        lambda: [c for c in slack.of("chat.postMessage") if "Restore requested by <@U0BOB>" in c.params["text"]], 10
+    )
+    rid = told[0].params["text"].split("`")[1]
+    prompt = prompt_of(slack, rid)
+    assert "cloudtrail:StartLogging" in json.dumps(prompt.params["blocks"])
+    click(flow, "approve", rid, "U0ALICE", prompt)
+    recovered = wait_until(lambda: [c for c in slack.of("chat.postMessage") if "Recovered" in c.params["text"]], 30)
+    assert f"restored by trail-audit request `{rid}`" in recovered[0].params["text"]
+    assert FakeAccount().client("cloudtrail").get_trail_status(Name=MANAGEMENT)["IsLogging"] is True
+
+
+def test_a_change_made_by_an_approved_backout_is_labelled_approved(watched: dict[str, Any]) -> None:
+    slack: SlackStandIn = watched["slack"]
+    flow = {"stack": watched["stack"], "slack": slack}
+    rid = request_id_in(command(flow, "backout management 5 tuning data events", "U0ALICE"))
+    click(flow, "approve", rid, "U0BOB", prompt_of(slack, rid))
+    alert = wait_until(lambda: [c for c in slack.of("chat.postMessage") if "Approved change" in c.params["text"]], 30)
+    shown = json.dumps(alert[0].params["blocks"])
+    assert f"request `{rid}`" in shown and "<@U0ALICE>" in shown and "approved by <@U0BOB>" in shown
+    assert not alert[0].params["text"].startswith("<!subteam")  # no mention for an approved change
+    assert not alerts_in(slack) or all("UNAPPROVED" not in c.params["text"] for c in alerts_in(slack))
+    status = command(flow, "status", "U0ALICE")["text"]
+    assert "Monitor: last cycle" in status and "AWS calls" in status and "open alerts: 1" in status
