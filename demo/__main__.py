@@ -4,7 +4,8 @@ It starts a fake AWS account (a moto server seeded with a realistic mix of probl
 Procfile's processes (the bot, a worker, the cron scheduler) and a local stand-in for the Slack Web API. Then,
 signed exactly as Slack signs them, it sends: an audit; a fix requested by one user, refused when that same
 user tries to approve it, approved by another, executed and re-checked; a short backout restored at its
-deadline; and the audit log. Each message is printed as it reads in Slack, with a Block Kit Builder link.
+deadline; a tamper detected by the monitor, alerted and restored through approval; and the audit log.
+Each message is printed as it reads in Slack, with a Block Kit Builder link.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import sys
 import time
 from typing import Any
 
-from demo.fake_account import ACCOUNT, demo_account
+from demo.fake_account import ACCOUNT, FakeAccount, demo_account
 from demo.servers import aws_env, moto_server, start_redis
 from demo.signing import action_body, post, slash_body
 from demo.slack_standin import Call, SlackStandIn
@@ -26,6 +27,7 @@ REGIONS = ["us-east-1", "eu-west-1", "eu-central-1", "ap-southeast-2", "ap-east-
 SECRET = "demo-signing-secret"
 CHANNEL, ALERTS = "C0SECOPS", "C0ONCALL"
 NAMES = {"U0ALICE": "alice", "U0BOB": "bob", CHANNEL: "#secops", ALERTS: "#oncall-alerts"}
+MANAGEMENT = f"arn:aws:cloudtrail:us-east-1:{ACCOUNT}:trail/management"
 SHOWN = ("chat.postMessage", "chat.update", "chat.postEphemeral", "response_url")
 
 
@@ -52,8 +54,9 @@ class Conversation:
 
     def click(self, user: str, label: str, request_id: str) -> None:
         """`user` clicks a prompt's button (after its confirmation dialog)."""
-        say(f"── @{NAMES[user]} clicks [ {label} ] on the prompt, and confirms")
-        body = action_body(label.lower(), request_id, user, ALERTS, "1.0", self.slack.response_url(f"{label}-{user}"))
+        say(f"── @{NAMES[user]} clicks [ {label} ]" + (" on the prompt, and confirms" if label != "Restore" else ""))
+        url = self.slack.response_url(f"{label}-{user}-{time.monotonic_ns()}")
+        body = action_body(label.lower(), request_id, user, ALERTS, "1.0", url)
         post(self.stack.url + "/slack/events", body, SECRET)
 
     def until(self, text: str, timeout: float = 90) -> None:
@@ -91,6 +94,19 @@ def show(call: Call) -> None:
     say()
 
 
+def alert_id(slack: SlackStandIn) -> str:
+    """The id the newest alert's Restore button carries."""
+    alert = [c for c in slack.of("chat.postMessage") if "UNAPPROVED change" in c.params.get("text", "")][-1]
+    return next(e["value"] for b in alert.params["blocks"] if b["type"] == "actions" for e in b["elements"]
+                if e["action_id"] == "restore")  # fmt: skip
+
+
+def restore_id(slack: SlackStandIn) -> str:
+    """The request id of the newest Restore request."""
+    told = [c for c in slack.of("chat.postMessage") if "Restore requested by" in c.params.get("text", "")][-1]
+    return str(told.params["text"].split("`")[1])
+
+
 def request_id(answer: dict[str, Any]) -> str:
     """The request id in the bot's answer to `remediate` or `backout`."""
     return str(answer["text"].split("`")[1])
@@ -100,7 +116,7 @@ def main() -> int:
     """Run the demo."""
     say("trail-audit demo: a fake AWS account, Redis, the bot, a worker and a Slack stand-in, all local.\n")
     settings = {"TRAIL_AUDIT_REGIONS": ",".join(REGIONS), "TRAIL_AUDIT_ALERT_CHANNEL": ALERTS,
-                "TRAIL_AUDIT_APPROVERS": "U0ALICE,U0BOB"}  # fmt: skip
+                "TRAIL_AUDIT_APPROVERS": "U0ALICE,U0BOB", "TRAIL_AUDIT_MONITOR_SECONDS": "5"}  # fmt: skip
     with moto_server() as moto, SlackStandIn() as slack:
         os.environ.update(aws_env(moto.url))
         demo_account(REGIONS[:4])
@@ -132,7 +148,15 @@ def main() -> int:
             talk.until("backout active until")
             say("   … the deadline passes; nobody does anything …\n")
             talk.until("restored at its deadline")
-            say("4. The audit log\n")
+            say("4. Tampering: someone outside trail-audit stops the management trail (the monitor runs every 5 s)\n")
+            say(f"── mallory, with stolen keys: aws cloudtrail stop-logging --name {MANAGEMENT}\n")
+            FakeAccount().client("cloudtrail").stop_logging(Name=MANAGEMENT)
+            talk.until("UNAPPROVED change")
+            talk.click("U0BOB", "Restore", alert_id(slack))
+            talk.until("Approval needed")
+            talk.click("U0ALICE", "Approve", restore_id(slack))
+            talk.until("Recovered")
+            say("5. The audit log\n")
             talk.command("U0BOB", "log 12")
         finally:
             stack.stop()
