@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -170,3 +171,31 @@ def test_the_lookup_rate_is_shared_by_every_worker(redis_url: str) -> None:
     stamps.sort()
     gaps = [b - a for a, b in itertools.pairwise(stamps)]
     assert len(stamps) == 10 and min(gaps) >= 0.045, gaps  # 20/s: at least 50 ms apart (5 ms of clock slack)
+
+
+def test_a_blind_spot_is_said_once_and_its_end_too(aws: Moto, redis_url: str, monkeypatch: pytest.MonkeyPatch,
+                                                    faults: Any) -> None:  # fmt: skip
+    from demo.slack_standin import SlackStandIn
+    from workers.monitor import LAST, watch_account
+
+    compliant([HOME])
+    with SlackStandIn() as slack:
+        for key, value in {"REDIS_URL": redis_url, "SLACK_API_URL": slack.api_url, "SLACK_BOT_TOKEN": "xoxb-t",
+                           "TRAIL_AUDIT_ALERT_CHANNEL": "C0ALERTS", "TRAIL_AUDIT_REGIONS": HOME}.items():  # fmt: skip
+            monkeypatch.setenv(key, value)
+        RedisClient.from_url(redis_url).flushall()
+        watch_account(None)
+        assert slack.of("chat.postMessage") == []
+        injector = faults(deny={"config:DescribeConfigurationRecorders"})
+        watch_account(None)
+        watch_account(None)
+        warnings = [c.params["text"] for c in slack.of("chat.postMessage")]
+        assert (
+            len(warnings) == 1
+            and "cannot watch all of" in warnings[0]
+            and "DescribeConfigurationRecorders" in warnings[0]
+        )
+        assert json.loads(RedisClient.from_url(redis_url).get(LAST) or "{}")["unreadable"]
+        injector.deny.clear()
+        watch_account(None)
+        assert "watches all of" in slack.of("chat.postMessage")[-1].params["text"]

@@ -139,6 +139,13 @@ def _trail(acct: Account, region: str, t: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def unreadable(observed: dict[str, Any]) -> list[str]:
+    """Why parts of an observation could not be read (empty when all was read)."""
+    out = [items["error"] for items in observed.values() if "error" in items]
+    out += [v["error"] for items in observed.values() if "error" not in items for v in items.values() if "error" in v]
+    return out
+
+
 def merge(previous: dict[str, Any] | None, now: dict[str, Any]) -> dict[str, Any]:
     """The state to keep: what was read now, and the last known value of whatever could not be read."""
     merged: dict[str, Any] = {}

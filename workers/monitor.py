@@ -18,8 +18,9 @@ from typing import Any
 
 from redis import Redis
 
+from bot import blocks
 from workers import actions as executed
-from workers import alerts, drift, logs
+from workers import alerts, drift, logs, slack
 from workers.accounts import Account
 from workers.awserrors import ApiError
 from workers.events import LOOKUP_ATTEMPTS, ChangeEvent, lookup_writes
@@ -27,6 +28,7 @@ from workers.queues import connection, queue
 from workers.ratelimit import RedisLimiter
 from workers.regions import RegionPlan, plan
 from workers.remediate import account_of
+from workers.remediations import PlanError
 from workers.settings import Settings
 
 log = logging.getLogger("trail_audit.monitor")
@@ -65,7 +67,11 @@ def watch_account(role_arn: str | None) -> dict[str, Any]:
     logs.setup()
     conn = connection(settings)
     t0 = time.time()
-    acct = account_of(settings, role_arn)
+    try:
+        acct = account_of(settings, role_arn)
+    except PlanError as exc:
+        _blind(conn, settings, role_arn or "current credentials", str(exc))
+        raise
     lock = f"ta:monitor:lock:{acct.id}"
     if not conn.set(lock, "1", nx=True, ex=max(60, settings.monitor_seconds * 2)):
         return {"skipped": "a cycle of this account is still running"}
@@ -73,12 +79,23 @@ def watch_account(role_arn: str | None) -> dict[str, Any]:
         before_calls = Counter(acct.calls)
         regions = plan(acct, settings.home_region, settings.regions)
         if not isinstance(regions, RegionPlan):
+            _blind(conn, settings, acct.id, regions.sentence())
             raise RuntimeError(regions.sentence())
         limiter = RedisLimiter(conn)
         with ThreadPoolExecutor(
             min(len(regions.enabled), settings.max_workers) or 1, thread_name_prefix="ta-mon"
         ) as pool:
             seen = list(pool.map(lambda r: _watch_region(conn, settings, acct, r, limiter), regions.enabled))
+        unread = [f"{region}: {e}" for region, errors in seen for e in errors]
+        if unread:
+            _blind(
+                conn,
+                settings,
+                acct.id,
+                "; ".join(unread[:3]) + (f" (+{len(unread) - 3} more)" if len(unread) > 3 else ""),
+            )
+        else:
+            _sighted(conn, settings, role_arn or "current credentials", acct.id)
         calls = sum((acct.calls - before_calls).values())
         summary = {
             "at": time.time(),
@@ -86,7 +103,8 @@ def watch_account(role_arn: str | None) -> dict[str, Any]:
             "account": acct.id,
             "calls": calls,
             "regions": len(regions.enabled),
-            "changes": sum(seen),
+            "changes": sum(n for n, _ in seen),
+            "unreadable": unread,
             "open_alerts": len(alerts.open_alerts(conn)),
         }
         conn.set(LAST, json.dumps(summary))
@@ -95,7 +113,26 @@ def watch_account(role_arn: str | None) -> dict[str, Any]:
         conn.delete(lock)
 
 
-def _watch_region(conn: Redis, settings: Settings, acct: Account, region: str, limiter: RedisLimiter) -> int:
+def _blind(conn: Redis, settings: Settings, who: str, why: str) -> None:
+    """Say once, in the alert channel, that part of an account cannot be watched (never a silent blind spot)."""
+    if conn.set(f"ta:monitor:blind:{who}", why, nx=True) and settings.alert_channel:
+        text = f":warning: The monitor cannot watch all of {who}: {why}. Changes there would go unnoticed."
+        slack.post(slack.web_client(settings), settings.alert_channel, {"text": text, "blocks": [blocks.section(text)]})
+
+
+def _sighted(conn: Redis, settings: Settings, *names: str) -> None:
+    """Say once that a blind spot is gone."""
+    for who in names:
+        if conn.delete(f"ta:monitor:blind:{who}") and settings.alert_channel:
+            text = f":white_check_mark: The monitor watches all of {who} again."
+            slack.post(
+                slack.web_client(settings), settings.alert_channel, {"text": text, "blocks": [blocks.section(text)]}
+            )
+
+
+def _watch_region(
+    conn: Redis, settings: Settings, acct: Account, region: str, limiter: RedisLimiter
+) -> tuple[int, list[str]]:
     now = time.time()
     raw = conn.get(state_key(acct.id, region))
     previous = json.loads(raw) if raw else None
@@ -126,7 +163,7 @@ def _watch_region(conn: Redis, settings: Settings, acct: Account, region: str, l
             alerts.refresh(conn, settings, doc)
     if isinstance(events, list):
         _failed_attempts(conn, settings, acct.id, region, events)
-    return len(changes)
+    return len(changes), drift.unreadable(observed)
 
 
 def _events(acct: Account, region: str, now: float, limiter: RedisLimiter) -> list[ChangeEvent] | ApiError:
@@ -200,7 +237,8 @@ def status_lines(conn: Redis) -> list[str]:
         return ["Monitor: no cycle yet"]
     last = json.loads(raw)
     when = time.strftime("%H:%M:%S UTC", time.gmtime(last["at"]))
+    blind = f" · :warning: {len(last['unreadable'])} parts unreadable" if last.get("unreadable") else ""
     return [
         f"Monitor: last cycle {when} ({last['seconds']:.1f} s, {last['calls']} AWS calls, {last['regions']} "
-        f"regions of {last['account']}) · open alerts: {len(alerts.open_alerts(conn))}"
+        f"regions of {last['account']}) · open alerts: {len(alerts.open_alerts(conn))}{blind}"
     ]
