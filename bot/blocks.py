@@ -382,7 +382,8 @@ def alert(doc: dict[str, Any]) -> dict[str, Any]:
 
 def recovery(doc: dict[str, Any], by: str) -> dict[str, Any]:
     """The thread reply when an alerted field is back to its last known good value."""
-    text = f":white_check_mark: Recovered: {doc['title']} is back to `{_value(doc['before'])}` — {by}."
+    what = "it exists" if doc["field"] == "present" else f"`{doc['field']}` is back to `{_value(doc['before'])}`"
+    text = f":white_check_mark: Recovered: {what}; {by}."
     return {"text": clip(text, MAX_SECTION), "blocks": [section(text)]}
 
 

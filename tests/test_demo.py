@@ -64,5 +64,11 @@ def test_make_demo_runs_the_whole_flow_offline() -> None:
         "Re-check ✓ PASS: Trail management captures read and write management events.",
     ):
         assert text in backout
-    assert "reenabled" in out[out.index("4. The audit log") :] and "arn:aws:cloudtrail" in out
+    assert "reenabled" in out[out.index("5. The audit log") :] and "arn:aws:cloudtrail" in out
+    # the tamper: alerted as unapproved, restored through approval, recovery told
+    tamper = out[out.index("4. Tampering") : out.index("5. The audit log")]
+    for text in ("UNAPPROVED CHANGE: TRAIL MANAGEMENT STOPPED LOGGING", "@bob clicks [ Restore ]",
+                 "APPROVAL NEEDED: RESTORE.LAST_KNOWN_GOOD", "@alice clicks [ Approve ]",
+                 "Recovered: logging is back to yes; restored by trail-audit request"):  # fmt: skip
+        assert text in tamper, text
     assert "Traceback" not in proc.stderr

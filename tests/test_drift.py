@@ -74,7 +74,9 @@ def test_each_tamper_is_one_regression_and_its_restore_puts_the_state_back(
     change = found[0].to_dict()
     assert drift.regressions(ACCOUNT, HOME, drift.observe(acct, HOME), drift.observe(acct, HOME)) == []
     assert not drift.recovered(change, drift.observe(acct, HOME))
-    results = remediations.execute(acct, drift.restore_plan(change))
+    plan = drift.restore_plan(change)
+    assert set(drift.permissions(plan)) <= set(remediations.get("restore.last_known_good").permissions)
+    results = remediations.execute(acct, plan)
     assert all(r["ok"] for r in results), results
     after = drift.observe(acct, HOME)
     assert drift.recovered(change, after)
@@ -135,13 +137,16 @@ class NoWait:
 
 def test_correlation_with_an_executed_action_in_the_window() -> None:
     action = {
-        "request": "r1", "action": "backout.management_events_off", "account": ACCOUNT, "region": HOME,
+        "request": "r1", "action": "restore.last_known_good", "account": ACCOUNT, "region": HOME,
         "resource": MANAGEMENT, "requester": "U0ALICE", "approver": "U0BOB", "started": 100.0, "ended": 101.0,
     }  # fmt: skip
     change = stopped_change()
     assert drift.correlate(change, [action], since=99.0) == action
     assert drift.correlate(change, [action], since=200.0) is None  # it ran before the previous observation
     assert drift.correlate(change, [{**action, "resource": "arn:other"}], since=99.0) is None
+    # a backout of management events does not explain a trail that stopped logging
+    assert drift.correlate(change, [{**action, "action": "backout.management_events_off"}], since=99.0) is None
+    assert drift.correlate({**change, "field": "management"}, [action], since=99.0) == action
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl
 import pytest
 from redis import Redis as RedisClient
 from rq.job import Job
+from rq.registry import StartedJobRegistry
 
 from bench.latency_proxy import LatencyProxy
 from demo.fake_account import demo_account
@@ -167,8 +168,11 @@ def test_worker_killed_mid_audit_ends_in_a_failed_message(aws: Moto) -> None:
         try:
             running.start()
             assert post(running.url + "/slack/events", slash_body(""), SECRET)[0] == 200
-            wait_until(lambda: slack.of("chat.postMessage"))  # planned: region jobs are queued and starting
-            time.sleep(1.0)
+            wait_until(lambda: slack.of("chat.postMessage"))  # planned: region jobs are queued
+            started = StartedJobRegistry(queue=queue(RedisClient.from_url(redis.url)))
+            wait_until(lambda: [j for j in Job.fetch_many(started.get_job_ids(), connection=started.connection)
+                                if j is not None and j.func_name == "workers.jobs.audit_regions"])  # fmt: skip
+            time.sleep(0.5)
             running.kill("worker")
             killed_at = time.monotonic()
             running.start("worker")

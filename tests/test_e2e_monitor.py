@@ -86,7 +86,7 @@ def test_each_tamper_alerts_once_with_before_and_after_and_recovery_goes_in_the_
     stopped_ts = [c for c in slack.of("chat.postMessage") if c is by_title["Trail management stopped logging"]]
     assert stopped_ts
     wait_until(lambda: [c for c in slack.of("chat.postMessage") if c.params.get("thread_ts")
-                        and "Recovered: Trail management stopped logging" in c.params["text"]], 30)  # fmt: skip
+                        and "Recovered: `logging` is back to `yes`" in c.params["text"]], 30)  # fmt: skip
     cycles_pass(watched["conn"], 1)
     assert len(alerts_in(slack)) == 5
 

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from workers.accounts import Account
-from workers.awserrors import ApiError
+from workers.awserrors import ApiError, iam_action
 from workers.checks import covers_trails
 from workers.events import ChangeEvent
 from workers.inventory import call
@@ -253,6 +253,14 @@ def restore_plan(change: dict[str, Any]) -> Plan:
     return Plan([ApiCall("config", region, "PutDeliveryChannel", {"DeliveryChannel": snap["channel"]})])
 
 
+def permissions(plan: Plan) -> list[str]:
+    """The IAM permissions a restore plan uses (a recorder's role is passed to Config: iam:PassRole)."""
+    used = {iam_action(c.service, c.operation) for c in plan.calls}
+    if "config:PutConfigurationRecorder" in used:
+        used.add("iam:PassRole")
+    return sorted(used)
+
+
 def _restore_trail(region: str, arn: str, field: str, snap: dict[str, Any]) -> Plan:
     selectors = snap["selectors"]
     put_selectors = (
@@ -295,13 +303,31 @@ def attribute(change: dict[str, Any], events: list[ChangeEvent]) -> ChangeEvent 
     return None
 
 
+# The fields each executed action can change (None: any, for a restore of the last known good state).
+ACTION_FIELDS: dict[str, set[str] | None] = {
+    "cloudtrail.start_logging": {"logging"},
+    "cloudtrail.enable_management_events": {"management"},
+    "cloudtrail.enable_log_file_validation": {"validation"},
+    "cloudtrail.create_multiregion_trail": {"present", "logging", "multi_region"},
+    "config.record_cloudtrail_trails": {"present", "narrowed"},
+    "config.start_recorder": {"recording"},
+    "backout.management_events_off": {"management"},
+    "backout.recorder_off": {"recording"},
+    "reenable": {"management", "recording"},
+    "restore.last_known_good": None,
+}
+
+
 def correlate(change: dict[str, Any], actions: list[dict[str, Any]], since: float) -> dict[str, Any] | None:
     """The executed trail-audit action (approved request) that explains a change, if any.
 
-    An action matches when it acted on the same resource (same account and region) and ran after the
-    previous observation (`since`), the window in which the change happened.
+    An action matches when it acted on the same resource (same account and region), can change that field,
+    and ran after the previous observation (`since`), the window in which the change happened.
     """
     for action in sorted(actions, key=lambda a: a["ended"], reverse=True):
+        fields = ACTION_FIELDS.get(action["action"], set())
+        if fields is not None and change["field"] not in fields:
+            continue
         same_place = action["account"] == change["account"] and action["region"] == change["region"]
         same_resource = action["resource"] in (change["resource"], change["region"])
         if same_place and same_resource and action["ended"] >= since - 5:

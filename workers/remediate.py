@@ -170,14 +170,14 @@ def execute(request_id: str) -> str:
     return status.value
 
 
-def _record(conn: Redis, req: Request, started: float) -> None:
+def _record(conn: Redis, req: Request, started: float, action: str | None = None) -> None:
     """Remember what ran where and when, so the monitor labels the changes it sees as approved."""
     made = approvals.decision(conn, req.id)
     actions.record(
         conn,
         {
             "request": req.id,
-            "action": req.action,
+            "action": action or req.action,
             "account": req.account,
             "region": req.region,
             "resource": req.resource,
@@ -253,7 +253,7 @@ def reenable(request_id: str, actor: str) -> str:
         raise RuntimeError(f"request {req.id} has no snapshot to restore")
     started = time.time()
     results = remediations.execute(account_of(settings, req.role_arn), remediations.reenable(snapshot))
-    _record(conn, req, started)
+    _record(conn, req, started, "reenable")
     for r in results:
         auditlog.write(conn, "api_call", req.id, actor, call=r["call"], ok=r["ok"], error=r.get("error"))
     ok = all(r["ok"] for r in results)

@@ -13,7 +13,6 @@ from workers import alerts, approvals, drift
 from workers.approvals import Refused, Request
 from workers.queues import connection
 from workers.remediate import role_for
-from workers.remediations import get
 from workers.settings import Settings
 
 RESTORE = "restore.last_known_good"
@@ -30,6 +29,7 @@ def restore(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Res
         if doc["status"] != "open":
             raise Refused(f"This alert is {doc['status']}: there is nothing to restore.")
         field = drift.field_of(doc["kind"], doc["field"])
+        plan = drift.restore_plan(doc)
         req = Request(
             id=approvals.new_id(),
             action=RESTORE,
@@ -40,8 +40,8 @@ def restore(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Res
             resource=doc["resource"] if doc["kind"] == "trail" else doc["region"],
             check=field.check,
             channel=(body.get("channel") or {}).get("id"),
-            plan=drift.restore_plan(doc).to_dict(),
-            permissions=list(get(RESTORE).permissions),
+            plan=plan.to_dict(),
+            permissions=drift.permissions(plan),
             role_arn=role_for(settings, doc["account"]),
         )
         approvals.open_request(conn, req)
