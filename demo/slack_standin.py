@@ -2,7 +2,8 @@
 
 `chat.postMessage` answers `ok`, `channel` and an increasing `ts`, or `not_in_channel` for channels the bot
 was not invited to; `chat.update` and `auth.test` answer `ok`; a command's `response_url` is served at
-`/response/<id>`. Every call is kept in `calls`, in order.
+`/response/<id>`. Every call is kept in `calls`, in order. `scripted` makes a method answer a 429 with
+`Retry-After`, or a Slack error such as `invalid_blocks`, before answering normally again.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ class SlackStandIn:
         self.calls: list[Call] = []
         self.outside = outside or set()  # channels the bot is not in
         self.socket_url: str | None = None  # apps.connections.open answers this (a SocketModeStandIn's url)
+        # method -> answers to give first, in order: {"status": 429, "retry_after": 1} or {"error": "invalid_blocks"}
+        self.scripted: dict[str, list[dict[str, Any]]] = {}
         self._lock = threading.Lock()
         self._ts = 1764240000.000100
         stand_in = self
@@ -54,7 +57,12 @@ class SlackStandIn:
                 params["_token"] = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
                 body = stand_in.answer(method, params)
                 data = json.dumps(body).encode() if isinstance(body, dict) else body.encode()
-                self.send_response(200)
+                if isinstance(body, dict) and body.get("_status") == 429:
+                    self.send_response(429)
+                    self.send_header("Retry-After", str(body["retry_after"]))
+                    data = json.dumps({"ok": False, "error": "ratelimited"}).encode()
+                else:
+                    self.send_response(200)
                 self.send_header("Content-Type", "application/json" if isinstance(body, dict) else "text/plain")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -75,6 +83,12 @@ class SlackStandIn:
         """Record the call and answer it as Slack would."""
         with self._lock:
             self.calls.append(Call(method, params))
+            script = self.scripted.get(method)
+            if script:
+                planned = script.pop(0)
+                if planned.get("status") == 429:
+                    return {"_status": 429, "retry_after": planned.get("retry_after", 1)}
+                return {"ok": False, "error": planned["error"]}
             if method == "response_url":
                 return "ok"
             if method == "chat.postMessage":
