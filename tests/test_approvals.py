@@ -117,3 +117,23 @@ def test_twenty_concurrent_approvals_decide_exactly_once(server: str, conn: Redi
     assert len(winners) == 1 and len(refusals) == 19
     assert all(f"approved by <@{winners[0]}>" in r for r in refusals)
     assert [e["event"] for e in auditlog.newest(conn, 50)].count("approved") == 1
+
+
+def test_the_sweep_expires_undecided_requests_and_says_so_on_the_prompt(
+    server: str, conn: RedisClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from demo.slack_standin import SlackStandIn
+    from workers.remediate import sweep_due
+
+    with SlackStandIn() as slack:
+        for key, value in {"REDIS_URL": server, "SLACK_API_URL": slack.api_url, "SLACK_BOT_TOKEN": "xoxb-t"}.items():
+            monkeypatch.setenv(key, value)
+        late = pending_request(conn, minutes=-1)
+        late.prompt = {"channel": "C0ALERTS", "ts": "1.0001"}
+        approvals.save(conn, late)
+        fresh = pending_request(conn, minutes=30)
+        assert sweep_due()["expired"] == 1
+        assert approvals.load(conn, late.id).status is RequestStatus.EXPIRED
+        assert approvals.load(conn, fresh.id).status is RequestStatus.PENDING
+        assert "expired without a decision" in str(slack.of("chat.update")[-1].params["blocks"])
+        assert [e["request"] for e in auditlog.newest(conn, 5) if e["event"] == "expired"] == [late.id]

@@ -78,6 +78,14 @@ def test_each_tamper_alerts_once_with_before_and_after_and_recovery_goes_in_the_
     assert "UNAPPROVED" in stopped and "*Before* `yes`" in stopped and "*After* `no`" in stopped
     assert "LookupEvents failed" in stopped  # moto has no LookupEvents: said, not hidden
     assert '"restore"' in stopped and '"ack_alert"' in stopped
+    shown = {title: json.dumps(call.params["blocks"]) for title, call in by_title.items()}
+    for title, before, after in [
+        ("Trail app no longer records all management events", "`yes`", "`no`"),
+        ("Trail scratch was deleted", "`present`", "`missing`"),
+        ("Config recorder default stopped recording", "`yes`", "`no`"),
+        ("Config recorder default records fewer resource types", '`{\\"allSupported\\":true', "AWS::S3::Bucket"),
+    ]:
+        assert f"*Before* {before}" in shown[title] and after in shown[title].split("*After*")[1], (title, shown[title])
     assert by_title["Trail management stopped logging"].params["text"].startswith("<!subteam^S0ONCALL>")
     cycles_pass(watched["conn"], 2)
     assert len(alerts_in(slack)) == 5  # persisting regressions are not posted again
