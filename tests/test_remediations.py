@@ -245,3 +245,44 @@ def test_a_failed_call_stops_the_plan_and_says_why(acct: FakeAccount, settings: 
     results = rem.execute(a, rem.Plan(calls))
     assert len(results) == 1 and not results[0]["ok"] and "cloudtrail:StartLogging" in results[0]["error"]
     assert injector is not None
+
+
+def test_a_failed_reenable_keeps_the_backout_and_tries_again(
+    acct: FakeAccount, settings: Settings, faults: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from redis import Redis as RedisClient
+
+    from demo.servers import start_redis
+    from demo.slack_standin import SlackStandIn
+    from workers import approvals, auditlog, remediate
+
+    arn = acct.trail("app", multi_region=False)
+    FakeAccount().client("cloudtrail").put_event_selectors(
+        TrailName=arn, EventSelectors=[DATA, dict(rem.MANAGEMENT_ALL)]
+    )
+    before = selectors(arn)
+    redis = start_redis()
+    try:
+        with SlackStandIn() as slack:
+            for key, value in {
+                "REDIS_URL": redis.url,
+                "SLACK_API_URL": slack.api_url,
+                "SLACK_BOT_TOKEN": "xoxb-t",
+            }.items():
+                monkeypatch.setenv(key, value)
+            conn = RedisClient.from_url(redis.url)
+            plan = rem.plan("backout.management_events_off", account(settings), HOME, arn, settings)
+            assert all(r["ok"] for r in rem.execute(account(settings), plan))
+            req = approvals.Request(id="b0", action="backout.management_events_off", requester="U0ALICE", reason="r",
+                                    account=ACCOUNT, region=HOME, resource=arn, plan=plan.to_dict(),
+                                    status=approvals.RequestStatus.ACTIVE)  # fmt: skip
+            approvals.save(conn, req)
+            injector: Faults = faults(deny={"cloudtrail:PutEventSelectors"})
+            assert remediate.reenable("b0", "deadline") == "backout active"
+            assert conn.zscore(remediate.DUE, "b0") is not None  # tried again in a minute
+            assert auditlog.newest(conn, 10)[0]["event"] == "reenable_failed"
+            injector.deny.clear()
+            assert remediate.reenable("b0", "deadline") == "restored"
+            assert selectors(arn) == before and conn.zscore(remediate.DUE, "b0") is None
+    finally:
+        redis.stop()

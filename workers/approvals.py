@@ -16,8 +16,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from redis import Redis
+from rq import Callback
 
 from workers import auditlog
+from workers.queues import queue
 
 PENDING_SET = "ta:requests:pending"
 ACTIVE_SET = "ta:requests:active"  # backouts in force
@@ -196,10 +198,10 @@ def _members(conn: Redis, name: str) -> list[Request]:
 
 def open_request(conn: Redis, req: Request) -> None:
     """Record a new request, log it, and queue its planning (by dotted path: the bot imports no AWS code)."""
-    from workers.queues import queue
-
     req.status = RequestStatus.PLANNING
     save(conn, req)
     auditlog.write(conn, "requested", req.id, req.requester, action=req.action, resource=req.resource,
                    reason=req.reason)  # fmt: skip
-    queue(conn).enqueue("workers.remediate.prepare", req.id, job_timeout=120)
+    queue(conn).enqueue(
+        "workers.remediate.prepare", req.id, job_timeout=120, on_failure=Callback("workers.remediate.prepare_failed")
+    )

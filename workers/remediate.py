@@ -37,6 +37,15 @@ REMIND = "ta:reenable:remind"  # sorted set: backout request id -> when to remin
 EXECUTE_TIMEOUT = 120
 
 
+RETRY_REENABLE = 60.0  # seconds before a re-enable that failed is tried again
+
+
+def _env() -> tuple[Settings, Redis]:
+    """The settings, read once, and the Redis connection of a job."""
+    settings = Settings()
+    return settings, connection(settings)
+
+
 def account_of(settings: Settings, role_arn: str | None) -> Account:
     """The account a request acts in; raises PlanError when it cannot be reached."""
     acct = assumed_account(settings, role_arn) if role_arn else default_account(settings)
@@ -90,7 +99,7 @@ def resolve(acct: Account, settings: Settings, req: Request) -> tuple[str, str]:
 
 def prepare(request_id: str) -> str:
     """Plan a request from the current state and post its approval prompt in the alert channel."""
-    settings, conn = Settings(), connection(Settings())
+    settings, conn = _env()
     logs.setup()
     req = approvals.load(conn, request_id)
     if req.status is not RequestStatus.PLANNING:
@@ -111,7 +120,7 @@ def prepare(request_id: str) -> str:
         _tell_requester(settings, req, f":x: Your request `{req.id}` ({req.action}) cannot be planned: {exc}")
         return "failed"
     req.plan = plan.to_dict()
-    req.permissions = list(remediations.get(req.action).permissions)
+    req.permissions = req.permissions or list(remediations.get(req.action).permissions)
     req.expires = time.time() + settings.approval_minutes * 60
     req.status = RequestStatus.PENDING
     approvals.save(conn, req)
@@ -135,7 +144,7 @@ def enqueue_execute(conn: Redis, request_id: str) -> Job:
 
 def execute(request_id: str) -> str:
     """Make the approved calls, log each, schedule a backout's re-enable, post the result and the re-check."""
-    settings, conn = Settings(), connection(Settings())
+    settings, conn = _env()
     logs.setup()
     req = approvals.load(conn, request_id)
     if req.status is not RequestStatus.APPROVED:
@@ -209,7 +218,7 @@ def _recheck(settings: Settings, req: Request) -> dict[str, Any] | None:
 
 def execution_failed(job: Job, connection_: Redis, exc_type: Any = None, exc: Any = None, tb: Any = None) -> None:
     """RQ failure callback of `execute`: "failed, state unknown", logged, and a fresh re-check queued."""
-    settings, conn = Settings(), connection(Settings())
+    settings, conn = _env()
     req = approvals.load(conn, job.args[0])
     why = failure_reason(exc_type, exc, job.timeout)
     approvals.set_status(conn, req, RequestStatus.UNKNOWN)
@@ -226,7 +235,7 @@ def execution_failed(job: Job, connection_: Redis, exc_type: Any = None, exc: An
 
 def recheck_request(request_id: str) -> dict[str, Any] | None:
     """Audit the request's finding afresh and post it in the prompt's thread."""
-    settings, conn = Settings(), connection(Settings())
+    settings, conn = _env()
     req = approvals.load(conn, request_id)
     finding = _recheck(settings, req)
     text = (
@@ -241,39 +250,60 @@ def recheck_request(request_id: str) -> dict[str, Any] | None:
 
 def reenable(request_id: str, actor: str) -> str:
     """Restore a backout's snapshot exactly (at its deadline, or early by anyone: the safe direction)."""
-    settings, conn = Settings(), connection(Settings())
+    settings, conn = _env()
     logs.setup()
     req = approvals.load(conn, request_id)
     if req.status is not RequestStatus.ACTIVE:
         return req.status.value
     if not conn.set(approvals.key(req.id) + ":restoring", actor, nx=True, ex=EXECUTE_TIMEOUT):
         return "already restoring"
-    snapshot = (req.plan or {}).get("snapshot")
-    if snapshot is None:
-        raise RuntimeError(f"request {req.id} has no snapshot to restore")
-    started = time.time()
-    results = remediations.execute(account_of(settings, req.role_arn), remediations.reenable(snapshot))
+    try:
+        snapshot = (req.plan or {}).get("snapshot")
+        if snapshot is None:
+            raise PlanError(f"request {req.id} has no snapshot to restore")
+        started = time.time()
+        results = remediations.execute(account_of(settings, req.role_arn), remediations.reenable(snapshot))
+    except PlanError as exc:
+        results = [{"call": "(none made)", "ok": False, "error": str(exc)}]
+        started = time.time()
+    finally:
+        conn.delete(approvals.key(req.id) + ":restoring")
     _record(conn, req, started, "reenable")
     for r in results:
         auditlog.write(conn, "api_call", req.id, actor, call=r["call"], ok=r["ok"], error=r.get("error"))
     ok = all(r["ok"] for r in results)
-    conn.zrem(DUE, req.id)
     conn.zrem(REMIND, req.id)
-    approvals.set_status(conn, req, RequestStatus.RESTORED if ok else RequestStatus.FAILED)
-    conn.delete(approvals.key(req.id) + ":restoring")
     who = "at its deadline" if actor == "deadline" else f"early by <@{actor}>"
-    auditlog.write(conn, "reenabled", req.id, actor, ok=ok, when=who)
+    auditlog.write(conn, "reenabled" if ok else "reenable_failed", req.id, actor, ok=ok, when=who)
+    if ok:
+        conn.zrem(DUE, req.id)
+        approvals.set_status(conn, req, RequestStatus.RESTORED)
+    else:  # the backout stays active and the restore is tried again: monitoring must come back
+        conn.zadd(DUE, {req.id: time.time() + RETRY_REENABLE})
     finding = _recheck(settings, req)
     _thread(settings, req, blocks.outcome(asdict(req), results, finding))
-    _update_prompt(
-        settings, req, f"{':white_check_mark:' if ok else ':x:'} restored {who}" if ok else ":x: restore failed"
+    state = (
+        f":white_check_mark: restored {who}" if ok else f":x: restore failed; trying again in {RETRY_REENABLE:.0f} s"
     )
+    _update_prompt(settings, req, state)
     return req.status.value
+
+
+def prepare_failed(job: Job, connection_: Redis, exc_type: Any = None, exc: Any = None, tb: Any = None) -> None:
+    """RQ failure callback of `prepare`: the request fails (not left "planning") and the requester is told."""
+    settings, conn = _env()
+    req = approvals.load(conn, job.args[0])
+    if req.status not in (RequestStatus.PLANNING, RequestStatus.PENDING):
+        return
+    why = failure_reason(exc_type, exc, job.timeout)
+    approvals.set_status(conn, req, RequestStatus.FAILED)
+    auditlog.write(conn, "plan_failed", req.id, None, action=req.action, error=why)
+    _tell_requester(settings, req, f":x: Your request `{req.id}` ({req.action}) could not be prepared: {why}")
 
 
 def sweep_due() -> dict[str, int]:
     """Cron job: re-enable backouts whose deadline passed, remind before it, expire undecided requests."""
-    settings, conn = Settings(), connection(Settings())
+    settings, conn = _env()
     now = time.time()
     fired = 0
     for raw in conn.zrangebyscore(DUE, 0, now):
