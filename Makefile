@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: setup test lint typecheck unit demo bench clean
+.PHONY: setup test lint typecheck unit demo bench bench-monitor clean
 
 setup: $(STAMP)
 	@scripts/ensure-redis
@@ -31,6 +31,10 @@ demo: setup
 
 bench: setup
 	$(PY) bench/audit_bench.py
+	$(PY) bench/ack_bench.py
+
+bench-monitor: setup
+	$(PY) bench/monitor_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

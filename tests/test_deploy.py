@@ -25,6 +25,8 @@ def test_compose_runs_exactly_the_procfile_commands() -> None:
     for name in entries:
         assert services[name]["command"] == ["sh", "-c", entries[name]]
     assert {services[name]["image"] for name in entries} == {"trail-audit"}  # one image
+    # a killed process comes back (the watchdog then fails its abandoned job in Slack)
+    assert all(services[name]["restart"] == "unless-stopped" for name in [*entries, "redis"])
 
 
 def test_redis_persists_with_append_only_file_on_a_volume() -> None:
