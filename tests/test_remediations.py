@@ -286,3 +286,8 @@ def test_a_failed_reenable_keeps_the_backout_and_tries_again(
             assert selectors(arn) == before and conn.zscore(remediate.DUE, "b0") is None
     finally:
         redis.stop()
+
+
+def test_every_action_is_documented() -> None:
+    text = (ROOT / "docs/remediations.md").read_text()
+    assert all(f"`{action}`" in text for action in rem.REMEDIATIONS)
