@@ -22,10 +22,14 @@ _EMOJI = {"FAIL": ":red_circle:", "ERROR": ":warning:", "PASS": ":white_check_ma
 _ORDER = {"FAIL": 0, "ERROR": 1, "PASS": 2, "SKIPPED": 3}
 
 USAGE = (
-    "*Usage:* `/trail-audit [audit|events|status|log|help] ...`\n"
+    "*Usage:* `/trail-audit [audit|events|remediate|backout|reenable|status|log|help] ...`\n"
     "• `/trail-audit` or `/trail-audit audit [region ...]`: audit every enabled region, or those named\n"
     "• `/trail-audit events [hours]`: recent changes to CloudTrail and AWS Config (default 24 hours)\n"
-    "• `/trail-audit status`: queue, workers, last audit, pending approvals\n"
+    "• `/trail-audit remediate <check> <trail|region|account> [reason]`: request a fix (another person approves)\n"
+    "• `/trail-audit backout <trail> [minutes] <reason>` or `backout recorder [region] [minutes] <reason>`: "
+    "turn management events or Config recording off until a deadline, with approval\n"
+    "• `/trail-audit reenable <request id>`: end a backout now (no approval needed)\n"
+    "• `/trail-audit status`: queue, workers, last audit, pending approvals, active backouts, the monitor\n"
     "• `/trail-audit log [n]`: the newest entries of the audit log (default 20)\n"
     "• `/trail-audit help`: this message"
 )

@@ -138,3 +138,11 @@ def test_parse_log_and_its_bad_forms() -> None:
 
     assert parse("log").count == 20 and parse("log 5").count == 5
     assert parse("log 0").problem and parse("log many").problem and parse("log 1 2").problem
+
+
+def test_usage_names_every_subcommand() -> None:
+    from bot.commands import SUBCOMMANDS
+
+    text = blocks.usage()["text"]
+    assert all(f"/trail-audit {name}" in text for name in SUBCOMMANDS if name != "audit")
+    assert len(text) <= blocks.MAX_SECTION
