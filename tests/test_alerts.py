@@ -76,3 +76,18 @@ def test_alert_message_within_limits_for_huge_values() -> None:
     message = blocks.alert(doc)
     assert all(len(b["text"]["text"]) <= blocks.MAX_SECTION for b in message["blocks"] if b["type"] == "section")
     assert message["blocks"][0]["text"]["text"] == "UNAPPROVED change: Trail management stopped logging"
+
+
+def test_status_shows_each_accounts_last_cycle(env: tuple[RedisClient, Settings, SlackStandIn]) -> None:
+    import json
+
+    from workers.monitor import BY_ACCOUNT, status_lines
+
+    conn, _, _ = env
+    assert status_lines(conn) == ["Monitor: no cycle yet"]
+    for account, calls in (("111111111111", 88), ("222222222222", 8)):
+        summary = {"at": 0, "seconds": 1.6, "account": account, "calls": calls, "regions": 17, "unreadable": []}
+        conn.hset(BY_ACCOUNT, account, json.dumps(summary))
+    lines = status_lines(conn)
+    assert "88 AWS calls, 17 regions of 111111111111" in lines[0] and "8 AWS calls" in lines[1]
+    assert lines[-1] == "Open alerts: 0"

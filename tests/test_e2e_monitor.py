@@ -132,4 +132,4 @@ def test_a_change_made_by_an_approved_backout_is_labelled_approved(watched: dict
     assert not alert[0].params["text"].startswith("<!subteam")  # no mention for an approved change
     assert not alerts_in(slack) or all("UNAPPROVED" not in c.params["text"] for c in alerts_in(slack))
     status = command(flow, "status", "U0ALICE")["text"]
-    assert "Monitor: last cycle" in status and "AWS calls" in status and "open alerts: 1" in status
+    assert "Monitor: last cycle" in status and "AWS calls" in status and "Open alerts: 1" in status

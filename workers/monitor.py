@@ -32,7 +32,8 @@ from workers.remediations import PlanError
 from workers.settings import Settings
 
 log = logging.getLogger("trail_audit.monitor")
-LAST = "ta:monitor:last"
+LAST = "ta:monitor:last"  # the newest cycle's summary (any account)
+BY_ACCOUNT = "ta:monitor:accounts"  # hash: account -> its newest cycle's summary
 LOOKBACK = 20 * 60  # seconds of event history read each cycle: events can take 15 minutes to appear
 ATTRIBUTE_FOR = 30 * 60  # seconds an alert keeps waiting for its event
 
@@ -108,6 +109,7 @@ def watch_account(role_arn: str | None) -> dict[str, Any]:
             "open_alerts": len(alerts.open_alerts(conn)),
         }
         conn.set(LAST, json.dumps(summary))
+        conn.hset(BY_ACCOUNT, acct.id, json.dumps(summary))
         return summary
     finally:
         conn.delete(lock)
@@ -231,14 +233,16 @@ def _failed_attempts(conn: Redis, settings: Settings, account: str, region: str,
 
 
 def status_lines(conn: Redis) -> list[str]:
-    """`/trail-audit status`'s monitor lines: last cycle, its AWS calls, open alerts."""
-    raw = conn.get(LAST)
-    if not raw:
+    """`/trail-audit status`'s monitor lines: each account's last cycle, its AWS calls, open alerts."""
+    cycles = [json.loads(v) for v in conn.hvals(BY_ACCOUNT)]
+    if not cycles:
         return ["Monitor: no cycle yet"]
-    last = json.loads(raw)
-    when = time.strftime("%H:%M:%S UTC", time.gmtime(last["at"]))
-    blind = f" · :warning: {len(last['unreadable'])} parts unreadable" if last.get("unreadable") else ""
-    return [
-        f"Monitor: last cycle {when} ({last['seconds']:.1f} s, {last['calls']} AWS calls, {last['regions']} "
-        f"regions of {last['account']}) · open alerts: {len(alerts.open_alerts(conn))}{blind}"
-    ]
+    lines = []
+    for last in sorted(cycles, key=lambda c: c["account"]):
+        when = time.strftime("%H:%M:%S UTC", time.gmtime(last["at"]))
+        blind = f" · :warning: {len(last['unreadable'])} parts unreadable" if last.get("unreadable") else ""
+        lines.append(
+            f"Monitor: last cycle {when} ({last['seconds']:.1f} s, {last['calls']} AWS calls, {last['regions']} "
+            f"regions of {last['account']}){blind}"
+        )
+    return [*lines, f"Open alerts: {len(alerts.open_alerts(conn))}"]
