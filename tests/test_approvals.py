@@ -137,3 +137,23 @@ def test_the_sweep_expires_undecided_requests_and_says_so_on_the_prompt(
         assert approvals.load(conn, fresh.id).status is RequestStatus.PENDING
         assert "expired without a decision" in str(slack.of("chat.update")[-1].params["blocks"])
         assert [e["request"] for e in auditlog.newest(conn, 5) if e["event"] == "expired"] == [late.id]
+
+
+def test_an_approved_request_whose_execution_was_lost_is_queued_again_once(
+    server: str, conn: RedisClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rq import Queue
+
+    from demo.slack_standin import SlackStandIn
+    from workers.remediate import sweep_due
+
+    with SlackStandIn() as slack:
+        for key, value in {"REDIS_URL": server, "SLACK_API_URL": slack.api_url, "SLACK_BOT_TOKEN": "xoxb-t"}.items():
+            monkeypatch.setenv(key, value)
+        req = pending_request(conn)
+        approvals.decide(conn, req.id, "U0BOB", True, APPROVERS, now=time.time() - 120)  # its enqueue never happened
+        sweep_due()
+        sweep_due()
+        queued = [j for j in Queue("trail-audit", connection=conn).jobs if j.func_name == "workers.remediate.execute"]
+        assert [j.args for j in queued] == [(req.id,)]
+        assert approvals.claim(conn, req.id, "job-1") and not approvals.claim(conn, req.id, "job-2")

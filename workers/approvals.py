@@ -23,6 +23,7 @@ from workers.queues import queue
 
 PENDING_SET = "ta:requests:pending"
 ACTIVE_SET = "ta:requests:active"  # backouts in force
+APPROVED_SET = "ta:requests:approved"  # approved, not yet executing
 
 
 class RequestStatus(enum.StrEnum):
@@ -104,10 +105,11 @@ def save(conn: Redis, req: Request) -> None:
         conn.sadd(PENDING_SET, req.id)
     else:
         conn.srem(PENDING_SET, req.id)
-    if req.status is RequestStatus.ACTIVE:
-        conn.sadd(ACTIVE_SET, req.id)
-    else:
-        conn.srem(ACTIVE_SET, req.id)
+    for status, name in ((RequestStatus.ACTIVE, ACTIVE_SET), (RequestStatus.APPROVED, APPROVED_SET)):
+        if req.status is status:
+            conn.sadd(name, req.id)
+        else:
+            conn.srem(name, req.id)
 
 
 def load(conn: Redis, request_id: str) -> Request:
@@ -184,6 +186,16 @@ def pending(conn: Redis) -> list[Request]:
 def active(conn: Redis) -> list[Request]:
     """Backouts in force (to be restored at their deadline)."""
     return _members(conn, ACTIVE_SET)
+
+
+def approved(conn: Redis) -> list[Request]:
+    """Requests approved and not yet executing."""
+    return _members(conn, APPROVED_SET)
+
+
+def claim(conn: Redis, request_id: str, by: str) -> bool:
+    """Take the one execution of a request (a second job for the same request gets False)."""
+    return bool(conn.hsetnx(key(request_id), "claimed", by))
 
 
 def _members(conn: Redis, name: str) -> list[Request]:

@@ -38,6 +38,7 @@ EXECUTE_TIMEOUT = 120
 
 
 RETRY_REENABLE = 60.0  # seconds before a re-enable that failed is tried again
+STUCK_AFTER = 60.0  # seconds an approved request may wait for its execution before it is queued again
 
 
 def _env() -> tuple[Settings, Redis]:
@@ -149,6 +150,9 @@ def execute(request_id: str) -> str:
     req = approvals.load(conn, request_id)
     if req.status is not RequestStatus.APPROVED:
         return req.status.value  # a replayed job does nothing twice
+    me = get_current_job()
+    if not approvals.claim(conn, req.id, me.id if me else "inline"):
+        return "already executing"
     approvals.set_status(conn, req, RequestStatus.EXECUTING)
     auditlog.write(conn, "executing", req.id, None, action=req.action)
     _update_prompt(settings, req, ":gear: executing…")
@@ -324,6 +328,12 @@ def sweep_due() -> dict[str, int]:
                 )
                 _thread(settings, req, {"text": text, "blocks": [blocks.section(text)]})
                 reminded += 1
+    for req in approvals.approved(conn):  # approved, but its execution was never queued (or was lost)
+        made = approvals.decision(conn, req.id)
+        stuck = made is not None and now - made.at > STUCK_AFTER and not conn.hexists(approvals.key(req.id), "claimed")
+        if stuck and conn.set(approvals.key(req.id) + ":requeued", "1", nx=True, ex=int(STUCK_AFTER)):
+            enqueue_execute(conn, req.id)
+            auditlog.write(conn, "requeued", req.id, None, action=req.action)
     expired = 0
     for req in approvals.pending(conn):
         if req.status is RequestStatus.PENDING and now > req.expires:
