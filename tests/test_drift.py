@@ -128,6 +128,11 @@ def test_attribution_from_realistic_lookup_events_records() -> None:
     assert who is not None and who.actor.endswith("/mallory") and who.source_ip == "203.0.113.9"
     assert who.user_agent.startswith("aws-cli/") and who.parameters == {"name": MANAGEMENT}
     assert any(e.failed and e.error_code == "AccessDenied" for e in events)  # the refused attempt is kept
+    with Stubber(client) as stub:  # a busy account: the pages read a cycle are bounded
+        stub.add_response("lookup_events", {"Events": [other], "NextToken": "t2"}, expected)
+        newest = lookup_writes(client, ACCOUNT, HOME, NOW - dt.timedelta(minutes=20), NOW, NoWait(), max_pages=1)
+        stub.assert_no_pending_responses()
+    assert isinstance(newest, list) and len(newest) == 1
 
 
 class NoWait:

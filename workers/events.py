@@ -175,12 +175,18 @@ def lookup_changes(
 
 
 def lookup_writes(
-    client: Any, account: str, region: str, start: dt.datetime, end: dt.datetime, limiter: Limiter
+    client: Any,
+    account: str,
+    region: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    limiter: Limiter,
+    max_pages: int | None = None,
 ) -> list[ChangeEvent] | ApiError:
     """The watched calls among every write event in [start, end) in one region (one query, paginated).
 
     The monitor asks every cycle; one `ReadOnly=false` query costs one call a page, where a query per
-    watched name would cost thirteen.
+    watched name would cost thirteen. `max_pages` bounds a busy account's cost (newest events first).
     """
     key = f"{account}:{region}"
     events: list[ChangeEvent] = []
@@ -205,7 +211,8 @@ def lookup_writes(
             if item.get("EventName") in WATCHED_NAMES
         )
         token = page.get("NextToken")
-        if not token:
+        max_pages = None if max_pages is None else max_pages - 1
+        if not token or max_pages == 0:
             break
     events.sort(key=lambda e: e.time, reverse=True)
     return events

@@ -36,6 +36,7 @@ LAST = "ta:monitor:last"  # the newest cycle's summary (any account)
 BY_ACCOUNT = "ta:monitor:accounts"  # hash: account -> its newest cycle's summary
 LOOKBACK = 20 * 60  # seconds of event history read each cycle: events can take 15 minutes to appear
 ATTRIBUTE_FOR = 30 * 60  # seconds an alert keeps waiting for its event
+MAX_PAGES = 20  # LookupEvents pages a region a cycle (1,000 write events): 10 s at 2 a second, at most
 
 
 def state_key(account: str, region: str) -> str:
@@ -171,7 +172,7 @@ def _watch_region(
 def _events(acct: Account, region: str, now: float, limiter: RedisLimiter) -> list[ChangeEvent] | ApiError:
     client = acct.client("cloudtrail", region, max_attempts=LOOKUP_ATTEMPTS)
     end = dt.datetime.fromtimestamp(now, dt.UTC)
-    return lookup_writes(client, acct.id, region, end - dt.timedelta(seconds=LOOKBACK), end, limiter)
+    return lookup_writes(client, acct.id, region, end - dt.timedelta(seconds=LOOKBACK), end, limiter, MAX_PAGES)
 
 
 def _attribute(doc: dict[str, Any], events: list[ChangeEvent] | ApiError) -> bool:
