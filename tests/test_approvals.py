@@ -8,10 +8,13 @@ from collections.abc import Iterator
 
 import pytest
 from redis import Redis as RedisClient
+from rq import Queue
 
 from demo.servers import start_redis
+from demo.slack_standin import SlackStandIn
 from workers import approvals, auditlog
 from workers.approvals import Refused, Request, RequestStatus
+from workers.remediate import sweep_due
 
 APPROVERS = ["U0BOB", "U0CAROL", "S0SECOPS"]
 
@@ -119,41 +122,34 @@ def test_twenty_concurrent_approvals_decide_exactly_once(server: str, conn: Redi
     assert [e["event"] for e in auditlog.newest(conn, 50)].count("approved") == 1
 
 
-def test_the_sweep_expires_undecided_requests_and_says_so_on_the_prompt(
-    server: str, conn: RedisClient, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from demo.slack_standin import SlackStandIn
-    from workers.remediate import sweep_due
-
-    with SlackStandIn() as slack:
-        for key, value in {"REDIS_URL": server, "SLACK_API_URL": slack.api_url, "SLACK_BOT_TOKEN": "xoxb-t"}.items():
+@pytest.fixture
+def slack(server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[SlackStandIn]:
+    """A Slack stand-in, with the environment a worker job reads pointing at it and at the test's Redis."""
+    with SlackStandIn() as stand_in:
+        for key, value in {"REDIS_URL": server, "SLACK_API_URL": stand_in.api_url, "SLACK_BOT_TOKEN": "xoxb-t"}.items():
             monkeypatch.setenv(key, value)
-        late = pending_request(conn, minutes=-1)
-        late.prompt = {"channel": "C0ALERTS", "ts": "1.0001"}
-        approvals.save(conn, late)
-        fresh = pending_request(conn, minutes=30)
-        assert sweep_due()["expired"] == 1
-        assert approvals.load(conn, late.id).status is RequestStatus.EXPIRED
-        assert approvals.load(conn, fresh.id).status is RequestStatus.PENDING
-        assert "expired without a decision" in str(slack.of("chat.update")[-1].params["blocks"])
-        assert [e["request"] for e in auditlog.newest(conn, 5) if e["event"] == "expired"] == [late.id]
+        yield stand_in
+
+
+def test_the_sweep_expires_undecided_requests_and_says_so_on_the_prompt(conn: RedisClient, slack: SlackStandIn) -> None:
+    late = pending_request(conn, minutes=-1)
+    late.prompt = {"channel": "C0ALERTS", "ts": "1.0001"}
+    approvals.save(conn, late)
+    fresh = pending_request(conn, minutes=30)
+    assert sweep_due()["expired"] == 1
+    assert approvals.load(conn, late.id).status is RequestStatus.EXPIRED
+    assert approvals.load(conn, fresh.id).status is RequestStatus.PENDING
+    assert "expired without a decision" in str(slack.of("chat.update")[-1].params["blocks"])
+    assert [e["request"] for e in auditlog.newest(conn, 5) if e["event"] == "expired"] == [late.id]
 
 
 def test_an_approved_request_whose_execution_was_lost_is_queued_again_once(
-    server: str, conn: RedisClient, monkeypatch: pytest.MonkeyPatch
+    conn: RedisClient, slack: SlackStandIn
 ) -> None:
-    from rq import Queue
-
-    from demo.slack_standin import SlackStandIn
-    from workers.remediate import sweep_due
-
-    with SlackStandIn() as slack:
-        for key, value in {"REDIS_URL": server, "SLACK_API_URL": slack.api_url, "SLACK_BOT_TOKEN": "xoxb-t"}.items():
-            monkeypatch.setenv(key, value)
-        req = pending_request(conn)
-        approvals.decide(conn, req.id, "U0BOB", True, APPROVERS, now=time.time() - 120)  # its enqueue never happened
-        sweep_due()
-        sweep_due()
-        queued = [j for j in Queue("trail-audit", connection=conn).jobs if j.func_name == "workers.remediate.execute"]
-        assert [j.args for j in queued] == [(req.id,)]
-        assert approvals.claim(conn, req.id, "job-1") and not approvals.claim(conn, req.id, "job-2")
+    req = pending_request(conn)
+    approvals.decide(conn, req.id, "U0BOB", True, APPROVERS, now=time.time() - 120)  # its enqueue never happened
+    sweep_due()
+    sweep_due()
+    queued = [j for j in Queue("trail-audit", connection=conn).jobs if j.func_name == "workers.remediate.execute"]
+    assert [j.args for j in queued] == [(req.id,)]
+    assert approvals.claim(conn, req.id, "job-1") and not approvals.claim(conn, req.id, "job-2")

@@ -25,6 +25,7 @@ from demo.signing import post, slash_body
 from demo.slack_standin import SlackStandIn
 from demo.socket_standin import SocketModeStandIn
 from demo.stack import Stack, procfile
+from tests.waiting import wait_until
 from workers.queues import queue
 
 pytestmark = pytest.mark.e2e
@@ -53,16 +54,6 @@ def queued_and_done(redis_url: str) -> list[Job]:
     q = queue(conn)
     ids = q.job_ids + q.finished_job_registry.get_job_ids() + q.failed_job_registry.get_job_ids()
     return [j for j in Job.fetch_many(ids, connection=conn) if j is not None]
-
-
-def wait_until(check: Any, timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("timed out")
 
 
 def test_signed_command_is_acked_fast_and_the_report_names_the_failing_trail(stack: dict[str, Any]) -> None:

@@ -17,6 +17,7 @@ from demo.servers import Moto, start_redis
 from demo.signing import action_body, post, slash_body, view_body
 from demo.slack_standin import Call, SlackStandIn
 from demo.stack import Stack
+from tests.waiting import wait_until
 from workers import approvals, auditlog
 
 pytestmark = pytest.mark.e2e
@@ -26,16 +27,6 @@ SETTINGS = {"TRAIL_AUDIT_REGIONS": "us-east-1", "TRAIL_AUDIT_ALERT_CHANNEL": ALE
             "TRAIL_AUDIT_APPROVERS": "U0ALICE,U0BOB,U0CAROL"}  # fmt: skip
 APP_AUDIT = f"arn:aws:cloudtrail:us-east-1:{ACCOUNT}:trail/app-audit"
 MANAGEMENT = f"arn:aws:cloudtrail:us-east-1:{ACCOUNT}:trail/management"
-
-
-def wait_until(check: Any, timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("timed out")
 
 
 @pytest.fixture

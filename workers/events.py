@@ -134,6 +134,35 @@ def parse_event(raw: dict[str, Any], account: str, region: str) -> ChangeEvent:
     )
 
 
+def _query(
+    client: Any,
+    key: str,
+    attribute: dict[str, str],
+    start: dt.datetime,
+    end: dt.datetime,
+    limiter: Limiter,
+    max_pages: int | None = None,
+) -> list[dict[str, Any]] | ApiError:
+    """Every item of one paginated LookupEvents query, each page waiting its turn under `key`."""
+    items: list[dict[str, Any]] = []
+    token: str | None = None
+    pages = 0
+    while True:
+        params: dict[str, Any] = {"LookupAttributes": [attribute], "StartTime": start, "EndTime": end,
+                                  "MaxResults": PAGE_SIZE}  # fmt: skip
+        if token:
+            params["NextToken"] = token
+        limiter.acquire(key)
+        try:
+            page = client.lookup_events(**params)
+        except AWS_ERRORS as exc:
+            return from_exception("cloudtrail", "LookupEvents", exc)
+        items.extend(page.get("Events", []))
+        token, pages = page.get("NextToken"), pages + 1
+        if not token or (max_pages is not None and pages >= max_pages):
+            return items
+
+
 def lookup_changes(
     client: Any,
     account: str,
@@ -148,28 +177,13 @@ def lookup_changes(
     One query per event name (LookupEvents takes a single attribute), each paginated, each page a call
     that waits its turn under the account-and-region key.
     """
-    key = f"{account}:{region}"
     events: list[ChangeEvent] = []
     for name in names:
-        token: str | None = None
-        while True:
-            params: dict[str, Any] = {
-                "LookupAttributes": [{"AttributeKey": "EventName", "AttributeValue": name}],
-                "StartTime": start,
-                "EndTime": end,
-                "MaxResults": PAGE_SIZE,
-            }
-            if token:
-                params["NextToken"] = token
-            limiter.acquire(key)
-            try:
-                page = client.lookup_events(**params)
-            except AWS_ERRORS as exc:
-                return from_exception("cloudtrail", "LookupEvents", exc)
-            events.extend(parse_event(item, account, region) for item in page.get("Events", []))
-            token = page.get("NextToken")
-            if not token:
-                break
+        items = _query(client, f"{account}:{region}", {"AttributeKey": "EventName", "AttributeValue": name},
+                       start, end, limiter)  # fmt: skip
+        if isinstance(items, ApiError):
+            return items
+        events.extend(parse_event(item, account, region) for item in items)
     events.sort(key=lambda e: e.time, reverse=True)
     return events
 
@@ -188,32 +202,11 @@ def lookup_writes(
     The monitor asks every cycle; one `ReadOnly=false` query costs one call a page, where a query per
     watched name would cost thirteen. `max_pages` bounds a busy account's cost (newest events first).
     """
-    key = f"{account}:{region}"
-    events: list[ChangeEvent] = []
-    token: str | None = None
-    while True:
-        params: dict[str, Any] = {
-            "LookupAttributes": [{"AttributeKey": "ReadOnly", "AttributeValue": "false"}],
-            "StartTime": start,
-            "EndTime": end,
-            "MaxResults": PAGE_SIZE,
-        }
-        if token:
-            params["NextToken"] = token
-        limiter.acquire(key)
-        try:
-            page = client.lookup_events(**params)
-        except AWS_ERRORS as exc:
-            return from_exception("cloudtrail", "LookupEvents", exc)
-        events.extend(
-            parse_event(item, account, region)
-            for item in page.get("Events", [])
-            if item.get("EventName") in WATCHED_NAMES
-        )
-        token = page.get("NextToken")
-        max_pages = None if max_pages is None else max_pages - 1
-        if not token or max_pages == 0:
-            break
+    items = _query(client, f"{account}:{region}", {"AttributeKey": "ReadOnly", "AttributeValue": "false"},
+                   start, end, limiter, max_pages)  # fmt: skip
+    if isinstance(items, ApiError):
+        return items
+    events = [parse_event(item, account, region) for item in items if item.get("EventName") in WATCHED_NAMES]
     events.sort(key=lambda e: e.time, reverse=True)
     return events
 

@@ -9,6 +9,7 @@ from redis.exceptions import RedisError
 from slack_bolt import Ack, Respond
 
 from bot import blocks
+from bot.listeners.answers import UNREACHABLE, only_to_clicker
 from workers import alerts, approvals, drift
 from workers.approvals import Refused, Request
 from workers.queues import connection
@@ -48,20 +49,12 @@ def restore(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Res
         told = f"Restore requested by <@{user}> as request `{req.id}`."
         alerts.thread(settings, doc, {"text": told, "blocks": [blocks.section(told)]})
     except Refused as exc:
-        respond(text=f":no_entry: {exc}", response_type="ephemeral", replace_original=False)
+        only_to_clicker(respond, f":no_entry: {exc}")
         return
     except RedisError:
-        respond(
-            text=":x: trail-audit cannot reach its state (Redis); try again in a minute.",
-            response_type="ephemeral",
-            replace_original=False,
-        )
+        only_to_clicker(respond, UNREACHABLE)
         return
-    respond(
-        text=f"Restore requested as `{req.id}`; its approval prompt follows.",
-        response_type="ephemeral",
-        replace_original=False,
-    )
+    only_to_clicker(respond, f"Restore requested as `{req.id}`; its approval prompt follows.")
 
 
 def acknowledge(
@@ -73,10 +66,6 @@ def acknowledge(
     try:
         alerts.acknowledge(connection(settings), settings, str(action.get("value", "")), body["user"]["id"])
     except Refused as exc:
-        respond(text=f":no_entry: {exc}", response_type="ephemeral", replace_original=False)
+        only_to_clicker(respond, f":no_entry: {exc}")
     except RedisError:
-        respond(
-            text=":x: trail-audit cannot reach its state (Redis); try again in a minute.",
-            response_type="ephemeral",
-            replace_original=False,
-        )
+        only_to_clicker(respond, UNREACHABLE)

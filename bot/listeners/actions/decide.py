@@ -12,6 +12,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot import blocks
+from bot.listeners.answers import UNREACHABLE, only_to_clicker
 from workers import approvals
 from workers.approvals import Refused
 from workers.queues import connection
@@ -57,14 +58,10 @@ def _decide(
             lambda group: _members(client, group),
         )
     except Refused as exc:
-        respond(text=f":no_entry: {exc}", response_type="ephemeral", replace_original=False)
+        only_to_clicker(respond, f":no_entry: {exc}")
         return
     except RedisError:
-        respond(
-            text=":x: trail-audit cannot reach its state (Redis); nothing was decided. Try again in a minute.",
-            response_type="ephemeral",
-            replace_original=False,
-        )
+        only_to_clicker(respond, UNREACHABLE)
         return
     made = approvals.decision(conn, req.id)
     assert made is not None

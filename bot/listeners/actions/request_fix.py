@@ -10,6 +10,7 @@ from slack_bolt import Ack, Respond
 from slack_sdk import WebClient
 
 from bot import blocks
+from bot.listeners.answers import UNREACHABLE, only_to_clicker
 from bot.requests import FIX_KEY
 from workers.queues import connection
 from workers.settings import Settings
@@ -25,18 +26,10 @@ def request_fix(
     try:
         raw = connection(settings).get(FIX_KEY.format(fix_id)) if fix_id.isalnum() else None
     except RedisError:
-        respond(
-            text=":x: trail-audit cannot reach its state (Redis) right now; try again in a minute.",
-            response_type="ephemeral",
-            replace_original=False,
-        )
+        only_to_clicker(respond, UNREACHABLE)
         return
     if raw is None:
-        respond(
-            text="This report's fix button has expired or is not valid: run `/trail-audit` again.",
-            response_type="ephemeral",
-            replace_original=False,
-        )
+        only_to_clicker(respond, "This report's fix button has expired or is not valid: run `/trail-audit` again.")
         return
     fix = json.loads(raw)
     subject = f"*{fix['remediation']}* for *{fix['check']}* on `{fix['resource']}` ({fix['account']} · {fix['region']})"
