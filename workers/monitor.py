@@ -143,10 +143,8 @@ def _watch_region(
     merged = drift.merge(previous["state"] if previous else None, observed)
     conn.set(state_key(acct.id, region), json.dumps({"at": now, "state": merged}))
     changes = drift.regressions(acct.id, region, previous["state"], merged) if previous else []
-    pending = [a for a in alerts.open_alerts(conn, acct.id, region) if not a.get("attribution")]
-    events: list[ChangeEvent] | ApiError = []
-    if changes or pending or previous:
-        events = _events(acct, region, now, limiter)
+    # the first observation is the baseline: nothing to compare, attribute or report yet
+    events: list[ChangeEvent] | ApiError = _events(acct, region, now, limiter) if previous else []
     since = previous["at"] if previous else now
     actions = executed.since(conn, since - 5)
     for change in changes:
@@ -156,8 +154,9 @@ def _watch_region(
         doc["approved"] = drift.correlate(doc, actions, since)
         _attribute(doc, events)
         alerts.raise_alert(conn, settings, doc)
+    new = {c.key for c in changes}
     for doc in alerts.open_alerts(conn, acct.id, region):
-        if doc["key"] in {c.key for c in changes}:
+        if doc["key"] in new:
             continue
         if drift.recovered(doc, merged):
             by = drift.correlate(doc, actions, since)

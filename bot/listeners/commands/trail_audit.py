@@ -12,6 +12,7 @@ from redis.exceptions import RedisError
 from rq import Callback, Worker
 from slack_bolt import Ack
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot import blocks
 from bot.commands import Command, parse
@@ -98,6 +99,12 @@ def _request(cmd: Command, command: dict[str, Any], settings: Settings, client: 
         return blocks.usage(str(exc)) if isinstance(exc, PlanError) else blocks.ephemeral(f":no_entry: {exc}")
     except RedisError:
         return blocks.ephemeral(":x: trail-audit cannot queue your request right now (Redis is unreachable).")
+    except SlackApiError as exc:
+        log.warning("reason dialog not opened", extra={"slack_error": exc.response.get("error")})
+        return blocks.ephemeral(
+            "The reason dialog could not be opened; give the reason in the command: "
+            f"`/trail-audit remediate {cmd.check} {cmd.resource} <reason>`."
+        )
     where = f"<#{settings.alert_channel}>" if settings.alert_channel else "the alert channel"
     return blocks.ephemeral(f"Request `{req.id}` ({req.action}) recorded; its approval prompt will appear in {where}.")
 
