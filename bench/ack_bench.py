@@ -30,9 +30,9 @@ from demo.servers import aws_env, moto_server, start_redis
 from demo.signing import post, slash_body
 from demo.slack_standin import SlackStandIn
 from demo.stack import Stack
-from workers import accounts
-from workers.audit import run_audit
-from workers.settings import Settings
+from workers.audit import accounts
+from workers.audit.engine import run_audit
+from workers.core.settings import Settings
 
 SECRET = "bench-secret"
 COMMANDS, CONCURRENCY = 500, 25

@@ -20,9 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.latency_proxy import spawn
 from demo.fake_account import compliant
 from demo.servers import aws_env, moto_server
-from workers import accounts
-from workers.audit import run_audit
-from workers.settings import Settings
+from workers.audit import accounts
+from workers.audit.engine import run_audit
+from workers.core.settings import Settings
 
 REGIONS = [
     "us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1", "eu-west-1", "eu-west-2", "eu-west-3",

@@ -28,7 +28,7 @@ from demo.fake_account import FakeAccount, compliant
 from demo.servers import aws_env, moto_server, start_redis
 from demo.slack_standin import SlackStandIn
 from demo.stack import Stack
-from workers.monitor import LAST
+from workers.monitor.watch import LAST
 
 ALERTS = "C0ALERTS"
 

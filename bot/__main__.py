@@ -14,7 +14,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from bot.settings import bot_settings
-from workers import logs
+from workers.core import logs
 
 log = logging.getLogger("trail_audit.bot")
 

@@ -8,14 +8,13 @@ from typing import Any
 from redis import Redis
 
 from bot.commands import Command
-from workers import approvals
-from workers.approvals import Request
-from workers.checks import CHECKS, Scope
-from workers.findings import GLOBAL
-from workers.regions import invalid_region_names
-from workers.remediate import role_for
-from workers.remediations import PlanError, for_check
-from workers.settings import Settings
+from workers.audit.checks import CHECKS, Scope
+from workers.audit.findings import GLOBAL
+from workers.audit.regions import invalid_region_names
+from workers.core.settings import Settings
+from workers.remediation import approvals
+from workers.remediation.approvals import Request, role_for
+from workers.remediation.registry import PlanError, for_check
 
 FIX_KEY = "ta:fix:{}"  # a report's "Request fix" button value -> the finding it fixes
 FIX_KEEP = 7 * 24 * 3600

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import SecretStr, ValidationError
 
-from workers.settings import Settings
+from workers.core.settings import Settings
 
 
 class MissingSetting(SystemExit):

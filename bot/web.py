@@ -10,9 +10,9 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 
 from bot.listeners import register
 from bot.settings import bot_settings
-from workers import logs
-from workers.settings import Settings
-from workers.slack import web_client
+from workers.core import logs
+from workers.core.settings import Settings
+from workers.slack.client import web_client
 
 StartResponse = Callable[..., Any]
 

@@ -9,8 +9,8 @@ import pytest
 
 from demo.servers import Moto, aws_env, moto_server
 from tests.faults import Faults
-from workers import accounts
-from workers.settings import Settings
+from workers.audit import accounts
+from workers.core.settings import Settings
 
 
 @pytest.fixture(scope="session")

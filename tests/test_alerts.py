@@ -8,12 +8,12 @@ from collections.abc import Iterator
 import pytest
 from redis import Redis as RedisClient
 
-from bot import blocks
 from demo.servers import start_redis
 from demo.slack_standin import SlackStandIn
-from workers import alerts
-from workers.approvals import Refused
-from workers.settings import Settings
+from workers.core.settings import Settings
+from workers.monitor import alerts
+from workers.remediation.approvals import Refused
+from workers.slack import messages as blocks
 
 
 @pytest.fixture
@@ -81,7 +81,7 @@ def test_alert_message_within_limits_for_huge_values() -> None:
 def test_status_shows_each_accounts_last_cycle(env: tuple[RedisClient, Settings, SlackStandIn]) -> None:
     import json
 
-    from workers.monitor import BY_ACCOUNT, status_lines
+    from workers.monitor.watch import BY_ACCOUNT, status_lines
 
     conn, _, _ = env
     assert status_lines(conn) == ["Monitor: no cycle yet"]

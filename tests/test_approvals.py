@@ -12,9 +12,9 @@ from rq import Queue
 
 from demo.servers import start_redis
 from demo.slack_standin import SlackStandIn
-from workers import approvals, auditlog
-from workers.approvals import Refused, Request, RequestStatus
-from workers.remediate import sweep_due
+from workers.remediation import approvals, auditlog
+from workers.remediation.approvals import Refused, Request, RequestStatus
+from workers.remediation.jobs import sweep_due
 
 APPROVERS = ["U0BOB", "U0CAROL", "S0SECOPS"]
 
@@ -150,6 +150,8 @@ def test_an_approved_request_whose_execution_was_lost_is_queued_again_once(
     approvals.decide(conn, req.id, "U0BOB", True, APPROVERS, now=time.time() - 120)  # its enqueue never happened
     sweep_due()
     sweep_due()
-    queued = [j for j in Queue("trail-audit", connection=conn).jobs if j.func_name == "workers.remediate.execute"]
+    queued = [
+        j for j in Queue("trail-audit", connection=conn).jobs if j.func_name == "workers.remediation.jobs.execute"
+    ]
     assert [j.args for j in queued] == [(req.id,)]
     assert approvals.claim(conn, req.id, "job-1") and not approvals.claim(conn, req.id, "job-2")

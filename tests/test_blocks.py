@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot import blocks
+from workers.slack import messages as blocks
 
 CHECKS = ["cloudtrail.trail_logging", "cloudtrail.trail_management_events", "config.recorder_recording"]
 

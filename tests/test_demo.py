@@ -11,9 +11,9 @@ from urllib.parse import unquote
 
 import pytest
 
-from bot import blocks
 from demo.servers import clean_env
 from demo.transcript import BUILDER, builder_link, plain, render
+from workers.slack import messages as blocks
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -20,11 +20,12 @@ from redis import Redis as RedisClient
 from demo.fake_account import ACCOUNT, CONFIG_ROLE, HOME, FakeAccount, compliant
 from demo.servers import Moto, start_redis
 from tests.cloudtrail_records import record
-from workers import drift, remediations
-from workers.accounts import Account, default_account
-from workers.events import lookup_writes
-from workers.ratelimit import RedisLimiter
-from workers.settings import Settings
+from workers.audit.accounts import Account, default_account
+from workers.core.settings import Settings
+from workers.monitor import drift
+from workers.monitor.lookup import lookup_writes
+from workers.monitor.ratelimit import RedisLimiter
+from workers.remediation import registry as remediations
 
 NOW = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)
 MANAGEMENT = f"arn:aws:cloudtrail:{HOME}:{ACCOUNT}:trail/management"
@@ -186,7 +187,7 @@ def test_the_lookup_rate_is_shared_by_every_worker(redis_url: str) -> None:
 def test_a_blind_spot_is_said_once_and_its_end_too(aws: Moto, redis_url: str, monkeypatch: pytest.MonkeyPatch,
                                                     faults: Any) -> None:  # fmt: skip
     from demo.slack_standin import SlackStandIn
-    from workers.monitor import LAST, watch_account
+    from workers.monitor.watch import LAST, watch_account
 
     compliant([HOME])
     with SlackStandIn() as slack:

@@ -26,7 +26,7 @@ from demo.slack_standin import SlackStandIn
 from demo.socket_standin import SocketModeStandIn
 from demo.stack import Stack, procfile
 from tests.waiting import wait_until
-from workers.queues import queue
+from workers.queue.queues import queue
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,7 +84,7 @@ def test_bot_not_in_channel_falls_back_to_response_url(stack: dict[str, Any]) ->
 
 
 def test_status_and_log_answer_from_server_side_state(stack: dict[str, Any]) -> None:
-    from workers import approvals, auditlog
+    from workers.remediation import approvals, auditlog
 
     conn = RedisClient.from_url(stack["redis"].url)
     req = approvals.Request(id="c0ffee00", action="config.start_recorder", requester="U0ALICE", reason="r",
@@ -119,7 +119,7 @@ def test_forged_stale_and_unsigned_requests_get_401_and_no_job(stack: dict[str, 
     status, _ = post(stack["url"] + "/slack/events", body, secret, timestamp=when)
     assert status == 401
     time.sleep(0.5)
-    assert not [j for j in queued_and_done(stack["redis"].url) if j.func_name == "workers.jobs.start_audit"]
+    assert not [j for j in queued_and_done(stack["redis"].url) if j.func_name == "workers.audit.jobs.start_audit"]
     assert [c.method for c in stack["slack"].calls] == []
 
 
@@ -162,7 +162,7 @@ def test_worker_killed_mid_audit_ends_in_a_failed_message(aws: Moto) -> None:
             wait_until(lambda: slack.of("chat.postMessage"))  # planned: region jobs are queued
             started = StartedJobRegistry(queue=queue(RedisClient.from_url(redis.url)))
             wait_until(lambda: [j for j in Job.fetch_many(started.get_job_ids(), connection=started.connection)
-                                if j is not None and j.func_name == "workers.jobs.audit_regions"])  # fmt: skip
+                                if j is not None and j.func_name == "workers.audit.jobs.audit_regions"])  # fmt: skip
             time.sleep(0.5)
             running.kill("worker")
             killed_at = time.monotonic()
@@ -185,9 +185,9 @@ def test_a_failing_finish_job_says_so_in_slack(aws: Moto) -> None:
     from redis import Redis as RedisClient
     from rq import Callback, SimpleWorker
 
-    from workers.failures import CALLBACK, reply_meta
-    from workers.queues import queue
-    from workers.slack import Posted
+    from workers.queue.failures import CALLBACK, reply_meta
+    from workers.queue.queues import queue
+    from workers.slack.client import Posted
 
     redis = start_redis()
     try:
@@ -195,7 +195,7 @@ def test_a_failing_finish_job_says_so_in_slack(aws: Moto) -> None:
             os.environ.update({"SLACK_API_URL": slack.api_url, "REDIS_URL": redis.url})
             conn = RedisClient.from_url(redis.url)
             q = queue(conn)
-            q.enqueue("workers.jobs.finish_audit", "gone", [], on_failure=Callback(CALLBACK),
+            q.enqueue("workers.audit.jobs.finish_audit", "gone", [], on_failure=Callback(CALLBACK),
                       meta={"reply": reply_meta("C0AUDIT", None, Posted("C0AUDIT", "1.0001"))})  # fmt: skip
             SimpleWorker([q], connection=conn).work(burst=True)
             update = slack.of("chat.update")[-1]

@@ -18,7 +18,7 @@ from demo.signing import action_body, post, slash_body, view_body
 from demo.slack_standin import Call, SlackStandIn
 from demo.stack import Stack
 from tests.waiting import wait_until
-from workers import approvals, auditlog
+from workers.remediation import approvals, auditlog
 
 pytestmark = pytest.mark.e2e
 SECRET = "e2e-signing-secret"

@@ -17,7 +17,7 @@ from demo.slack_standin import Call, SlackStandIn
 from demo.stack import Stack
 from tests.test_e2e_approvals import SECRET, click, command, prompt_of, request_id_in
 from tests.waiting import wait_until
-from workers.monitor import LAST
+from workers.monitor.watch import LAST
 
 pytestmark = pytest.mark.e2e
 ALERTS = "C0ALERTS"

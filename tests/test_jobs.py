@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from workers.jobs import batches
+from workers.audit.jobs import batches
 
 
 @given(st.lists(st.text(min_size=1), unique=True, max_size=40), st.integers(min_value=-2, max_value=50))

@@ -8,8 +8,8 @@ import logging
 from rq.exceptions import AbandonedJobError
 from rq.timeouts import JobTimeoutException
 
-from workers.failures import reason
-from workers.logs import JsonFormatter, mask
+from workers.core.logs import JsonFormatter, mask
+from workers.queue.failures import reason
 
 
 def record(msg: str, **extra: object) -> logging.LogRecord:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from workers.metricfilter import CIS_EVENTS, PatternError, cis_match, compile_pattern, sample_event
+from workers.audit.metricfilter import CIS_EVENTS, PatternError, cis_match, compile_pattern, sample_event
 
 
 def clause(name: str, quote: bool, space: bool, parens: bool) -> str:

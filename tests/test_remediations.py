@@ -13,13 +13,13 @@ import pytest
 from demo.fake_account import ACCOUNT, CONFIG_ROLE, HOME, LOG_GROUP, FakeAccount, compliant
 from demo.servers import Moto
 from tests.faults import Faults
-from workers import remediations as rem
-from workers.accounts import Account, default_account
-from workers.audit import recheck
-from workers.awserrors import iam_action
-from workers.findings import GLOBAL, Status
-from workers.remediations import PlanError
-from workers.settings import Settings
+from workers.audit.accounts import Account, default_account
+from workers.audit.awserrors import iam_action
+from workers.audit.engine import recheck
+from workers.audit.findings import GLOBAL, Status
+from workers.core.settings import Settings
+from workers.remediation import registry as rem
+from workers.remediation.registry import PlanError
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = {"ReadWriteType": "WriteOnly", "IncludeManagementEvents": True,
@@ -254,7 +254,8 @@ def test_a_failed_reenable_keeps_the_backout_and_tries_again(
 
     from demo.servers import start_redis
     from demo.slack_standin import SlackStandIn
-    from workers import approvals, auditlog, remediate
+    from workers.remediation import approvals, auditlog
+    from workers.remediation import jobs as remediate
 
     arn = acct.trail("app", multi_region=False)
     FakeAccount().client("cloudtrail").put_event_selectors(

@@ -10,9 +10,9 @@ import pytest
 
 from demo.fake_account import CIS_PATTERN, LOG_GROUP, demo_account
 from tests.faults import Faults
-from workers.audit import run_audit
-from workers.awserrors import iam_action
-from workers.settings import Settings
+from workers.audit.awserrors import iam_action
+from workers.audit.engine import run_audit
+from workers.core.settings import Settings
 
 REGIONS = ["us-east-1", "eu-west-1", "eu-central-1", "ap-southeast-2"]
 ROOT = Path(__file__).resolve().parent.parent

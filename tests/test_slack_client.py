@@ -9,8 +9,8 @@ import pytest
 from slack_sdk.errors import SlackApiError
 
 from demo.slack_standin import SlackStandIn
-from workers import slack
-from workers.settings import Settings
+from workers.core.settings import Settings
+from workers.slack import client as slack
 
 TOKEN = "xoxb-1111-2222-secretsecret"
 

@@ -12,9 +12,9 @@ from typing import IO, NoReturn
 
 from pydantic import ValidationError
 
-from workers import table
-from workers.audit import Progress, run_audit
-from workers.settings import Settings
+from workers.audit import table
+from workers.audit.engine import Progress, run_audit
+from workers.core.settings import Settings
 
 USAGE_ERROR = 2
 
@@ -26,7 +26,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _regions(text: str) -> list[str]:
-    from workers.regions import invalid_region_names
+    from workers.audit.regions import invalid_region_names
 
     names = [part.strip() for part in text.split(",") if part.strip()]
     if not names:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.listeners.actions.alert import acknowledge, restore
+from bot.listeners.actions.alert import acknowledge, acknowledge_all, restore, restore_all
 from bot.listeners.actions.decide import approve, deny
 from bot.listeners.actions.request_fix import request_fix
 
@@ -16,3 +16,5 @@ def register(app: App) -> None:
     app.action("deny")(deny)
     app.action("restore")(restore)
     app.action("ack_alert")(acknowledge)
+    app.action("restore_all")(restore_all)
+    app.action("ack_group")(acknowledge_all)

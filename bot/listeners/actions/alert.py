@@ -1,53 +1,93 @@
-"""A tamper alert's buttons: Restore (an approval-gated request back to the last known good state) and
-Acknowledge (records who took it)."""
+"""A tamper alert's buttons: Restore (an approval-gated request back to the last known good state), Restore
+all (one request for every restorable change of a rolled-up alert), Acknowledge and Acknowledge all.
+
+The restore's plan was computed by the monitor when it raised the alert (the web process makes no AWS call);
+it is checked against the current state again when it is approved.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from redis import Redis
 from redis.exceptions import RedisError
 from slack_bolt import Ack, Respond
 
-from bot import blocks
 from bot.listeners.answers import UNREACHABLE, only_to_clicker
-from workers import alerts, approvals, drift
-from workers.approvals import Refused, Request
-from workers.queues import connection
-from workers.remediate import role_for
-from workers.settings import Settings
+from workers.core.settings import Settings
+from workers.monitor import alerts
+from workers.queue.queues import connection
+from workers.remediation import approvals
+from workers.remediation.approvals import Refused, Request, role_for
+from workers.slack import messages as blocks
+from workers.slack import outbox
 
 RESTORE = "restore.last_known_good"
+RESTORABLE = ("open", "acknowledged")
+
+
+def _request(settings: Settings, docs: list[dict[str, Any]], user: str, channel: str | None) -> Request:
+    """One restore request for the restorable alerts among `docs` (all of one account and region)."""
+    docs = [d for d in docs if d.get("restorable") and d.get("restore") and d["status"] in RESTORABLE]
+    if not docs:
+        raise Refused("Nothing here can be restored any more (recovered, or not a change of state).")
+    first = docs[0]
+    calls = [c for d in docs for c in d["restore"]["plan"]["calls"]]
+    bases = [b for d in docs for b in d["restore"]["plan"].get("basis") or []]
+    permissions = sorted({p for d in docs for p in d["restore"]["permissions"]})
+    title = first["title"] if len(docs) == 1 else f"{len(docs)} changes in {first['account']} {first['region']}"
+    return Request(
+        id=approvals.new_id(),
+        action=RESTORE,
+        requester=user,
+        reason=f"after alert {first['id']}: {title}",
+        account=first["account"],
+        region=first["region"],
+        resource=first["resource"] if len(docs) == 1 and first["kind"] == "trail" else first["region"],
+        check=first["restore"]["check"] if len(docs) == 1 else None,
+        channel=channel,
+        plan={"calls": calls, "snapshot": None, "basis": bases},
+        permissions=permissions,
+        role_arn=role_for(settings, first["account"]),
+    )
+
+
+def _open(conn: Redis, settings: Settings, docs: list[dict[str, Any]], user: str, channel: str | None) -> Request:
+    req = _request(settings, docs, user, channel)
+    approvals.open_request(conn, req)
+    told = f"Restore requested by <@{user}> as request `{req.id}`."
+    if settings.alert_channel:
+        outbox.send(
+            conn,
+            f"alert-restore-{req.id}",
+            settings.alert_channel,
+            {"text": told, "blocks": [blocks.section(told)]},
+            thread=alerts.group_id(docs[0]),
+        )
+    return req
 
 
 def restore(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, context: dict[str, Any]) -> None:
-    """Request the restore of what an alert reports changed; it goes through approval like any fix."""
+    """Request the restore of what one alert reports changed; it goes through approval like any fix."""
     ack()
-    settings: Settings = context["settings"]
+    _restore(
+        body, respond, context["settings"], lambda conn, value: [alerts.load(conn, value)], str(action.get("value", ""))
+    )
+
+
+def restore_all(
+    ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, context: dict[str, Any]
+) -> None:
+    """Request one restore for every restorable change of a rolled-up alert."""
+    ack()
+    _restore(body, respond, context["settings"], alerts.group_of, str(action.get("value", "")))
+
+
+def _restore(body: dict[str, Any], respond: Respond, settings: Settings, find: Any, value: str) -> None:
     user = body["user"]["id"]
     try:
         conn = connection(settings)
-        doc = alerts.load(conn, str(action.get("value", "")))
-        if doc["status"] != "open":
-            raise Refused(f"This alert is {doc['status']}: there is nothing to restore.")
-        field = drift.field_of(doc["kind"], doc["field"])
-        plan = drift.restore_plan(doc)
-        req = Request(
-            id=approvals.new_id(),
-            action=RESTORE,
-            requester=user,
-            reason=f"after alert {doc['id']}: {doc['title']}",
-            account=doc["account"],
-            region=doc["region"],
-            resource=doc["resource"] if doc["kind"] == "trail" else doc["region"],
-            check=field.check,
-            channel=(body.get("channel") or {}).get("id"),
-            plan=plan.to_dict(),
-            permissions=drift.permissions(plan),
-            role_arn=role_for(settings, doc["account"]),
-        )
-        approvals.open_request(conn, req)
-        told = f"Restore requested by <@{user}> as request `{req.id}`."
-        alerts.thread(settings, doc, {"text": told, "blocks": [blocks.section(told)]})
+        req = _open(conn, settings, find(conn, value), user, (body.get("channel") or {}).get("id"))
     except Refused as exc:
         only_to_clicker(respond, f":no_entry: {exc}")
         return
@@ -62,9 +102,23 @@ def acknowledge(
 ) -> None:
     """Record who took the alert."""
     ack()
-    settings: Settings = context["settings"]
+    _acknowledge(body, respond, context["settings"], lambda conn, value: [value], str(action.get("value", "")))
+
+
+def acknowledge_all(
+    ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, context: dict[str, Any]
+) -> None:
+    """Record who took every open alert of a rolled-up message."""
+    ack()
+    ids = lambda conn, value: [d["id"] for d in alerts.group_of(conn, value) if d["status"] == "open"]  # noqa: E731
+    _acknowledge(body, respond, context["settings"], ids, str(action.get("value", "")))
+
+
+def _acknowledge(body: dict[str, Any], respond: Respond, settings: Settings, find: Any, value: str) -> None:
     try:
-        alerts.acknowledge(connection(settings), settings, str(action.get("value", "")), body["user"]["id"])
+        conn = connection(settings)
+        for alert_id in find(conn, value):
+            alerts.acknowledge(conn, settings, alert_id, body["user"]["id"])
     except Refused as exc:
         only_to_clicker(respond, f":no_entry: {exc}")
     except RedisError:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -11,13 +10,11 @@ from slack_bolt import Ack, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import blocks
 from bot.listeners.answers import UNREACHABLE, only_to_clicker
-from workers import approvals
-from workers.approvals import Refused
-from workers.queues import connection
-from workers.remediate import enqueue_execute
-from workers.settings import Settings
+from workers.core.settings import Settings
+from workers.queue.queues import connection
+from workers.remediation import approvals
+from workers.remediation.approvals import Refused, enqueue_execute
 
 log = logging.getLogger("trail_audit.bot")
 
@@ -57,31 +54,12 @@ def _decide(
             settings.approvers,
             lambda group: _members(client, group),
         )
+        if approved:  # the decision is committed; if this is lost, the sweep queues the execution again
+            enqueue_execute(conn, req.id)
     except Refused as exc:
         only_to_clicker(respond, f":no_entry: {exc}")
-        return
     except RedisError:
         only_to_clicker(respond, UNREACHABLE)
-        return
-    made = approvals.decision(conn, req.id)
-    assert made is not None
-    state = f":white_check_mark: {made.sentence()}: executing…" if approved else f":no_entry_sign: {made.sentence()}"
-    if req.prompt:
-        try:
-            client.chat_update(channel=req.prompt["channel"], ts=req.prompt["ts"], **blocks.prompt(asdict(req), state))
-        except SlackApiError as exc:  # the decision is recorded either way; the execution updates the prompt too
-            log.warning("prompt not updated", extra={"slack_error": exc.response.get("error"), "request": req.id})
-    if approved:
-        enqueue_execute(conn, req.id)
-    elif req.channel:
-        try:
-            client.chat_postEphemeral(
-                channel=req.channel,
-                user=req.requester,
-                text=f"Your request `{req.id}` ({req.action}) was {made.sentence()}.",
-            )
-        except SlackApiError as exc:
-            log.warning("requester not told", extra={"slack_error": exc.response.get("error"), "request": req.id})
 
 
 def _members(client: WebClient, group: str) -> set[str]:

@@ -9,11 +9,11 @@ from redis.exceptions import RedisError
 from slack_bolt import Ack, Respond
 from slack_sdk import WebClient
 
-from bot import blocks
 from bot.listeners.answers import UNREACHABLE, only_to_clicker
 from bot.requests import FIX_KEY
-from workers.queues import connection
-from workers.settings import Settings
+from workers.core.settings import Settings
+from workers.queue.queues import connection
+from workers.slack import messages as blocks
 
 
 def request_fix(

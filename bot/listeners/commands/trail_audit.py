@@ -14,15 +14,17 @@ from slack_bolt import Ack
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import blocks
 from bot.commands import Command, parse
 from bot.requests import from_command
-from workers import approvals, auditlog
-from workers.failures import CALLBACK
-from workers.monitor import status_lines
-from workers.queues import connection, queue
-from workers.remediations import PlanError
-from workers.settings import Settings
+from workers.core.settings import Settings
+from workers.monitor.watch import status_lines
+from workers.queue.failures import CALLBACK
+from workers.queue.queues import URGENT, connection, queue
+from workers.remediation import approvals, auditlog
+from workers.remediation.registry import PlanError
+from workers.slack import messages as blocks
+from workers.slack.outbox import status_lines as outbox_lines
+from workers.state import keys
 
 log = logging.getLogger("trail_audit.bot")
 
@@ -57,7 +59,7 @@ def trail_audit(ack: Ack, command: dict[str, Any], context: dict[str, Any], clie
     }
     try:
         queue(connection(settings)).enqueue(
-            "workers.jobs.start_audit",
+            "workers.audit.jobs.start_audit",
             request,
             job_timeout=120,
             on_failure=Callback(CALLBACK),
@@ -83,10 +85,13 @@ def _request(cmd: Command, command: dict[str, Any], settings: Settings, client: 
         conn = connection(settings)
         if cmd.name == "reenable":
             req = approvals.load(conn, cmd.request_id or "")
-            if req.status is not approvals.RequestStatus.ACTIVE:
+            if req.status not in (
+                approvals.RequestStatus.ACTIVE,
+                approvals.RequestStatus.UNKNOWN,
+            ) or not req.action.startswith("backout."):
                 return blocks.ephemeral(f"Request `{req.id}` is {req.status.value}, not an active backout.")
             auditlog.write(conn, "reenable_requested", req.id, user)
-            queue(conn).enqueue("workers.remediate.reenable", req.id, user, job_timeout=120)
+            queue(conn, URGENT).enqueue("workers.remediation.jobs.reenable", req.id, user, job_timeout=40)
             return blocks.ephemeral(f":arrows_counterclockwise: Restoring `{req.id}` now (no approval needed).")
         req = from_command(cmd, user, channel, settings)
         if cmd.name == "remediate" and not cmd.reason:
@@ -114,10 +119,10 @@ def _status(settings: Settings) -> dict[str, Any]:
         conn = connection(settings)
         q = queue(conn)
         workers = Worker.count(connection=conn)
-        last = conn.get("ta:last_audit")
+        last = conn.get(keys.LAST_AUDIT)
         pending = [asdict(r) for r in approvals.pending(conn)]
         active = [asdict(r) for r in approvals.active(conn)]
-        watching = status_lines(conn)
+        watching = status_lines(conn) + outbox_lines(conn)
         return blocks.status(len(q), workers, json.loads(last) if last else None, pending, active, watching)
     except RedisError:
         return blocks.ephemeral(":x: The queue (Redis) is unreachable.")

@@ -9,14 +9,15 @@ from typing import Any
 from redis.exceptions import RedisError
 from slack_bolt import Ack
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
 from bot.commands import Command
 from bot.requests import from_command, from_fix
-from workers import approvals
-from workers.queues import connection
-from workers.remediations import PlanError
-from workers.settings import Settings
+from workers.core.settings import Settings
+from workers.queue.queues import connection
+from workers.remediation import approvals
+from workers.remediation.registry import PlanError
+from workers.slack import messages as blocks
+from workers.slack import outbox
 
 log = logging.getLogger("trail_audit.bot")
 
@@ -48,11 +49,10 @@ def request_reason(
         return
     ack()
     if req.channel:
+        text = f"Request `{req.id}` ({req.action}) recorded; its approval prompt follows."
         try:
-            client.chat_postEphemeral(
-                channel=req.channel,
-                user=user,
-                text=f"Request `{req.id}` ({req.action}) recorded; its approval prompt follows.",
+            outbox.send(
+                conn, f"req-{req.id}-recorded", req.channel, blocks.ephemeral(text), user=user, kind="ephemeral"
             )
-        except SlackApiError as exc:
-            log.warning("requester not told", extra={"slack_error": exc.response.get("error"), "request": req.id})
+        except RedisError:
+            log.warning("requester not told", extra={"request": req.id})

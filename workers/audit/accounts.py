@@ -11,8 +11,8 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from workers.awserrors import AWS_ERRORS, ApiError, from_exception
-from workers.settings import Settings
+from workers.audit.awserrors import AWS_ERRORS, ApiError, from_exception
+from workers.core.settings import Settings
 
 
 def client_config(settings: Settings) -> Config:

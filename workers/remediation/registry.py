@@ -16,10 +16,10 @@ from typing import Any
 
 from botocore import xform_name
 
-from workers.accounts import Account
-from workers.awserrors import AWS_ERRORS, ApiError, from_exception, iam_action
-from workers.inventory import call
-from workers.settings import Settings
+from workers.audit.accounts import Account
+from workers.audit.awserrors import AWS_ERRORS, ApiError, from_exception, iam_action
+from workers.audit.inventory import call
+from workers.core.settings import Settings
 
 TRAIL_TYPE = "AWS::CloudTrail::Trail"
 TRAIL_NAME = "trail-audit-management"
@@ -56,15 +56,16 @@ class Plan:
 
     calls: list[ApiCall]
     snapshot: dict[str, Any] | None = None
+    basis: dict[str, Any] | None = None  # a Restore's: the observed value it was planned against
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready."""
-        return {"calls": [asdict(c) for c in self.calls], "snapshot": self.snapshot}
+        return {"calls": [asdict(c) for c in self.calls], "snapshot": self.snapshot, "basis": self.basis}
 
     @staticmethod
     def from_dict(doc: dict[str, Any]) -> Plan:
         """The inverse of `to_dict`."""
-        return Plan([ApiCall(**c) for c in doc["calls"]], doc.get("snapshot"))
+        return Plan([ApiCall(**c) for c in doc["calls"]], doc.get("snapshot"), doc.get("basis"))
 
 
 Planner = Callable[[Account, str, str, Settings], Plan]

@@ -14,9 +14,9 @@ from typing import Any, TypeVar
 
 from botocore import xform_name
 
-from workers.accounts import Account
-from workers.awserrors import AWS_ERRORS, ApiError, from_exception
-from workers.metricfilter import cis_match
+from workers.audit.accounts import Account
+from workers.audit.awserrors import AWS_ERRORS, ApiError, from_exception
+from workers.audit.metricfilter import cis_match
 
 T = TypeVar("T")
 Fact = Any  # the API's answer, or an ApiError

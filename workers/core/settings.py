@@ -51,6 +51,23 @@ class Settings(BaseSettings):
         15, gt=0, le=24 * 60, validation_alias=AliasChoices("TRAIL_AUDIT_ALERT_REPOST_MINUTES")
     )
 
+    outbox_retry_seconds: float = Field(
+        7200, gt=0, validation_alias=AliasChoices("TRAIL_AUDIT_OUTBOX_RETRY_SECONDS")
+    )  # how long a Slack message is retried before it is given up (and shown in status)
+    outbox_max_backoff: float = Field(300, gt=0, validation_alias=AliasChoices("TRAIL_AUDIT_OUTBOX_MAX_BACKOFF"))
+    slack_channel_rate: float = Field(1.0, gt=0, validation_alias=AliasChoices("TRAIL_AUDIT_SLACK_CHANNEL_RATE"))
+    sweep_seconds: int = Field(5, ge=1, le=60, validation_alias=AliasChoices("TRAIL_AUDIT_SWEEP_SECONDS"))
+    stuck_after_seconds: float = Field(
+        60, gt=0, validation_alias=AliasChoices("TRAIL_AUDIT_STUCK_AFTER_SECONDS")
+    )  # an approved request not executing after this long is queued again
+    watchdog_stale_seconds: float = Field(
+        20, gt=0, validation_alias=AliasChoices("TRAIL_AUDIT_WATCHDOG_STALE_SECONDS")
+    )  # a worker silent this long is dead and its job failed
+    reenable_retry_seconds: float = Field(
+        60, gt=0, validation_alias=AliasChoices("TRAIL_AUDIT_REENABLE_RETRY_SECONDS")
+    )  # a re-enable that failed is tried again after this long
+    lookup_max_pages: int = Field(20, ge=1, le=1000, validation_alias=AliasChoices("TRAIL_AUDIT_LOOKUP_MAX_PAGES"))
+
     @field_validator("approvers", "regions", "role_arns", mode="before")
     @classmethod
     def _split_commas(cls, value: Any) -> Any:

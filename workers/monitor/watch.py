@@ -18,30 +18,32 @@ from typing import Any
 
 from redis import Redis
 
-from bot import blocks
-from workers import actions as executed
-from workers import alerts, drift, logs, slack
-from workers.accounts import Account
-from workers.awserrors import ApiError
-from workers.events import LOOKUP_ATTEMPTS, ChangeEvent, lookup_writes
-from workers.queues import connection, queue
-from workers.ratelimit import RedisLimiter
-from workers.regions import RegionPlan, plan
-from workers.remediate import account_of
-from workers.remediations import PlanError
-from workers.settings import Settings
+from workers.audit.accounts import Account
+from workers.audit.awserrors import ApiError
+from workers.audit.regions import RegionPlan, plan
+from workers.core import logs
+from workers.core.settings import Settings
+from workers.monitor import alerts, drift, tampering
+from workers.monitor.lookup import LOOKUP_ATTEMPTS, ChangeEvent, recent_writes
+from workers.monitor.ratelimit import RedisLimiter
+from workers.queue.queues import MONITOR, connection, queue
+from workers.remediation import executed
+from workers.remediation.jobs import account_of
+from workers.remediation.registry import PlanError
+from workers.slack import messages as blocks
+from workers.slack import outbox
+from workers.state import keys
 
 log = logging.getLogger("trail_audit.monitor")
-LAST = "ta:monitor:last"  # the newest cycle's summary (any account)
-BY_ACCOUNT = "ta:monitor:accounts"  # hash: account -> its newest cycle's summary
+LAST = keys.MONITOR_LAST
+BY_ACCOUNT = keys.MONITOR_ACCOUNTS
 LOOKBACK = 20 * 60  # seconds of event history read each cycle: events can take 15 minutes to appear
 ATTRIBUTE_FOR = 30 * 60  # seconds an alert keeps waiting for its event
-MAX_PAGES = 20  # LookupEvents pages a region a cycle (1,000 write events): 10 s at 2 a second, at most
 
 
 def state_key(account: str, region: str) -> str:
     """Where a region's last known state is kept."""
-    return f"ta:state:{account}:{region}"
+    return keys.region_state(account, region)
 
 
 def cycle() -> int:
@@ -50,11 +52,11 @@ def cycle() -> int:
     logs.setup()
     conn = connection(settings)
     alerts.repost_unacknowledged(conn, settings)
-    q = queue(conn)
+    q = queue(conn, MONITOR)
     roles: list[str | None] = list(settings.role_arns) or [None]
     for role in roles:
         q.enqueue(
-            "workers.monitor.watch_account",
+            "workers.monitor.watch.watch_account",
             role,
             job_timeout=max(60, settings.monitor_seconds * 2),
             result_ttl=600,
@@ -74,7 +76,7 @@ def watch_account(role_arn: str | None) -> dict[str, Any]:
     except PlanError as exc:
         _blind(conn, settings, role_arn or "current credentials", str(exc))
         raise
-    lock = f"ta:monitor:lock:{acct.id}"
+    lock = keys.monitor_lock(acct.id)
     if not conn.set(lock, "1", nx=True, ex=max(60, settings.monitor_seconds * 2)):
         return {"skipped": "a cycle of this account is still running"}
     try:
@@ -88,7 +90,9 @@ def watch_account(role_arn: str | None) -> dict[str, Any]:
             min(len(regions.enabled), settings.max_workers) or 1, thread_name_prefix="ta-mon"
         ) as pool:
             seen = list(pool.map(lambda r: _watch_region(conn, settings, acct, r, limiter), regions.enabled))
-        unread = [f"{region}: {e}" for region, errors in seen for e in errors]
+        unread = [
+            f"{region}: {e}" for region, (_, errors, _) in zip(regions.enabled, seen, strict=True) for e in errors
+        ]
         if unread:
             _blind(
                 conn,
@@ -105,8 +109,9 @@ def watch_account(role_arn: str | None) -> dict[str, Any]:
             "account": acct.id,
             "calls": calls,
             "regions": len(regions.enabled),
-            "changes": sum(n for n, _ in seen),
+            "changes": sum(n for n, _, _ in seen),
             "unreadable": unread,
+            "truncated": [note for _, _, note in seen if note],
             "open_alerts": len(alerts.open_alerts(conn)),
         }
         conn.set(LAST, json.dumps(summary))
@@ -118,43 +123,88 @@ def watch_account(role_arn: str | None) -> dict[str, Any]:
 
 def _blind(conn: Redis, settings: Settings, who: str, why: str) -> None:
     """Say once, in the alert channel, that part of an account cannot be watched (never a silent blind spot)."""
-    if conn.set(f"ta:monitor:blind:{who}", why, nx=True) and settings.alert_channel:
+    if conn.set(keys.monitor_blind(who), why, nx=True) and settings.alert_channel:
         text = f":warning: The monitor cannot watch all of {who}: {why}. Changes there would go unnoticed."
-        slack.post(slack.web_client(settings), settings.alert_channel, {"text": text, "blocks": [blocks.section(text)]})
+        outbox.send(
+            conn,
+            f"blind-{who}-{int(time.time())}",
+            settings.alert_channel,
+            {"text": blocks.clip(text, 3000), "blocks": [blocks.section(text)]},
+        )
 
 
 def _sighted(conn: Redis, settings: Settings, *names: str) -> None:
     """Say once that a blind spot is gone."""
     for who in names:
-        if conn.delete(f"ta:monitor:blind:{who}") and settings.alert_channel:
+        if conn.delete(keys.monitor_blind(who)) and settings.alert_channel:
             text = f":white_check_mark: The monitor watches all of {who} again."
-            slack.post(
-                slack.web_client(settings), settings.alert_channel, {"text": text, "blocks": [blocks.section(text)]}
+            outbox.send(
+                conn,
+                f"sighted-{who}-{int(time.time())}",
+                settings.alert_channel,
+                {"text": text, "blocks": [blocks.section(text)]},
             )
 
 
 def _watch_region(
     conn: Redis, settings: Settings, acct: Account, region: str, limiter: RedisLimiter
-) -> tuple[int, list[str]]:
+) -> tuple[int, list[str], str | None]:
+    """One region's cycle. Returns (alerts raised, parts unreadable, a note when events were cut short).
+
+    The new state, every new alert record and the messages about them are one commit: a failed post is
+    retried by the outbox, and a change seen here is never seen as "unchanged" by the next cycle unalerted.
+    """
     now = time.time()
     raw = conn.get(state_key(acct.id, region))
     previous = json.loads(raw) if raw else None
     observed = drift.observe(acct, region)
     merged = drift.merge(previous["state"] if previous else None, observed)
-    conn.set(state_key(acct.id, region), json.dumps({"at": now, "state": merged}))
     changes = drift.regressions(acct.id, region, previous["state"], merged) if previous else []
     # the first observation is the baseline: nothing to compare, attribute or report yet
-    events: list[ChangeEvent] | ApiError = _events(acct, region, now, limiter) if previous else []
+    found = _events(acct, region, now, limiter, settings) if previous else ([], False)
+    events: list[ChangeEvent] | ApiError = found if isinstance(found, ApiError) else found[0]
+    truncated = None
+    if not isinstance(found, ApiError) and found[1]:
+        truncated = (
+            f"CloudTrail's event history was read only in part ({settings.lookup_max_pages} pages of "
+            f"write events, the newest) in {region}: who made an older change may stay unknown"
+        )
     since = previous["at"] if previous else now
+    watching_since = previous.get("since", previous["at"]) if previous else now
     actions = executed.since(conn, since - 5)
+    used: set[str] = set()
+    docs = []
     for change in changes:
         if alerts.is_open(conn, change.key):
             continue
         doc = change.to_dict() | {"key": change.key, "title": change.sentence(), "restorable": True}
         doc["approved"] = drift.correlate(doc, actions, since)
-        _attribute(doc, events)
-        alerts.raise_alert(conn, settings, doc)
-    new = {c.key for c in changes}
+        doc["restore"] = _restore(doc)
+        if truncated:
+            doc["truncated"] = truncated
+        if _attribute(doc, events):
+            used.add(doc["attribution"]["event_id"])
+        docs.append(alerts.new(settings, doc))
+    if isinstance(events, list):
+        explained = _explained(conn, acct.id, region, events)
+        seen = used | explained
+        fresh = [e for e in events if e.event_id not in seen and not conn.exists(keys.event_seen(e.event_id))]
+        docs += [
+            alerts.new(settings, d)
+            for d in tampering.event_alerts(acct.id, region, fresh, events, watching_since, actions)
+        ]
+        docs += [alerts.new(settings, d) for d in tampering.attempts(acct.id, region, fresh)]
+        used |= {d["attribution"]["event_id"] for d in docs if d.get("attribution")} | explained
+    staged: list[str | None] = []
+    pipe = conn.pipeline(transaction=True)
+    pipe.set(state_key(acct.id, region), json.dumps({"at": now, "since": watching_since, "state": merged}))
+    for event_id in used:
+        pipe.set(keys.event_seen(event_id), "1", ex=keys.EVENT_SEEN_TTL)
+    pipe.zremrangebyscore(keys.alerts_recent(acct.id, region), 0, now - keys.ALERTS_RECENT_KEEP)
+    staged.append(alerts.stage_group(pipe, settings, docs))
+    pipe.execute()
+    outbox.kick(conn, [m for m in staged if m])
+    new = {d["key"] for d in docs}
     for doc in alerts.open_alerts(conn, acct.id, region):
         if doc["key"] in new:
             continue
@@ -162,22 +212,49 @@ def _watch_region(
             by = drift.correlate(doc, actions, since)
             alerts.recover(conn, settings, doc, _recovered_by(doc, by, events))
         elif not doc.get("attribution") and now - doc["created"] < ATTRIBUTE_FOR and _attribute(doc, events):
+            conn.set(keys.event_seen(doc["attribution"]["event_id"]), "1", ex=keys.EVENT_SEEN_TTL)
             alerts.refresh(conn, settings, doc)
-    if isinstance(events, list):
-        _failed_attempts(conn, settings, acct.id, region, events)
-    return len(changes), drift.unreadable(observed)
+    return len(docs), drift.unreadable(observed), truncated
 
 
-def _events(acct: Account, region: str, now: float, limiter: RedisLimiter) -> list[ChangeEvent] | ApiError:
+def _restore(doc: dict[str, Any]) -> dict[str, Any]:
+    """What the alert's Restore button asks for: the plan back to the last known good state, its permissions,
+    the check re-run afterwards, and the value it is planned against (a restore onto a changed state is
+    refused at execution)."""
+    planned = drift.restore_plan(doc)
+    planned_doc = planned.to_dict() | {"basis": [drift.basis(doc)]}
+    return {
+        "plan": planned_doc,
+        "permissions": drift.permissions(planned),
+        "check": drift.field_of(doc["kind"], doc["field"]).check,
+    }
+
+
+def _explained(conn: Redis, account: str, region: str, events: list[ChangeEvent]) -> set[str]:
+    """Events that explain an alert of the last hours, open or not (their change was alerted already)."""
+    out = set()
+    for doc in alerts.recent(conn, account, region):
+        if doc["field"] in ("attempt", "event"):
+            continue
+        event = drift.attribute(doc, [e for e in events if tampering.at(e) <= doc["created"] + 60])
+        if event is not None:
+            out.add(event.event_id)
+    return out
+
+
+def _events(
+    acct: Account, region: str, now: float, limiter: RedisLimiter, settings: Settings
+) -> tuple[list[ChangeEvent], bool] | ApiError:
     client = acct.client("cloudtrail", region, max_attempts=LOOKUP_ATTEMPTS)
     end = dt.datetime.fromtimestamp(now, dt.UTC)
-    return lookup_writes(client, acct.id, region, end - dt.timedelta(seconds=LOOKBACK), end, limiter, MAX_PAGES)
+    start = end - dt.timedelta(seconds=LOOKBACK)
+    return recent_writes(client, acct.id, region, start, end, limiter, settings.lookup_max_pages)
 
 
 def _attribute(doc: dict[str, Any], events: list[ChangeEvent] | ApiError) -> bool:
     """Fill in who made the change, or why that is unknown; True when the attribution is new."""
     if isinstance(events, ApiError):
-        doc["lookup_error"] = f"LookupEvents failed ({events.code}); needs {events.action}"
+        doc["lookup_error"] = events.sentence()
         return False
     event = drift.attribute(doc, events)
     if event is None:
@@ -209,29 +286,6 @@ def _recovered_by(doc: dict[str, Any], action: dict[str, Any] | None, events: li
     return "restored outside trail-audit (who: not yet in CloudTrail's event history)"
 
 
-def _failed_attempts(conn: Redis, settings: Settings, account: str, region: str, events: list[ChangeEvent]) -> None:
-    for e in events:
-        if not e.failed or not conn.set(f"ta:event:{e.event_id}", "1", nx=True, ex=2 * LOOKBACK):
-            continue
-        target = json.dumps(e.parameters or {})[:200]
-        doc = {
-            "account": account,
-            "region": region,
-            "kind": "attempt",
-            "resource": target,
-            "field": "attempt",
-            "key": f"attempt|{e.event_id}",
-            "title": f"{e.name} refused ({e.error_code})",
-            "before": None,
-            "after": None,
-            "snapshot": {},
-            "restorable": False,
-            "attribution": e.to_dict(),
-            "approved": None,
-        }
-        alerts.raise_alert(conn, settings, doc)
-
-
 def status_lines(conn: Redis) -> list[str]:
     """`/trail-audit status`'s monitor lines: each account's last cycle, its AWS calls, open alerts."""
     cycles = [json.loads(v) for v in conn.hvals(BY_ACCOUNT)]
@@ -241,6 +295,8 @@ def status_lines(conn: Redis) -> list[str]:
     for last in sorted(cycles, key=lambda c: c["account"]):
         when = time.strftime("%H:%M:%S UTC", time.gmtime(last["at"]))
         blind = f" · :warning: {len(last['unreadable'])} parts unreadable" if last.get("unreadable") else ""
+        if last.get("truncated"):
+            blind += f" · :warning: events read in part in {len(last['truncated'])} regions"
         lines.append(
             f"Monitor: last cycle {when} ({last['seconds']:.1f} s, {last['calls']} AWS calls, {last['regions']} "
             f"regions of {last['account']}){blind}"

@@ -12,10 +12,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from workers.awserrors import ApiError
-from workers.findings import GLOBAL, Finding, Status
-from workers.inventory import AlarmFacts, RegionFacts, TrailFacts
-from workers.selectors import coverage
+from workers.audit.awserrors import ApiError
+from workers.audit.findings import GLOBAL, Finding, Status
+from workers.audit.inventory import AlarmFacts, RegionFacts, TrailFacts
+from workers.audit.selectors import coverage
 
 
 class Scope(enum.StrEnum):

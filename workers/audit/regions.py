@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from workers.accounts import Account
-from workers.awserrors import ApiError
-from workers.inventory import call
+from workers.audit.accounts import Account
+from workers.audit.awserrors import ApiError
+from workers.audit.inventory import call
 
 REGION_NAME = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from workers.accounts import Account
-from workers.awserrors import ApiError, iam_action
-from workers.checks import covers_trails
-from workers.events import ChangeEvent
-from workers.inventory import call
-from workers.remediations import MANAGEMENT_ALL, ApiCall, Plan
-from workers.selectors import coverage
+from workers.audit.accounts import Account
+from workers.audit.awserrors import ApiError, iam_action
+from workers.audit.checks import covers_trails
+from workers.audit.inventory import call
+from workers.audit.selectors import coverage
+from workers.monitor.lookup import ChangeEvent
+from workers.remediation.registry import MANAGEMENT_ALL, ApiCall, Plan
 
 TRAIL_CONFIG_KEYS = ("Name", "S3BucketName", "S3KeyPrefix", "IsMultiRegionTrail", "IncludeGlobalServiceEvents",
                      "EnableLogFileValidation", "CloudWatchLogsLogGroupArn", "CloudWatchLogsRoleArn", "KmsKeyId",
@@ -333,3 +333,33 @@ def correlate(change: dict[str, Any], actions: list[dict[str, Any]], since: floa
         if same_place and same_resource and action["ended"] >= since - 5:
             return action
     return None
+
+
+def value_in(state: dict[str, Any], kind: str, resource: str, field: str) -> Any:
+    """A watched field's value in an observation, as a `Change` records it (`missing` when the resource is
+    gone; an unreadable part gives its error sentence, which never equals a recorded value)."""
+    part = next(p for p, k in _KIND.items() if k == kind)
+    items = state.get(part) or {}
+    if "error" in items:
+        return f"unreadable: {items['error']}"
+    now = items.get(resource)
+    if now is None:
+        return "missing"
+    if "error" in now:
+        return f"unreadable: {now['error']}"
+    if field == "present":
+        return "present"
+    if field == "narrowed":
+        return now["recorder"].get("recordingGroup")
+    return now.get(field)
+
+
+def basis(change: dict[str, Any]) -> dict[str, Any]:
+    """What a Restore is planned against: the changed field's value when the alert was raised."""
+    return {k: change[k] for k in ("kind", "region", "resource", "field", "after")}
+
+
+def current_value(acct: Account, basis_: dict[str, Any]) -> Any:
+    """The field a Restore is planned against, observed now (to refuse a restore onto a changed state)."""
+    observed = observe(acct, basis_["region"])
+    return value_in(observed, basis_["kind"], basis_["resource"], basis_["field"])

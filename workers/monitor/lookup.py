@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
-from workers.accounts import Account
-from workers.awserrors import AWS_ERRORS, ApiError, from_exception
+from workers.audit.accounts import Account
+from workers.audit.awserrors import AWS_ERRORS, ApiError, from_exception
 
 WATCHED: dict[str, tuple[str, ...]] = {
     "cloudtrail.amazonaws.com": (
@@ -142,8 +142,9 @@ def _query(
     end: dt.datetime,
     limiter: Limiter,
     max_pages: int | None = None,
-) -> list[dict[str, Any]] | ApiError:
-    """Every item of one paginated LookupEvents query, each page waiting its turn under `key`."""
+) -> tuple[list[dict[str, Any]], bool] | ApiError:
+    """Every item of one paginated LookupEvents query, each page waiting its turn under `key`, and whether
+    `max_pages` cut it short (more events were there)."""
     items: list[dict[str, Any]] = []
     token: str | None = None
     pages = 0
@@ -159,8 +160,10 @@ def _query(
             return from_exception("cloudtrail", "LookupEvents", exc)
         items.extend(page.get("Events", []))
         token, pages = page.get("NextToken"), pages + 1
-        if not token or (max_pages is not None and pages >= max_pages):
-            return items
+        if not token:
+            return items, False
+        if max_pages is not None and pages >= max_pages:
+            return items, True
 
 
 def lookup_changes(
@@ -183,7 +186,7 @@ def lookup_changes(
                        start, end, limiter)  # fmt: skip
         if isinstance(items, ApiError):
             return items
-        events.extend(parse_event(item, account, region) for item in items)
+        events.extend(parse_event(item, account, region) for item in items[0])
     events.sort(key=lambda e: e.time, reverse=True)
     return events
 
@@ -202,13 +205,28 @@ def lookup_writes(
     The monitor asks every cycle; one `ReadOnly=false` query costs one call a page, where a query per
     watched name would cost thirteen. `max_pages` bounds a busy account's cost (newest events first).
     """
-    items = _query(client, f"{account}:{region}", {"AttributeKey": "ReadOnly", "AttributeValue": "false"},
+    found = recent_writes(client, account, region, start, end, limiter, max_pages)
+    return found if isinstance(found, ApiError) else found[0]
+
+
+def recent_writes(
+    client: Any,
+    account: str,
+    region: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    limiter: Limiter,
+    max_pages: int | None = None,
+) -> tuple[list[ChangeEvent], bool] | ApiError:
+    """`lookup_writes`, and whether the read was cut at `max_pages` (older events were not read)."""
+    found = _query(client, f"{account}:{region}", {"AttributeKey": "ReadOnly", "AttributeValue": "false"},
                    start, end, limiter, max_pages)  # fmt: skip
-    if isinstance(items, ApiError):
-        return items
+    if isinstance(found, ApiError):
+        return found
+    items, truncated = found
     events = [parse_event(item, account, region) for item in items if item.get("EventName") in WATCHED_NAMES]
     events.sort(key=lambda e: e.time, reverse=True)
-    return events
+    return events, truncated
 
 
 def account_changes(

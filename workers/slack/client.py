@@ -12,7 +12,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from slack_sdk.webhook import WebhookClient
 
-from workers.settings import Settings
+from workers.core.settings import Settings
 
 log = logging.getLogger("trail_audit.slack")
 FALLBACK_ERRORS = {"not_in_channel", "channel_not_found", "is_archived"}

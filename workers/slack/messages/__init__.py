@@ -348,13 +348,21 @@ def alert(doc: dict[str, Any]) -> dict[str, Any]:
     approved = doc.get("approved")
     if doc["field"] == "attempt":
         emoji, head = ":warning:", f"Failed attempt: {doc['title']}"
+    elif doc["field"] == "event" and approved:
+        emoji, head = ":information_source:", f"Approved change: {doc['title']}"
+    elif doc["field"] == "event":
+        emoji, head = ":rotating_light:", f"UNAPPROVED change: {doc['title']}"
     elif approved:
         emoji, head = ":information_source:", f"Approved change: {doc['title']}"
     else:
         emoji, head = ":rotating_light:", f"UNAPPROVED change: {doc['title']}"
     lines = [
         f"*Where* account {doc['account']} · {doc['region']} · `{doc['resource']}`",
-        f"*Before* `{_value(doc['before'])}`\n*After* `{_value(doc['after'])}`" if doc["field"] != "attempt" else "",
+        f"*Before* `{_value(doc['before'])}`\n*After* `{_value(doc['after'])}`"
+        if doc["field"] not in ("attempt", "event")
+        else "",
+        doc.get("story", ""),
+        f":warning: {doc['truncated']}" if doc.get("truncated") else "",
         _who(doc),
     ]
     if approved:
@@ -371,7 +379,7 @@ def alert(doc: dict[str, Any]) -> dict[str, Any]:
                 + (" · recovered" if doc.get("status") == "recovered" else "")),
     ]  # fmt: skip
     buttons = []
-    if doc.get("restorable") and doc.get("status") == "open":
+    if doc.get("restorable") and doc.get("status") in ("open", "acknowledged"):
         buttons.append(button("Restore", "restore", doc["id"], style="primary"))
     if not doc.get("acked_by") and doc.get("status") == "open":
         buttons.append(button("Acknowledge", "ack_alert", doc["id"]))
@@ -382,6 +390,55 @@ def alert(doc: dict[str, Any]) -> dict[str, Any]:
         "text": clip(f"{mention}{emoji} {head} ({doc['account']} {doc['region']})", MAX_SECTION),
         "blocks": out,
     }
+
+
+MAX_GROUP_BUTTONS = 40  # rows with their own Restore button in a rolled-up alert (the rest: "Restore all")
+
+
+def alert_group(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The alerts one cycle found in one account and region, as one message: a single alert as itself; many
+    as a list, each row with its own Restore (the first 40), and Restore all / Acknowledge all."""
+    if len(docs) == 1:
+        return alert(docs[0])
+    first = docs[0]
+    unapproved = [d for d in docs if not d.get("approved") and d["field"] != "attempt"]
+    emoji = ":rotating_light:" if unapproved else ":information_source:"
+    head = f"{len(docs)} changes to CloudTrail and AWS Config" + (
+        f", {len(unapproved)} UNAPPROVED" if unapproved else ""
+    )
+    out: list[Block] = [
+        {"type": "header", "text": {"type": "plain_text", "text": clip(head, MAX_HEADER)}},
+        context(f"account {first['account']} · {first['region']} · detected {_when(first['created'])}"),
+    ]
+    rows = []
+    for d in docs:
+        mark = (
+            ":white_check_mark:"
+            if d.get("status") == "recovered"
+            else (":information_source:" if d.get("approved") else ":red_circle:")
+        )
+        who = (d.get("attribution") or {}).get("actor")
+        change = "" if d["field"] in ("attempt", "event") else f" `{_value(d['before'])}` → `{_value(d['after'])}`"
+        rows.append((d, f"{mark} {d['title']}{change}" + (f" by `{who}`" if who else "") + f" · `{d['id']}`"))
+    with_button = [(d, line) for d, line in rows if d.get("restorable") and d.get("status") in ("open", "acknowledged")]
+    shown = {d["id"] for d, _ in with_button[:MAX_GROUP_BUTTONS]}
+    for d, line in rows:
+        block = section(line)
+        if d["id"] in shown:
+            block["accessory"] = button("Restore", "restore", d["id"])
+            out.append(block)
+    rest = [line for d, line in rows if d["id"] not in shown]
+    out.extend(section(chunk) for chunk in _text_chunks("\n".join(rest)))
+    out = out[: MAX_BLOCKS - 1]
+    buttons = []
+    if with_button:
+        buttons.append(button("Restore all", "restore_all", first["group"], style="primary"))
+    if any(d.get("status") == "open" for d in docs):
+        buttons.append(button("Acknowledge all", "ack_group", first["group"]))
+    if buttons:
+        out.append({"type": "actions", "block_id": "alert_group", "elements": buttons})
+    mention = f"{first['mention']} " if any(d.get("mention") for d in unapproved) and first.get("mention") else ""
+    return {"text": clip(f"{mention}{emoji} {head} ({first['account']} {first['region']})", MAX_SECTION), "blocks": out}
 
 
 def recovery(doc: dict[str, Any], by: str) -> dict[str, Any]:

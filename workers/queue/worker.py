@@ -14,10 +14,10 @@ from typing import Any
 
 from rq import Worker
 
-from workers import logs
-from workers.accounts import Account, default_account
-from workers.regions import RegionPlan, plan
-from workers.settings import Settings
+from workers.audit.accounts import Account, default_account
+from workers.audit.regions import RegionPlan, plan
+from workers.core import logs
+from workers.core.settings import Settings
 
 log = logging.getLogger("trail_audit.worker")
 SERVICES = ("cloudtrail", "config", "logs", "cloudwatch", "sns", "s3")

@@ -14,14 +14,14 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
 
-from workers import events as events_mod
-from workers.accounts import Account, AccountError, account_label, accounts
-from workers.awserrors import ApiError
-from workers.checks import AccountFacts, evaluate, unreachable_account
-from workers.findings import GLOBAL, Finding, exit_status, overall, sort_key
-from workers.inventory import RegionFacts, collect_region
-from workers.regions import RegionPlan, plan
-from workers.settings import Settings
+from workers.audit.accounts import Account, AccountError, account_label, accounts
+from workers.audit.awserrors import ApiError
+from workers.audit.checks import AccountFacts, evaluate, unreachable_account
+from workers.audit.findings import GLOBAL, Finding, exit_status, overall, sort_key
+from workers.audit.inventory import RegionFacts, collect_region
+from workers.audit.regions import RegionPlan, plan
+from workers.core.settings import Settings
+from workers.monitor import lookup as events_mod
 
 Progress = Callable[[int, int], None]
 

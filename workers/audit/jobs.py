@@ -1,0 +1,239 @@
+"""RQ jobs of an audit: start (plan and fan out), one job per account and region, finish (judge and report).
+
+Enqueued by dotted path (`workers.audit.jobs.start_audit`), so the web process imports nothing of AWS. More
+workers on the same Redis finish an audit sooner: the region jobs are independent. The finishing job
+depends on all of them and runs even when some failed, so a failure is always reported, never silent.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from redis import Redis
+from rq import Callback, Worker
+from rq.job import Dependency, Job, JobStatus
+from rq.worker import WorkerStatus
+
+from workers.audit.accounts import Account, AccountError, assumed_account, default_account
+from workers.audit.awserrors import ApiError
+from workers.audit.checks import unreachable_account
+from workers.audit.engine import judge, run_audit
+from workers.audit.findings import sort_key
+from workers.audit.inventory import RegionFacts, collect_region
+from workers.audit.regions import RegionPlan, plan
+from workers.core import logs
+from workers.core.settings import Settings
+from workers.queue.failures import CALLBACK, reply_meta
+from workers.queue.queues import FINISH_TIMEOUT, REGION_TIMEOUT, connection, queue
+from workers.remediation import fixes
+from workers.slack import messages as blocks
+from workers.slack import outbox
+from workers.state import keys
+
+log = logging.getLogger("trail_audit.jobs")
+PROGRESS_EVERY = 1.0  # seconds: never more than one update a second
+KEEP = 7 * 24 * 3600  # seconds an audit's state is kept
+
+
+def _key(audit_id: str) -> str:
+    return keys.audit(audit_id)
+
+
+def message_id(audit_id: str) -> str:
+    """The outbox id of an audit's message (progress first, then the report in its place)."""
+    return f"audit-{audit_id}"
+
+
+def account_for(settings: Settings, role_arn: str | None) -> Account | AccountError:
+    """The account a job works in: the current credentials', or an assumed role's (kept per process)."""
+    return assumed_account(settings, role_arn) if role_arn else default_account(settings)
+
+
+def start_audit(request: dict[str, Any]) -> str:
+    """Plan the audit, post "auditing 0/N regions", and enqueue one job per account and region."""
+    settings = Settings()
+    logs.setup()
+    if request.get("kind") == "events":
+        return post_events(settings, request)
+    conn = connection(settings)
+    audit_id = request["id"]
+    roles: list[str | None] = list(settings.role_arns) or [None]
+    requested = request.get("regions") or settings.regions
+    targets = [_target(settings, role, requested) for role in roles]
+    units = [region for t in targets for region in (t["enabled"] if not t.get("error") else [])]
+    state = {"request": request, "targets": targets, "total": len(units), "message": message_id(audit_id)}
+    conn.set(_key(audit_id), json.dumps(state), ex=KEEP)
+    outbox.send(
+        conn,
+        message_id(audit_id),
+        request["channel"],
+        blocks.progress(0, len(units), [t["label"] for t in targets]),
+        response_url=request.get("response_url"),
+    )
+    q = queue(conn)
+    parts = idle_workers(conn) + 1  # this worker is free again once it has enqueued
+    jobs = [
+        q.enqueue(
+            "workers.audit.jobs.audit_regions",
+            audit_id,
+            t["role_arn"],
+            batch,
+            t["enabled"],
+            job_timeout=REGION_TIMEOUT,
+            result_ttl=KEEP,
+            failure_ttl=KEEP,
+        )
+        for t in targets
+        for batch in batches(t["enabled"] if not t.get("error") else [], parts)
+    ]
+    depends = Dependency(jobs=jobs, allow_failure=True) if jobs else None
+    q.enqueue(
+        "workers.audit.jobs.finish_audit",
+        audit_id,
+        [j.id for j in jobs],
+        depends_on=depends,
+        job_timeout=FINISH_TIMEOUT,
+        result_ttl=KEEP,
+        failure_ttl=KEEP,
+        on_failure=Callback(CALLBACK),
+        meta={"reply": reply_meta(request["channel"], request.get("response_url"), message_id(audit_id))},
+    )
+    return audit_id
+
+
+def post_events(settings: Settings, request: dict[str, Any]) -> str:
+    """`/trail-audit events [hours]`: the watched changes, posted with who, what, where."""
+    hours = request.get("hours") or settings.events_hours
+    result = run_audit(settings, regions=request.get("regions") or None, events_hours=hours, checks=False)
+    assert result.events is not None
+    outbox.send(
+        connection(settings),
+        f"events-{request['id']}",
+        request["channel"],
+        blocks.events(result.events.to_dict()),
+        response_url=request.get("response_url"),
+    )
+    return request["id"]
+
+
+def _target(settings: Settings, role: str | None, requested: list[str]) -> dict[str, Any]:
+    acct = account_for(settings, role)
+    if isinstance(acct, AccountError):
+        return {"role_arn": role, "label": acct.label, "error": acct.error.__dict__, "enabled": [], "skipped": []}
+    pl = plan(acct, settings.home_region, requested)
+    if not isinstance(pl, RegionPlan):
+        return {"role_arn": role, "label": acct.id, "error": pl.__dict__, "enabled": [], "skipped": []}
+    return {"role_arn": role, "label": acct.id, "error": None, "enabled": pl.enabled, "skipped": pl.skipped}
+
+
+def batches(regions: list[str], parts: int) -> list[list[str]]:
+    """Regions dealt into at most `parts` batches of near-equal size (round robin), none empty."""
+    parts = max(1, min(parts, len(regions)))
+    return [regions[i::parts] for i in range(parts)] if regions else []
+
+
+def idle_workers(conn: Redis) -> int:
+    """Workers on the queue that are idle now: an audit is split so that each can take a part."""
+    return sum(1 for w in Worker.all(queue=queue(conn)) if w.get_state() == WorkerStatus.IDLE)
+
+
+def audit_regions(audit_id: str, role_arn: str | None, regions: list[str], audited: list[str]) -> list[RegionFacts]:
+    """Gather some regions of one account in parallel; move the progress message on (at most once a second)."""
+    settings = Settings()
+    logs.setup()
+    acct = account_for(settings, role_arn)
+    if isinstance(acct, AccountError):
+        raise RuntimeError(acct.error.sentence())
+    conn = connection(settings)
+
+    def one(region: str) -> RegionFacts:
+        facts = collect_region(acct, region, audited)
+        try:
+            done = conn.incr(keys.audit_done(audit_id))
+            conn.expire(keys.audit_done(audit_id), KEEP)
+            if conn.set(keys.audit_tick(audit_id), "1", nx=True, px=int(PROGRESS_EVERY * 1000)):
+                _progress(conn, audit_id, int(done))
+        except Exception as exc:  # noqa: BLE001 - progress is best effort: it never fails an audit
+            log.warning("progress not updated", extra={"audit": audit_id, "error": type(exc).__name__})
+        return facts
+
+    with ThreadPoolExecutor(min(len(regions), settings.max_workers) or 1, thread_name_prefix="ta-job") as pool:
+        return list(pool.map(one, regions))
+
+
+def _progress(conn: Redis, audit_id: str, done: int) -> None:
+    state = json.loads(conn.get(_key(audit_id)) or "{}")
+    if not state:
+        return
+    message = blocks.progress(done, state["total"], [t["label"] for t in state["targets"]])
+    request = state["request"]
+    outbox.send(conn, message_id(audit_id), request["channel"], message, response_url=request.get("response_url"))
+
+
+def finish_audit(audit_id: str, job_ids: list[str]) -> dict[str, Any]:
+    """Judge what the region jobs gathered and replace the progress message with the report."""
+    settings = Settings()
+    conn = connection(settings)
+    raw = conn.get(_key(audit_id))
+    if raw is None:
+        raise RuntimeError("its state in Redis is gone (expired or lost)")
+    state = json.loads(raw)
+    request, mid = state["request"], message_id(audit_id)
+    jobs = Job.fetch_many(job_ids, connection=conn) if job_ids else []
+    broken = [j for j in jobs if j is None or j.get_status() != JobStatus.FINISHED]
+    if broken:
+        reason = f"{len(broken)} of {len(jobs)} region jobs did not finish (regions {_regions_of(broken)})"
+        outbox.send(conn, mid, request["channel"], blocks.failed(reason), response_url=request.get("response_url"))
+        return {"status": "failed", "reason": reason}
+    facts: dict[str, list[RegionFacts]] = {}
+    for job in jobs:
+        for result in (job.return_value() if job is not None else None) or []:
+            facts.setdefault(result.account, []).append(result)
+    findings = []
+    for t in state["targets"]:
+        if t["error"]:
+            findings += unreachable_account(t["label"], t["role_arn"] or t["label"], ApiError(**t["error"]))
+            continue
+        findings += judge(t["label"], facts.get(t["label"], []), t["skipped"])
+    findings.sort(key=sort_key)
+    doc: dict[str, Any] = {
+        "findings": [f.to_dict() for f in findings],
+        "summary": {
+            "accounts": [t["label"] for t in state["targets"]],
+            "regions": sorted({r for t in state["targets"] for r in t["enabled"] + t["skipped"]}),
+        },
+    }
+    roles = {t["label"]: t["role_arn"] for t in state["targets"]}
+    fix_ids = {
+        i: fixes.remember(conn, f, roles.get(f["account"]))
+        for i, f in enumerate(doc["findings"])
+        if f["status"] == "FAIL" and f.get("remediation")
+    }
+    message, thread = blocks.report(doc, fix_ids)
+    pipe = conn.pipeline(transaction=True)
+    pipe.set(keys.audit_report(audit_id), json.dumps(doc), ex=KEEP)
+    last = {"id": audit_id, "finished": time.time(), "counts": _counts(findings)}
+    pipe.set(keys.LAST_AUDIT, json.dumps(last), ex=KEEP)
+    staged = [outbox.stage(pipe, mid, request["channel"], message, response_url=request.get("response_url"))]
+    staged += [
+        outbox.stage(pipe, f"{mid}-more-{i}", request["channel"], reply, thread=mid) for i, reply in enumerate(thread)
+    ]
+    pipe.execute()
+    outbox.kick(conn, staged)
+    return {"status": "done", "findings": len(findings)}
+
+
+def _regions_of(jobs: list[Job | None]) -> str:
+    names = sorted(r for j in jobs if j is not None for r in j.args[2])
+    return ", ".join(names) or "unknown"
+
+
+def _counts(findings: list[Any]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for f in findings:
+        out[f.status.value] = out.get(f.status.value, 0) + 1
+    return out

@@ -1,0 +1,243 @@
+"""Tamper alerts: one record per change, committed with the state that shows it, then said in Slack.
+
+An alert is a hash (`keys.alert`): its doc, its status (open -> acknowledged -> recovered, or open ->
+recovered, through `workers.state.machine`), and who acknowledged or recovered it. An open alert is found by
+its change key (account, region, resource, field), so a regression that persists is not alerted again.
+The alerts one cycle finds in one account and region are rolled up into one message (a group); a flood of
+changes is a handful of messages, paced by the outbox under Slack's per-channel rate, and never lost.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from redis import Redis
+from redis.client import Pipeline
+
+from workers.core.settings import Settings
+from workers.remediation import auditlog
+from workers.remediation.approvals import new_id
+from workers.slack import messages as blocks
+from workers.slack import outbox
+from workers.state import keys, machine
+from workers.state.machine import AlertStatus, Refused
+
+__all__ = ["AlertStatus", "Refused"]
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def load(conn: Redis, alert_id: str) -> dict[str, Any]:
+    """An alert by id (doc, status, acknowledgement, recovery); unknown or malformed ids are refused."""
+    if not (alert_id.isalnum() and len(alert_id) <= 32):
+        raise Refused("There is no such alert (unknown, or not from this workspace).")
+    names = ("doc", "status", "acked_by", "acked_at", "recovered_by", "recovered_at")
+    raw = dict(zip(names, conn.hmget(keys.alert(alert_id), *names), strict=True))
+    if raw["doc"] is None:
+        raise Refused("There is no such alert (unknown, or not from this workspace).")
+    doc = dict(json.loads(raw["doc"]))
+    doc["status"] = _text(raw["status"])
+    for name in names[2:]:
+        if raw[name] is not None:
+            value = _text(raw[name])
+            doc[name] = float(value) if name.endswith("_at") else value
+    return doc
+
+
+def save_doc(conn: Redis, doc: dict[str, Any]) -> None:
+    """Write an alert's doc (not its status: that changes only by a transition)."""
+    conn.hset(keys.alert(doc["id"]), "doc", _doc(doc))
+
+
+def _doc(doc: dict[str, Any]) -> str:
+    skip = {"status", "acked_by", "acked_at", "recovered_by", "recovered_at"}
+    return json.dumps({k: v for k, v in doc.items() if k not in skip}, default=str)
+
+
+def open_alerts(conn: Redis, account: str | None = None, region: str | None = None) -> list[dict[str, Any]]:
+    """Alerts not yet recovered (open or acknowledged), optionally of one account and region."""
+    out = []
+    for raw_id in conn.hvals(keys.ALERTS_OPEN):
+        try:
+            doc = load(conn, _text(raw_id))
+        except Refused:
+            continue
+        if (account is None or doc["account"] == account) and (region is None or doc["region"] == region):
+            out.append(doc)
+    return out
+
+
+def recent(conn: Redis, account: str, region: str) -> list[dict[str, Any]]:
+    """A region's alerts of the last hours, whatever their status (a late event may still explain one)."""
+    key = keys.alerts_recent(account, region)
+    out = []
+    for raw_id in conn.zrangebyscore(key, time.time() - keys.ALERTS_RECENT_KEEP, "+inf"):
+        try:
+            out.append(load(conn, _text(raw_id)))
+        except Refused:
+            continue
+    return out
+
+
+def is_open(conn: Redis, change_key: str) -> bool:
+    """Whether a change already has an alert that is not recovered."""
+    return bool(conn.hexists(keys.ALERTS_OPEN, change_key))
+
+
+def new(settings: Settings, doc: dict[str, Any]) -> dict[str, Any]:
+    """Fill in an alert's id, time, status and mention (only unapproved changes page anyone)."""
+    doc.setdefault("id", new_id())
+    doc.setdefault("created", time.time())
+    doc["status"] = AlertStatus.OPEN.value
+    if not doc.get("approved") and settings.alert_mention:
+        doc["mention"] = settings.alert_mention
+    return doc
+
+
+def group_id(doc: dict[str, Any]) -> str:
+    """The outbox id of the message an alert is shown in."""
+    return f"alert-{doc.get('group') or doc['id']}"
+
+
+def stage_group(pipe: Pipeline, settings: Settings, docs: list[dict[str, Any]]) -> str | None:
+    """Stage new alerts (one account and region, one cycle) and the one message that shows them all."""
+    if not docs:
+        return None
+    gid = new_id()
+    for doc in docs:
+        doc["group"] = gid
+        machine.create_alert(pipe, doc["id"], doc["key"], _doc(doc), indexed=doc["field"] not in ("attempt", "event"))
+        pipe.zadd(keys.alerts_recent(doc["account"], doc["region"]), {doc["id"]: doc["created"]})
+        auditlog.stage(
+            pipe, "alert", None, None, alert=doc["id"], title=doc["title"], approved=bool(doc.get("approved"))
+        )
+    pipe.rpush(keys.alert_group(gid), *[d["id"] for d in docs])
+    pipe.expire(keys.alert_group(gid), keys.MESSAGE_TTL)
+    if not settings.alert_channel:
+        return None
+    return outbox.stage(pipe, f"alert-{gid}", settings.alert_channel, blocks.alert_group(docs))
+
+
+def members(conn: Redis, doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every alert shown in the same message as `doc` (itself included)."""
+    if not doc.get("group"):
+        return [doc]
+    out = []
+    for raw in conn.lrange(keys.alert_group(doc["group"]), 0, -1):
+        try:
+            out.append(load(conn, _text(raw)))
+        except Refused:
+            continue
+    return out or [doc]
+
+
+def group_of(conn: Redis, group: str) -> list[dict[str, Any]]:
+    """The alerts of a group id (from a "Restore all" or "Acknowledge all" button)."""
+    if not (group.isalnum() and len(group) <= 32):
+        raise Refused("There is no such alert group.")
+    found = members(conn, {"group": group, "id": ""})
+    if not [d for d in found if d.get("id")]:
+        raise Refused("There is no such alert group.")
+    return found
+
+
+def _redraw(pipe: Pipeline, settings: Settings, docs: list[dict[str, Any]]) -> str | None:
+    if not settings.alert_channel or not docs:
+        return None
+    return outbox.stage(pipe, group_id(docs[0]), settings.alert_channel, blocks.alert_group(docs))
+
+
+def refresh(conn: Redis, settings: Settings, doc: dict[str, Any]) -> None:
+    """Save an alert's doc (an attribution found later) and redraw its message."""
+    pipe = conn.pipeline(transaction=True)
+    pipe.hset(keys.alert(doc["id"]), "doc", _doc(doc))
+    docs = [doc if d["id"] == doc["id"] else d for d in members(conn, doc)]
+    mid = _redraw(pipe, settings, docs)
+    pipe.execute()
+    outbox.kick(conn, [mid] if mid else [])
+
+
+def acknowledge(conn: Redis, settings: Settings, alert_id: str, user: str) -> dict[str, Any]:
+    """Record who took an alert (once), and show it on the alert."""
+    doc = load(conn, alert_id)
+    if doc.get("acked_by"):
+        raise Refused(f"Already acknowledged by <@{doc['acked_by']}>.")
+    if doc["status"] != AlertStatus.OPEN:
+        raise Refused(f"This alert is {doc['status']}: there is nothing to acknowledge.")
+    now = time.time()
+    mine = doc | {"acked_by": user, "acked_at": now, "status": AlertStatus.ACKNOWLEDGED.value}
+    docs = [mine if d["id"] == alert_id else d for d in members(conn, doc)]
+    staged: list[str | None] = []
+
+    def then(pipe: Pipeline) -> None:
+        auditlog.stage(pipe, "acknowledged", None, user, alert=alert_id)
+        staged.append(_redraw(pipe, settings, docs))
+
+    if (
+        machine.move_alert(conn, alert_id, AlertStatus.ACKNOWLEDGED, {"acked_by": user, "acked_at": f"{now:.3f}"}, then)
+        is None
+    ):
+        latest = load(conn, alert_id)
+        raise Refused(
+            f"This alert is {latest['status']}"
+            + (f", acknowledged by <@{latest['acked_by']}>." if latest.get("acked_by") else ".")
+        )
+    outbox.kick(conn, [m for m in staged if m])
+    return mine
+
+
+def recover(conn: Redis, settings: Settings, doc: dict[str, Any], by: str) -> bool:
+    """Close an alert whose field is back; tell its thread who restored it. False if it was closed already."""
+    now = time.time()
+    mine = doc | {"status": AlertStatus.RECOVERED.value, "recovered_by": by, "recovered_at": now}
+    docs = [mine if d["id"] == doc["id"] else d for d in members(conn, doc)]
+    staged: list[str | None] = []
+
+    def then(pipe: Pipeline) -> None:
+        auditlog.stage(pipe, "recovered", None, None, alert=doc["id"], by=by)
+        staged.append(_redraw(pipe, settings, docs))
+        if settings.alert_channel:
+            staged.append(
+                outbox.stage(
+                    pipe,
+                    f"alert-{doc['id']}-recovered",
+                    settings.alert_channel,
+                    blocks.recovery(doc, by),
+                    thread=group_id(doc),
+                )
+            )
+
+    left = machine.move_alert(
+        conn, doc["id"], AlertStatus.RECOVERED, {"recovered_by": by, "recovered_at": f"{now:.3f}"}, then
+    )
+    outbox.kick(conn, [m for m in staged if m])
+    return left is not None
+
+
+def repost_unacknowledged(conn: Redis, settings: Settings, now: float | None = None) -> int:
+    """Post again every open alert nobody acknowledged within the set time (once each); the mention only
+    for unapproved changes: an approved change never pages anyone."""
+    now = time.time() if now is None else now
+    count = 0
+    for doc in open_alerts(conn):
+        late = now - doc["created"] > settings.alert_repost_minutes * 60
+        if doc["status"] != AlertStatus.OPEN or not late or doc.get("reposted") or not settings.alert_channel:
+            continue
+        mention = None if doc.get("approved") else settings.alert_mention
+        doc["reposted"] = now
+        pipe = conn.pipeline(transaction=True)
+        pipe.hset(keys.alert(doc["id"]), "doc", _doc(doc))
+        mid = outbox.stage(
+            pipe,
+            f"alert-{doc['id']}-repost",
+            settings.alert_channel,
+            blocks.repost(doc, settings.alert_repost_minutes, mention),
+        )
+        pipe.execute()
+        outbox.kick(conn, [mid])
+        count += 1
+    return count

@@ -1,0 +1,188 @@
+"""Alerts from CloudTrail events alone: a tamper whose state had recovered by the next poll (stop, act,
+restart: the classic evasion), and a failed attempt. One alert per event id, whoever sees it first.
+
+Pure functions over parsed events; `watch` commits what they return together with the events' ids.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from workers.audit.checks import covers_trails
+from workers.audit.selectors import coverage
+from workers.monitor.lookup import ChangeEvent
+
+# the watched writes that can take monitoring away, and the calls that give it back
+TAMPER = (
+    "StopLogging",
+    "DeleteTrail",
+    "PutEventSelectors",
+    "StopConfigurationRecorder",
+    "DeleteConfigurationRecorder",
+    "DeleteDeliveryChannel",
+    "UpdateTrail",
+    "PutConfigurationRecorder",
+)
+UNDO = {
+    "StopLogging": ("StartLogging",),
+    "DeleteTrail": ("CreateTrail",),
+    "PutEventSelectors": ("PutEventSelectors",),
+    "StopConfigurationRecorder": ("StartConfigurationRecorder",),
+    "DeleteConfigurationRecorder": ("PutConfigurationRecorder",),
+    "DeleteDeliveryChannel": ("PutDeliveryChannel",),
+    "UpdateTrail": ("UpdateTrail",),
+    "PutConfigurationRecorder": ("PutConfigurationRecorder",),
+}
+_NAME_KEYS = ("name", "trailName", "configurationRecorderName", "deliveryChannelName")
+
+
+def at(event: ChangeEvent) -> float:
+    """An event's time as epoch seconds (0 when CloudTrail gave none we can read)."""
+    try:
+        return dt.datetime.fromisoformat(event.time.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return 0.0
+
+
+def target(event: ChangeEvent) -> str:
+    """The resource an event names (a trail's name or ARN, a recorder or channel name)."""
+    params = event.parameters or {}
+    for key in _NAME_KEYS:
+        if params.get(key):
+            return str(params[key])
+    recorder = params.get("configurationRecorder") or params.get("deliveryChannel") or {}
+    return str(recorder.get("name", "")) if isinstance(recorder, dict) else ""
+
+
+def takes_away(event: ChangeEvent) -> bool:
+    """Whether a successful watched call reduces what is recorded (a PutEventSelectors that still selects
+    every management event, or an UpdateTrail that only renames a prefix, does not)."""
+    if event.failed or event.name not in TAMPER:
+        return False
+    params = event.parameters or {}
+    if event.name == "PutEventSelectors":
+        selected = {k: params.get(k[0].lower() + k[1:]) or [] for k in ("EventSelectors", "AdvancedEventSelectors")}
+        return not coverage(_capitalized(selected)).complete
+    if event.name == "PutConfigurationRecorder":
+        recorder = params.get("configurationRecorder") or {}
+        return not covers_trails(recorder.get("recordingGroup") or {})
+    if event.name == "UpdateTrail":
+        return (
+            params.get("isMultiRegionTrail") is False
+            or params.get("enableLogFileValidation") is False
+            or "s3BucketName" in params
+        )
+    return True
+
+
+def _capitalized(selected: dict[str, list[Any]]) -> dict[str, Any]:
+    """CloudTrail records request parameters in camelCase; the selector logic reads the API's PascalCase."""
+
+    def cap(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k[:1].upper() + k[1:]: cap(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [cap(v) for v in value]
+        return value
+
+    basic = cap(selected["EventSelectors"])
+    advanced = [
+        {"Name": s.get("Name"), "FieldSelectors": s.get("FieldSelectors", [])}
+        for s in cap(selected["AdvancedEventSelectors"])
+    ]
+    return {"EventSelectors": basic, "AdvancedEventSelectors": advanced}
+
+
+def event_alerts(
+    account: str,
+    region: str,
+    fresh: list[ChangeEvent],
+    events: list[ChangeEvent],
+    watching_since: float,
+    actions: list[dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """An alert for each new watched event that took monitoring away and that no state alert explains
+    (its change was undone before a poll could see it), naming the call that undid it, if any."""
+    out = []
+    for event in fresh:
+        if not takes_away(event) or at(event) < watching_since:
+            continue
+        if _approved(event, account, region, actions):
+            continue  # trail-audit's own approved action: in the audit log, and no page for it
+        undo = _undone_by(event, events)
+        name = target(event) or "?"
+        story = f"*What* {event.name} on `{name}` at {event.time}"
+        story += f"; undone by {undo.name} from `{undo.actor}` at {undo.time}" if undo else "; not seen undone yet"
+        out.append(
+            {
+                "account": account,
+                "region": region,
+                "kind": "event",
+                "resource": name,
+                "field": "event",
+                "key": f"event|{event.event_id}",
+                "title": f"{event.name} on {name.rsplit('/', 1)[-1]} by {event.actor}",
+                "before": None,
+                "after": None,
+                "snapshot": {},
+                "restorable": False,
+                "attribution": event.to_dict(),
+                "approved": None,
+                "story": story,
+            }
+        )
+    return out
+
+
+def attempts(account: str, region: str, fresh: list[ChangeEvent]) -> list[dict[str, Any]]:
+    """An alert for each new failed attempt at a watched call: it still matters."""
+    out = []
+    for e in fresh:
+        if not e.failed:
+            continue
+        out.append(
+            {
+                "account": account,
+                "region": region,
+                "kind": "attempt",
+                "resource": json.dumps(e.parameters or {})[:200],
+                "field": "attempt",
+                "key": f"attempt|{e.event_id}",
+                "title": f"{e.name} refused ({e.error_code})",
+                "before": None,
+                "after": None,
+                "snapshot": {},
+                "restorable": False,
+                "attribution": e.to_dict(),
+                "approved": None,
+            }
+        )
+    return out
+
+
+def _undone_by(event: ChangeEvent, events: list[ChangeEvent]) -> ChangeEvent | None:
+    name, when = target(event), at(event)
+    short = name.rsplit("/", 1)[-1]
+    later = [
+        e
+        for e in events
+        if e.name in UNDO.get(event.name, ())
+        and not e.failed
+        and at(e) >= when
+        and e.event_id != event.event_id
+        and target(e).rsplit("/", 1)[-1] == short
+        and not takes_away(e)
+    ]
+    return min(later, key=at) if later else None
+
+
+def _approved(event: ChangeEvent, account: str, region: str, actions: list[dict[str, Any]]) -> bool:
+    short = target(event).rsplit("/", 1)[-1]
+    for action in actions:
+        same = action["account"] == account and action["region"] == region
+        resource = str(action["resource"]).rsplit("/", 1)[-1]
+        if same and resource in (short, region) and action["started"] - 5 <= at(event) <= action["ended"] + 5:
+            return True
+    return False

@@ -1,0 +1,104 @@
+"""The worker and clock processes (`python -m workers.queue worker|clock`), which outlive Redis restarts.
+
+Both read `REDIS_URL` from the environment (never from the command line, where `ps` would show a password).
+RQ's own loops quit on some Redis errors; here each is run again after a short backoff, with a fresh
+connection, until it is asked to stop (SIGTERM or SIGINT), so a Redis blip never needs a supervisor.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from rq.cron import CronScheduler
+
+from workers.core import logs
+from workers.core.settings import Settings
+from workers.queue.queues import QUEUES, connection
+from workers.queue.schedule import periodic
+
+log = logging.getLogger("trail_audit.run")
+BACKOFF = (0.5, 1.0, 2.0, 4.0, 5.0)
+USAGE = "usage: python -m workers.queue worker|clock"
+
+
+class _Stop:
+    requested = False
+
+
+def _ask_stop(signum: int, frame: Any) -> None:
+    _Stop.requested = True
+    raise KeyboardInterrupt
+
+
+def keep_running(what: str, run_once: Callable[[], None]) -> None:
+    """Run `run_once` again after every Redis failure (backing off), until a stop is requested."""
+    attempt = 0
+    while not _Stop.requested:
+        started = time.monotonic()
+        try:
+            run_once()
+            if _Stop.requested:
+                return
+        except KeyboardInterrupt:
+            return
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            log.warning(f"{what}: Redis unreachable; reconnecting", extra={"error": type(exc).__name__})
+        if _Stop.requested:
+            return
+        attempt = 0 if time.monotonic() - started > 30 else attempt + 1
+        time.sleep(BACKOFF[min(attempt, len(BACKOFF) - 1)])
+
+
+def worker(settings: Settings) -> None:
+    """Serve the queues (urgent first) with a warm worker, reconnecting after Redis failures."""
+    from workers.queue.worker import WarmWorker
+
+    def once() -> None:
+        conn = connection(settings)
+        conn.ping()
+        w = WarmWorker(list(QUEUES), connection=conn, job_monitoring_interval=5)
+        w.work(with_scheduler=True)
+        conn.ping()  # RQ's loop returns on some Redis errors: tell them from a requested stop
+        if not w._stop_requested:
+            raise RedisConnectionError("worker loop ended")
+        _Stop.requested = True
+
+    keep_running("worker", once)
+
+
+def clock(settings: Settings) -> None:
+    """Enqueue the periodic jobs on time, reconnecting after Redis failures."""
+
+    def once() -> None:
+        conn = connection(settings)
+        conn.ping()
+        scheduler = CronScheduler(connection=conn, logging_level=logging.WARNING)
+        for job in periodic(settings):
+            scheduler.register(job.func, job.queue, interval=job.every, job_timeout=job.timeout, result_ttl=60,
+                               failure_ttl=3600)  # fmt: skip
+        scheduler.start()
+        conn.ping()
+        if not _Stop.requested:
+            raise RedisConnectionError("clock loop ended")
+
+    signal.signal(signal.SIGTERM, _ask_stop)
+    keep_running("clock", once)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`worker` or `clock`."""
+    args = sys.argv[1:] if argv is None else argv
+    if args not in (["worker"], ["clock"]):
+        print(USAGE, file=sys.stderr)
+        return 2
+    logs.setup()
+    settings = Settings()
+    (worker if args[0] == "worker" else clock)(settings)
+    return 0

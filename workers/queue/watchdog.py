@@ -1,0 +1,60 @@
+"""Jobs whose worker died are failed within seconds, so their failure callbacks tell Slack.
+
+RQ notices an abandoned job only when its heartbeat expires (a minute or more) and a worker next runs its
+maintenance. The watchdog, run by the cron scheduler every few seconds, looks at each started job's worker:
+when that worker has not sent a heartbeat for `STALE` seconds (workers send one every 5 while busy, see the
+Procfile), the job's entry in RQ's started registry is expired and RQ's own cleanup runs, which calls the
+job's failure callback, records the failure and releases the jobs that depend on it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from rq import Worker, get_current_job
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+from rq.registry import StartedJobRegistry
+
+from workers.core.settings import Settings
+from workers.queue.queues import all_queues, connection
+
+log = logging.getLogger("trail_audit.watchdog")
+
+
+def sweep() -> list[str]:
+    """Fail the started jobs (of every queue) whose worker is gone; return their ids."""
+    settings = Settings()
+    conn = connection(settings)
+    me = get_current_job()
+    failed: list[str] = []
+    for registry in (StartedJobRegistry(queue=q) for q in all_queues(conn)):
+        dead: dict[str, float] = {}
+        for raw in conn.zrange(registry.key, 0, -1):
+            member = raw.decode() if isinstance(raw, bytes) else str(raw)
+            job_id = registry.parse_job_id(member)
+            if me is not None and job_id == me.id:
+                continue
+            try:
+                job = Job.fetch(job_id, connection=conn)
+            except NoSuchJobError:
+                continue
+            if not _worker_alive(conn, job, settings.watchdog_stale_seconds):
+                dead[member] = 0
+        if dead:
+            conn.zadd(registry.key, dead, xx=True)  # expire them now; RQ's cleanup does the rest
+            registry.cleanup()
+            failed += [registry.parse_job_id(m) for m in dead]
+    if failed:
+        log.warning("abandoned jobs failed", extra={"jobs": failed})
+    return failed
+
+
+def _worker_alive(conn: object, job: Job, stale: float) -> bool:
+    if not job.worker_name:
+        return True  # not yet claimed by a worker: nothing to judge
+    worker = Worker.find_by_key(Worker.redis_worker_namespace_prefix + job.worker_name, connection=conn)  # type: ignore[arg-type]
+    if worker is None or worker.last_heartbeat is None:
+        return False
+    return time.time() - worker.last_heartbeat.timestamp() < stale

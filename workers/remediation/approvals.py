@@ -1,0 +1,277 @@
+"""Approval requests: server-side state of every fix and backout, and the rules of deciding them.
+
+A button carries only a request's opaque id. Every status change goes through `workers.state.machine` (one
+compare-and-set each, committed with the messages it causes); the decision is taken in the same atomic step
+as `pending -> approved|denied`, only while the request has not expired, so the first valid decision wins
+and an expiry and an approval can never both happen. The requester never approves their own request; only
+configured approvers (user ids, or members of a user group) decide.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from redis import Redis
+from redis.client import Pipeline
+from rq import Callback
+from rq.job import Job
+
+from workers.core.settings import Settings
+from workers.queue.queues import URGENT, queue
+from workers.remediation import auditlog
+from workers.slack import messages as blocks
+from workers.slack import outbox
+from workers.state import keys, machine
+from workers.state.machine import Refused, RequestStatus
+
+__all__ = ["Decision", "Refused", "Request", "RequestStatus"]
+
+
+@dataclass
+class Request:
+    """A requested fix or backout."""
+
+    id: str
+    action: str
+    requester: str
+    reason: str
+    account: str
+    region: str
+    resource: str
+    check: str | None = None
+    channel: str | None = None  # where it was requested (the requester is told there)
+    created: float = field(default_factory=time.time)
+    expires: float = 0.0
+    minutes: float | None = None  # a backout's duration
+    deadline: float | None = None  # when an executed backout is restored
+    role_arn: str | None = None  # the role to act through (None: the current credentials)
+    plan: dict[str, Any] | None = None
+    permissions: list[str] = field(default_factory=list)
+    prompt: dict[str, Any] | None = None  # (before the outbox) where the prompt was posted
+    prompt_channel: str | None = None  # where its approval prompt goes (the alert channel at planning)
+    status: RequestStatus = RequestStatus.PLANNING
+
+    def key(self) -> str:
+        """The Redis hash of this request."""
+        return keys.request(self.id)
+
+    def doc(self) -> str:
+        """The request as stored (its status lives beside it, in the hash's `status` field)."""
+        return json.dumps({k: v for k, v in asdict(self).items() if k != "status"})
+
+    def prompt_id(self) -> str:
+        """The outbox id of its approval prompt (the thread where every step is told)."""
+        return f"req-{self.id}-prompt"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Who decided a request, how and when."""
+
+    approved: bool
+    user: str
+    at: float
+
+    def sentence(self) -> str:
+        """`approved by <@U1> at 14:03 UTC`."""
+        verb = "approved" if self.approved else "denied"
+        return f"{verb} by <@{self.user}> at {time.strftime('%H:%M:%S UTC', time.gmtime(self.at))}"
+
+
+def new_id() -> str:
+    """An opaque, unguessable request id."""
+    return secrets.token_hex(8)
+
+
+def load(conn: Redis, request_id: str) -> Request:
+    """A request by id; an unknown or malformed id is refused."""
+    if not request_id.isalnum() or len(request_id) > 32:
+        raise Refused("That request id is not valid.")
+    raw, status = conn.hmget(keys.request(request_id), "doc", "status")
+    if raw is None or status is None:
+        raise Refused(f"There is no request `{request_id}` (unknown, or not from this workspace).")
+    doc = json.loads(raw)
+    doc["status"] = RequestStatus(status.decode() if isinstance(status, bytes) else status)
+    return Request(**doc)
+
+
+def move(
+    conn: Redis,
+    req: Request,
+    to: RequestStatus,
+    expect: set[RequestStatus] | None = None,
+    then: machine.Stage | None = None,
+) -> bool:
+    """Move a request on (committing its doc and what `then` stages with it); False when refused."""
+    left = machine.move_request(conn, req.id, to, expect, fields={"doc": req.doc()}, then=then)
+    if left is None:
+        return False
+    req.status = to
+    return True
+
+
+def decision(conn: Redis, request_id: str) -> Decision | None:
+    """The decision made on a request, if any."""
+    raw = conn.hget(keys.request(request_id), "decision")
+    return Decision(**json.loads(raw)) if raw else None
+
+
+def is_approver(user: str, approvers: list[str], group_members: Callable[[str], set[str]]) -> bool:
+    """A configured user id, or a member of a configured user group (ids starting with S)."""
+    if user in approvers:
+        return True
+    return any(user in group_members(group) for group in approvers if group.startswith("S"))
+
+
+def decide(
+    conn: Redis,
+    request_id: str,
+    user: str,
+    approve: bool,
+    approvers: list[str],
+    group_members: Callable[[str], set[str]] = lambda _g: set(),
+    now: float | None = None,
+) -> Request:
+    """Record `user`'s decision; the first valid one wins. Raises `Refused` with the reason otherwise.
+
+    The decision, the status, the audit log entry and the prompt's new state are one commit; it is refused
+    when the request is no longer pending or has expired by then (an expiry and an approval never both win).
+    """
+    now = time.time() if now is None else now
+    req = load(conn, request_id)
+    earlier = decision(conn, request_id)
+    if earlier is not None:
+        raise Refused(f"This request was already {earlier.sentence()}.")
+    if req.status is RequestStatus.PLANNING:
+        raise Refused("This request is still being planned; its prompt will follow.")
+    if req.status is not RequestStatus.PENDING:
+        raise Refused(f"This request is {req.status.value}; it can no longer be decided.")
+    if now > req.expires:
+        expire(conn, req, user)
+        raise Refused("This request has expired; ask for it again if it is still needed.")
+    if not is_approver(user, approvers, group_members):
+        raise Refused("Only the configured approvers (TRAIL_AUDIT_APPROVERS) can decide requests.")
+    if approve and user == req.requester:
+        raise Refused("You requested this yourself: another approver must approve it.")
+    made = Decision(approve, user, now)
+    to = RequestStatus.APPROVED if approve else RequestStatus.DENIED
+
+    def still_open(pipe: Pipeline) -> str | None:
+        if pipe.hexists(keys.request(request_id), "decision"):
+            return "decided"
+        return "expired" if time.time() > req.expires else None
+
+    req.status = to
+    state = f":white_check_mark: {made.sentence()}: executing…" if approve else f":no_entry_sign: {made.sentence()}"
+    prompt = blocks.prompt(asdict(req), state)
+
+    def then(pipe: Pipeline) -> None:
+        pipe.hset(keys.request(request_id), "decision", json.dumps(asdict(made)))
+        auditlog.stage(pipe, "approved" if approve else "denied", req.id, user, action=req.action)
+        outbox.stage(pipe, req.prompt_id(), req.prompt_channel, prompt)
+        if not approve and req.channel:
+            outbox.stage(
+                pipe,
+                f"req-{req.id}-decided",
+                req.channel,
+                blocks.ephemeral(f"Your request `{req.id}` ({req.action}) was {made.sentence()}."),
+                user=req.requester,
+                kind="ephemeral",
+            )
+
+    left = machine.move_request(conn, request_id, to, {RequestStatus.PENDING}, {"doc": req.doc()}, then, still_open)
+    if left is None:
+        earlier = decision(conn, request_id)
+        if earlier is not None:
+            raise Refused(f"This request was already {earlier.sentence()}.")
+        raise Refused("This request has expired; ask for it again if it is still needed.")
+    outbox.kick(conn, [req.prompt_id(), f"req-{req.id}-decided"] if not approve else [req.prompt_id()])
+    return req
+
+
+def expire(conn: Redis, req: Request, actor: str | None = None) -> bool:
+    """`pending -> expired` (once, whoever notices first), with the prompt updated."""
+    expired = Request(**{**asdict(req), "status": RequestStatus.EXPIRED})
+
+    def then(pipe: Pipeline) -> None:
+        auditlog.stage(pipe, "expired", req.id, actor, action=req.action)
+        outbox.stage(
+            pipe,
+            req.prompt_id(),
+            req.prompt_channel,
+            blocks.prompt(asdict(expired), ":hourglass: expired without a decision"),
+        )
+
+    if not move(conn, req, RequestStatus.EXPIRED, {RequestStatus.PENDING}, then):
+        return False
+    outbox.kick(conn, [req.prompt_id()])
+    return True
+
+
+def pending(conn: Redis) -> list[Request]:
+    """Requests waiting for a plan or a decision."""
+    return _members(conn, keys.REQUESTS_PENDING)
+
+
+def active(conn: Redis) -> list[Request]:
+    """Backouts in force (to be restored at their deadline)."""
+    return _members(conn, keys.REQUESTS_ACTIVE)
+
+
+def approved(conn: Redis) -> list[Request]:
+    """Requests approved and not yet executing."""
+    return _members(conn, keys.REQUESTS_APPROVED)
+
+
+def _members(conn: Redis, name: str) -> list[Request]:
+    out = []
+    for raw in conn.smembers(name):
+        try:
+            out.append(load(conn, raw.decode() if isinstance(raw, bytes) else str(raw)))
+        except Refused:
+            conn.srem(name, raw)
+    return sorted(out, key=lambda r: r.created)
+
+
+def open_request(conn: Redis, req: Request) -> None:
+    """Record a new request, log it, and queue its planning (by dotted path: the bot imports no AWS code)."""
+    req.status = RequestStatus.PLANNING
+
+    def then(pipe: Pipeline) -> None:
+        auditlog.stage(
+            pipe, "requested", req.id, req.requester, action=req.action, resource=req.resource, reason=req.reason
+        )
+
+    machine.create_request(conn, req.id, req.doc(), then)
+    queue(conn).enqueue(
+        "workers.remediation.jobs.prepare",
+        req.id,
+        job_timeout=120,
+        on_failure=Callback("workers.remediation.jobs.prepare_failed"),
+    )
+
+
+EXECUTE_TIMEOUT = 120
+
+
+def enqueue_execute(conn: Redis, request_id: str) -> Job:
+    """Queue an approved request's execution (with the failure callback that reports "state unknown")."""
+    return queue(conn, URGENT).enqueue(
+        "workers.remediation.jobs.execute",
+        request_id,
+        job_timeout=EXECUTE_TIMEOUT,
+        on_failure=Callback("workers.remediation.jobs.execution_failed"),
+    )
+
+
+def role_for(settings: Settings, account_id: str | None) -> str | None:
+    """The configured role of an account id (None: the current credentials' account)."""
+    for arn in settings.role_arns:
+        if account_id and arn.split(":")[4:5] == [account_id]:
+            return arn
+    return settings.role_arns[0] if settings.role_arns and not account_id else None

@@ -1,0 +1,345 @@
+"""The Slack outbox: every message a worker (or the bot) sends goes through here, durably.
+
+A message is a record in Redis (`keys.message(id)`): where it goes, its newest body and version, and once
+delivered its `ts`. `stage` writes the record inside the caller's transaction, so a message is committed
+together with the state change it describes, never before it; `kick` then queues its delivery on the
+urgent queue, and `sweep` (every few seconds) queues whatever is due and was not delivered, so a killed
+worker or a lost job only delays a message. Staging the same id again replaces the body: a delivered
+message is then updated in place (`chat.update`), an undelivered one goes out with the newest body only.
+
+`deliver` never changes any state but the message's own. Slack 5xx, timeouts and 429 (after Retry-After)
+are retried with backoff for `TRAIL_AUDIT_OUTBOX_RETRY_SECONDS` (two hours by default); a message that still
+cannot be delivered, or that Slack refuses for good (`invalid_blocks`...), is logged and listed by `status`.
+Posts are paced under Slack's rate of about one message a second per channel, shared by every worker.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from redis import Redis
+from redis.client import Pipeline
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.webhook import WebhookClient
+
+from workers.core.settings import Settings
+from workers.queue.queues import URGENT, connection, queue
+from workers.state import keys
+
+log = logging.getLogger("trail_audit.outbox")
+LEASE = 60.0  # seconds a queued delivery may take before the sweep queues it again
+LOCK_MS = 30_000
+FALLBACK_ERRORS = {"not_in_channel", "channel_not_found", "is_archived"}
+TRANSIENT_ERRORS = {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+PARENT_WAIT = 2.0  # seconds before a thread reply looks again for its parent's ts
+
+# Lua: the per-channel gate. Returns 0 and takes the slot when it is free, else the seconds to wait.
+_GATE = """
+local now = tonumber(ARGV[1])
+local nxt = tonumber(redis.call('GET', KEYS[1]) or '0')
+if nxt > now then return tostring(nxt - now) end
+redis.call('SET', KEYS[1], tostring(now + tonumber(ARGV[2])), 'PX', 60000)
+return '0'
+"""
+
+
+class Transient(Exception):
+    """Slack could not take the message now; try again after `delay` seconds."""
+
+    def __init__(self, reason: str, delay: float | None = None) -> None:
+        super().__init__(reason)
+        self.delay = delay
+
+
+class Permanent(Exception):
+    """Slack refused the message for good (the reason is kept and shown in `status`)."""
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """Where a delivered message is: its channel and ts (None for ephemeral and response_url answers)."""
+
+    channel: str | None
+    ts: str | None
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def stage(
+    pipe: Pipeline,
+    message_id: str,
+    channel: str | None,
+    body: dict[str, Any],
+    thread: str | None = None,
+    response_url: str | None = None,
+    user: str | None = None,
+    kind: str = "message",
+) -> str:
+    """Write (or replace) a message in the caller's transaction; it is due at once. Returns its id.
+
+    `thread` is the id of the message this one replies to; `kind` is "message", "ephemeral" (to `user` in
+    `channel`) or "response" (through `response_url` only)."""
+    key = keys.message(message_id)
+    fields: dict[Any, Any] = {
+        "body": json.dumps(body),
+        "channel": channel or "",
+        "thread": thread or "",
+        "kind": kind,
+        "response_url": response_url or "",
+        "user": user or "",
+    }
+    pipe.hset(key, mapping=fields)
+    pipe.hsetnx(key, "first", f"{time.time():.3f}")
+    pipe.hincrby(key, "version", 1)
+    pipe.expire(key, keys.MESSAGE_TTL)
+    pipe.zadd(keys.OUTBOX_DUE, {message_id: time.time()})
+    pipe.zrem(keys.OUTBOX_DEAD, message_id)
+    return message_id
+
+
+def send(conn: Redis, message_id: str, channel: str | None, body: dict[str, Any], **kwargs: Any) -> str:
+    """Stage one message on its own and queue its delivery (for messages that describe no state change)."""
+    pipe = conn.pipeline(transaction=True)
+    stage(pipe, message_id, channel, body, **kwargs)
+    pipe.execute()
+    kick(conn, [message_id])
+    return message_id
+
+
+def kick(conn: Redis, message_ids: Iterable[str]) -> None:
+    """Queue the delivery of staged messages now (best effort: the sweep queues them otherwise)."""
+    ids = list(message_ids)
+    if not ids:
+        return
+    try:
+        q = queue(conn, URGENT)
+        conn.zadd(keys.OUTBOX_DUE, {m: time.time() + LEASE for m in ids}, xx=True)
+        for mid in ids:
+            q.enqueue("workers.slack.outbox.deliver", mid, job_timeout=30, result_ttl=60, failure_ttl=3600)
+    except Exception as exc:  # noqa: BLE001 - the sweep delivers it; a kick must never fail its caller
+        log.warning("delivery not queued; the sweep will", extra={"error": type(exc).__name__})
+
+
+def sweep() -> int:
+    """Cron job: queue the delivery of every message that is due (new, retried, or whose job was lost)."""
+    conn = connection(Settings())
+    due = [_text(m) for m in conn.zrangebyscore(keys.OUTBOX_DUE, 0, time.time(), start=0, num=500)]
+    kick(conn, due)
+    return len(due)
+
+
+def where(conn: Redis, message_id: str) -> Delivered | None:
+    """Where a message landed, once delivered to a channel (None before, or for answers without a ts)."""
+    found = conn.hmget(keys.message(message_id), "posted_channel", "ts")
+    return Delivered(_text(found[0]), _text(found[1])) if found[1] else None
+
+
+def undelivered(conn: Redis, limit: int = 10) -> list[dict[str, Any]]:
+    """Messages given up on (newest first) and how many are still waiting: for `/trail-audit status`."""
+    out = []
+    dead: list[Any] = list(conn.zrevrange(keys.OUTBOX_DEAD, 0, limit - 1, withscores=True))
+    for raw, at in dead:
+        mid = _text(raw)
+        found = conn.hmget(keys.message(mid), "channel", "error")
+        out.append({"id": mid, "at": at, "channel": _text(found[0] or b""), "error": _text(found[1] or b"")})
+    return out
+
+
+def backlog(conn: Redis) -> int:
+    """How many messages are waiting for delivery."""
+    return int(conn.zcard(keys.OUTBOX_DUE))
+
+
+def web_client(settings: Settings) -> WebClient:
+    """A Web API client that does not wait out rate limits itself: the outbox retries later instead."""
+    base = settings.slack_api_url if settings.slack_api_url.endswith("/") else settings.slack_api_url + "/"
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    return WebClient(token=token, base_url=base, timeout=10, retry_handlers=[])
+
+
+def deliver(message_id: str) -> str:
+    """RQ job: post or update one message with its newest body; reschedule it when Slack cannot take it."""
+    settings = Settings()
+    conn = connection(settings)
+    if not conn.set(keys.message_lock(message_id), "1", nx=True, px=LOCK_MS):
+        return "busy"  # another worker delivers it and looks at the version again when done
+    try:
+        return _deliver(settings, conn, message_id)
+    finally:
+        conn.delete(keys.message_lock(message_id))
+
+
+def _deliver(settings: Settings, conn: Redis, message_id: str) -> str:
+    key = keys.message(message_id)
+    rec = {_text(k): _text(v) for k, v in conn.hgetall(key).items()}
+    if not rec:
+        conn.zrem(keys.OUTBOX_DUE, message_id)
+        return "gone"
+    version = int(rec.get("version", "0"))
+    if int(rec.get("sent", "0")) >= version:
+        _settle(conn, message_id, version)
+        return "sent"
+    try:
+        where_to = _post(settings, conn, message_id, rec)
+    except Transient as exc:
+        return _retry(settings, conn, message_id, rec, exc)
+    except Permanent as exc:
+        return _give_up(conn, message_id, str(exc))
+    fields: dict[Any, Any] = {"sent": str(version), "attempts": "0", "error": ""}
+    if where_to.ts:
+        fields |= {"ts": where_to.ts, "posted_channel": where_to.channel or ""}
+    conn.hset(key, mapping=fields)
+    _settle(conn, message_id, version)
+    return "delivered"
+
+
+def _settle(conn: Redis, message_id: str, version: int) -> None:
+    """Take the message off the due list unless a newer body was staged meanwhile (then it goes out next)."""
+    key = keys.message(message_id)
+
+    def attempt(pipe: Pipeline) -> None:
+        now = int(_text(pipe.hget(key, "version") or b"0"))
+        pipe.multi()
+        if now <= version:
+            pipe.zrem(keys.OUTBOX_DUE, message_id)
+        else:
+            pipe.zadd(keys.OUTBOX_DUE, {message_id: time.time()})
+
+    conn.transaction(attempt, key)
+    if int(_text(conn.hget(key, "version") or b"0")) > version:
+        kick(conn, [message_id])
+
+
+def _post(settings: Settings, conn: Redis, message_id: str, rec: dict[str, str]) -> Delivered:
+    body = json.loads(rec["body"])
+    kind, channel = rec.get("kind", "message"), rec.get("channel") or ""
+    if kind == "response" or rec.get("via") == "response_url":
+        _respond(rec["response_url"], body, replace=bool(rec.get("sent")) or rec.get("via") == "response_url")
+        return Delivered(None, None)
+    client = web_client(settings)
+    try:
+        if kind == "ephemeral":
+            _call(client.chat_postEphemeral, channel=channel, user=rec["user"], **body)
+            return Delivered(None, None)
+        if rec.get("ts"):
+            try:
+                _call(client.chat_update, channel=rec.get("posted_channel") or channel, ts=rec["ts"], **body)
+                return Delivered(rec.get("posted_channel") or channel, rec["ts"])
+            except Permanent as exc:
+                if "message_not_found" not in str(exc):
+                    raise
+                log.warning("message to update is gone; posting it anew", extra={"message": message_id})
+        thread_ts = None
+        if rec.get("thread"):
+            via, parent_url = conn.hmget(keys.message(rec["thread"]), "via", "response_url")
+            if via and _text(via) == "response_url" and parent_url:  # the thread's first message went there too
+                _respond(_text(parent_url), body, replace=False)
+                return Delivered(None, None)
+            parent = where(conn, rec["thread"])
+            if parent is None or not parent.ts:
+                raise Transient("its thread's first message is not posted yet", PARENT_WAIT)
+            thread_ts, channel = parent.ts, parent.channel or channel
+        _pace(settings, conn, channel)
+        answer = _call(client.chat_postMessage, channel=channel, thread_ts=thread_ts, **body)
+        return Delivered(str(answer["channel"]), str(answer["ts"]))
+    except Permanent as exc:
+        error = str(exc)
+        if error in FALLBACK_ERRORS and rec.get("response_url"):
+            conn.hset(keys.message(message_id), "via", "response_url")
+            _respond(rec["response_url"], body, replace=False)
+            return Delivered(None, None)
+        raise
+
+
+def _pace(settings: Settings, conn: Redis, channel: str) -> None:
+    """Wait for the channel's next slot (a short wait here; a long one is a reschedule)."""
+    gate = conn.register_script(_GATE)
+    gap = 1.0 / settings.slack_channel_rate
+    while True:
+        wait = float(gate(keys=[keys.rate(f"slack:{channel}")], args=[f"{time.time():.6f}", f"{gap:.6f}"]))
+        if wait <= 0:
+            return
+        if wait > 2.0:
+            raise Transient("paced under the channel's rate", wait + random.uniform(0, gap))
+        time.sleep(wait + random.uniform(0, gap / 4))
+
+
+def _call(method: Any, **params: Any) -> Any:
+    """One Web API call; Slack's answer sorted into success, Transient (try again) and Permanent."""
+    try:
+        return method(**params)
+    except SlackApiError as exc:
+        status = getattr(exc.response, "status_code", 200)
+        error = str((exc.response.data or {}).get("error", "")) if isinstance(exc.response.data, dict) else ""
+        if status == 429 or error == "ratelimited":
+            retry_after = float((exc.response.headers or {}).get("Retry-After", "1") or 1)
+            raise Transient("rate limited (429)", retry_after) from None
+        if status >= 500 or error in TRANSIENT_ERRORS:
+            raise Transient(f"Slack answered {status} {error}".strip()) from None
+        raise Permanent(error or f"HTTP {status}") from None
+    except (OSError, ValueError) as exc:  # timeouts, refused connections, a body that is not JSON (a 5xx page)
+        raise Transient(f"{type(exc).__name__}") from None
+
+
+def _respond(url: str, body: dict[str, Any], replace: bool) -> None:
+    try:
+        answer = WebhookClient(url, timeout=10).send(
+            response_type="in_channel", replace_original=replace, **{k: v for k, v in body.items() if k != "channel"}
+        )
+    except (OSError, ValueError) as exc:
+        raise Transient(type(exc).__name__) from None
+    if answer.status_code == 429 or answer.status_code >= 500:
+        raise Transient(f"response_url answered {answer.status_code}")
+    if answer.status_code >= 400:
+        raise Permanent(f"response_url answered {answer.status_code}: {answer.body[:100]}")
+
+
+def _retry(settings: Settings, conn: Redis, message_id: str, rec: dict[str, str], exc: Transient) -> str:
+    attempts = int(rec.get("attempts", "0")) + 1
+    if time.time() - float(rec.get("first", time.time())) > settings.outbox_retry_seconds:
+        return _give_up(conn, message_id, f"still failing after {settings.outbox_retry_seconds:g} s: {exc}")
+    paced = exc.delay is not None and str(exc) in ("paced under the channel's rate", _PARENT)
+    delay = exc.delay if exc.delay is not None else min(2.0**attempts, settings.outbox_max_backoff)
+    delay = min(delay, max(settings.outbox_max_backoff, 1.0)) if not paced else delay
+    pipe = conn.pipeline(transaction=True)
+    pipe.hset(
+        keys.message(message_id), mapping={"attempts": str(attempts if not paced else attempts - 1), "error": str(exc)}
+    )
+    pipe.zadd(keys.OUTBOX_DUE, {message_id: time.time() + delay})
+    pipe.execute()
+    if not paced:
+        log.warning(
+            "message not delivered; retrying",
+            extra={"message": message_id, "reason": str(exc), "attempt": attempts, "in_seconds": round(delay, 1)},
+        )
+    return f"retry in {delay:.1f}s"
+
+
+_PARENT = "its thread's first message is not posted yet"
+
+
+def _give_up(conn: Redis, message_id: str, reason: str) -> str:
+    pipe = conn.pipeline(transaction=True)
+    pipe.hset(keys.message(message_id), "error", reason)
+    pipe.zrem(keys.OUTBOX_DUE, message_id)
+    pipe.zadd(keys.OUTBOX_DEAD, {message_id: time.time()})
+    pipe.execute()
+    log.error("message given up", extra={"message": message_id, "reason": reason})
+    return "given up"
+
+
+def status_lines(conn: Redis) -> list[str]:
+    """`/trail-audit status`'s outbox lines: messages waiting, and those given up (with why)."""
+    waiting, dead = backlog(conn), undelivered(conn)
+    lines = [f"Slack outbox: {waiting} waiting · {conn.zcard(keys.OUTBOX_DEAD)} undeliverable"]
+    lines += [f"• :x: `{d['id']}` to {d['channel'] or 'a response_url'}: {d['error'][:200]}" for d in dead[:5]]
+    return lines

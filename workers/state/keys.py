@@ -1,0 +1,137 @@
+"""Every Redis key name and time-to-live, in one place. Everything trail-audit keeps starts with `ta:`."""
+
+from __future__ import annotations
+
+DAY = 86400
+WEEK = 7 * DAY
+
+# audits
+AUDIT_TTL = WEEK
+LAST_AUDIT = "ta:last_audit"
+
+
+def audit(audit_id: str) -> str:
+    """An audit's plan and targets (JSON)."""
+    return f"ta:audit:{audit_id}"
+
+
+def audit_done(audit_id: str) -> str:
+    """How many regions of an audit are gathered (a counter)."""
+    return f"ta:audit:{audit_id}:done"
+
+
+def audit_tick(audit_id: str) -> str:
+    """Held for a second after each progress update (at most one a second)."""
+    return f"ta:audit:{audit_id}:tick"
+
+
+def audit_report(audit_id: str) -> str:
+    """A finished audit's JSON document."""
+    return f"ta:audit:{audit_id}:report"
+
+
+# report buttons
+FIX_TTL = WEEK
+
+
+def fix(fix_id: str) -> str:
+    """The finding behind a report's "Request fix" button."""
+    return f"ta:fix:{fix_id}"
+
+
+# requests (fixes and backouts)
+REQUESTS_PENDING = "ta:requests:pending"  # set: planning or pending
+REQUESTS_APPROVED = "ta:requests:approved"  # set: approved, not yet executing
+REQUESTS_ACTIVE = "ta:requests:active"  # set: backouts in force (active, or unknown until restored)
+REENABLE_DUE = "ta:reenable:due"  # sorted set: backout request id -> deadline
+REENABLE_REMIND = "ta:reenable:remind"  # sorted set: backout request id -> when to remind
+RESTORE_LEASE = 120  # seconds a re-enable holds its lock
+
+
+def request(request_id: str) -> str:
+    """A request's hash: `doc` (JSON), `status`, `decision`."""
+    return f"ta:req:{request_id}"
+
+
+def request_restoring(request_id: str) -> str:
+    """Held while a backout is being restored."""
+    return f"ta:req:{request_id}:restoring"
+
+
+def request_requeued(request_id: str) -> str:
+    """Set when a stuck approved request was queued again (once a minute at most)."""
+    return f"ta:req:{request_id}:requeued"
+
+
+# audit log and executed actions
+LOG = "ta:log"  # stream
+ACTIONS = "ta:actions"  # sorted set: executed actions (JSON) by the time they ended
+ACTIONS_TTL = DAY
+
+# alerts
+ALERTS_OPEN = "ta:alerts:open"  # hash: change key -> alert id (open or acknowledged)
+EVENT_SEEN_TTL = 2 * DAY
+
+
+def alert(alert_id: str) -> str:
+    """An alert's hash: `doc` (JSON), `status`, and who acknowledged or recovered it."""
+    return f"ta:alert:{alert_id}"
+
+
+def alert_group(group_id: str) -> str:
+    """The alert ids rolled up into one message (a list)."""
+    return f"ta:alertgroup:{group_id}"
+
+
+def alerts_recent(account: str, region: str) -> str:
+    """A region's alerts of the last hours (sorted set: id -> created), whatever their status."""
+    return f"ta:alerts:recent:{account}:{region}"
+
+
+ALERTS_RECENT_KEEP = 2 * 3600  # seconds an alert may still be matched with its late CloudTrail event
+
+
+def event_seen(event_id: str) -> str:
+    """Set once a CloudTrail event was alerted or explained an alert (one alert per event id)."""
+    return f"ta:event:{event_id}"
+
+
+# monitor
+MONITOR_LAST = "ta:monitor:last"
+MONITOR_ACCOUNTS = "ta:monitor:accounts"  # hash: account -> its newest cycle's summary
+
+
+def monitor_lock(account: str) -> str:
+    """Held while a cycle of an account runs."""
+    return f"ta:monitor:lock:{account}"
+
+
+def monitor_blind(who: str) -> str:
+    """Set while part of an account cannot be watched (its message was sent)."""
+    return f"ta:monitor:blind:{who}"
+
+
+def region_state(account: str, region: str) -> str:
+    """A region's last known watched state (JSON)."""
+    return f"ta:state:{account}:{region}"
+
+
+def rate(key: str) -> str:
+    """The next free slot of a shared rate limit."""
+    return f"ta:rate:{key}"
+
+
+# outbox
+OUTBOX_DUE = "ta:outbox:due"  # sorted set: message id -> when to try (again)
+OUTBOX_DEAD = "ta:outbox:dead"  # sorted set: message id -> when it was given up
+MESSAGE_TTL = 30 * DAY
+
+
+def message(message_id: str) -> str:
+    """An outbox message's hash: channel, body, thread parent, version, ts once posted, attempts."""
+    return f"ta:msg:{message_id}"
+
+
+def message_lock(message_id: str) -> str:
+    """Held while one worker delivers a message."""
+    return f"ta:msg:{message_id}:lock"
