@@ -14,6 +14,7 @@ from workers.core.settings import Settings
 from workers.monitor import alerts
 from workers.remediation.approvals import Refused
 from workers.slack import messages as blocks
+from workers.slack import outbox
 
 
 @pytest.fixture
@@ -39,9 +40,11 @@ def test_an_unacknowledged_alert_is_reposted_once_with_the_mention(
 ) -> None:
     conn, settings, slack = env
     doc = alerts.raise_alert(conn, settings, change(created=time.time() - 20 * 60))
+    outbox.flush(conn, settings)
     assert slack.of("chat.postMessage")[0].params["text"].startswith("<!here> :rotating_light: UNAPPROVED")
     assert alerts.is_open(conn, "k1")
     assert alerts.repost_unacknowledged(conn, settings) == 1
+    outbox.flush(conn, settings)
     assert "Still unacknowledged after 15 minutes" in slack.of("chat.postMessage")[-1].params["text"]
     assert slack.of("chat.postMessage")[-1].params["text"].startswith("<!here>")
     assert alerts.repost_unacknowledged(conn, settings) == 0
@@ -61,9 +64,12 @@ def test_an_acknowledged_or_recent_alert_is_not_reposted(env: tuple[RedisClient,
 def test_a_recovered_alert_is_closed_and_told_in_its_thread(env: tuple[RedisClient, Settings, SlackStandIn]) -> None:
     conn, settings, slack = env
     doc = alerts.raise_alert(conn, settings, change())
+    outbox.flush(conn, settings)
     alerts.recover(conn, settings, doc, "restored by `arn:aws:sts::1:assumed-role/x/bob`")
+    outbox.flush(conn, settings)
     reply = slack.of("chat.postMessage")[-1]
-    assert reply.params["thread_ts"] == doc["posted"]["ts"] and "Recovered" in reply.params["text"]
+    assert reply.params["thread_ts"] == outbox.where(conn, alerts.group_id(doc)).ts  # type: ignore[union-attr]
+    assert "Recovered" in reply.params["text"]
     assert not alerts.is_open(conn, "k1") and alerts.open_alerts(conn) == []
     final = slack.of("chat.update")[-1].params
     assert not [b for b in final["blocks"] if b["type"] == "actions"]  # no Restore/Acknowledge once recovered
@@ -91,3 +97,23 @@ def test_status_shows_each_accounts_last_cycle(env: tuple[RedisClient, Settings,
     lines = status_lines(conn)
     assert "88 AWS calls, 17 regions of 111111111111" in lines[0] and "8 AWS calls" in lines[1]
     assert lines[-1] == "Open alerts: 0"
+
+
+def test_an_approved_change_is_reposted_without_the_mention(env: tuple[RedisClient, Settings, SlackStandIn]) -> None:
+    conn, settings, slack = env
+    approved = {"request": "r1", "action": "backout.recorder_off", "requester": "U0A", "approver": "U0B"}
+    alerts.raise_alert(conn, settings, change(created=time.time() - 20 * 60, approved=approved))
+    assert alerts.repost_unacknowledged(conn, settings) == 1
+    outbox.flush(conn, settings)
+    texts = [c.params["text"] for c in slack.of("chat.postMessage")]
+    assert len(texts) == 2 and "Still unacknowledged" in texts[1]
+    assert not any("<!here>" in text for text in texts)
+
+
+def test_acknowledge_never_reopens_a_recovered_alert(env: tuple[RedisClient, Settings, SlackStandIn]) -> None:
+    conn, settings, _ = env
+    doc = alerts.raise_alert(conn, settings, change())
+    assert alerts.recover(conn, settings, doc, "restored")
+    with pytest.raises(Refused, match="recovered"):
+        alerts.acknowledge(conn, settings, doc["id"], "U0BOB")
+    assert alerts.load(conn, doc["id"])["status"] == "recovered" and not alerts.is_open(conn, "k1")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Iterator
@@ -12,7 +13,11 @@ from rq import Queue
 
 from demo.servers import start_redis
 from demo.slack_standin import SlackStandIn
+from workers.core.settings import Settings
+from workers.queue.queues import URGENT
 from workers.remediation import approvals, auditlog
+from workers.slack import outbox
+from workers.state import machine
 from workers.remediation.approvals import Refused, Request, RequestStatus
 from workers.remediation.jobs import sweep_due
 
@@ -36,8 +41,9 @@ def conn(server: str) -> RedisClient:
 def pending_request(conn: RedisClient, minutes: float = 30) -> Request:
     req = Request(id=approvals.new_id(), action="cloudtrail.start_logging", requester="U0ALICE", reason="stopped",
                   account="123456789012", region="us-east-1", resource="arn:aws:cloudtrail:us-east-1:1:trail/x",
-                  status=RequestStatus.PENDING, expires=time.time() + minutes * 60)  # fmt: skip
-    approvals.save(conn, req)
+                  expires=time.time() + minutes * 60, prompt_channel="C0ALERTS")  # fmt: skip
+    machine.create_request(conn, req.id, req.doc())
+    assert approvals.move(conn, req, RequestStatus.PENDING)
     return req
 
 
@@ -90,7 +96,8 @@ def test_unknown_or_tampered_ids_are_refused(conn: RedisClient, bad: str) -> Non
 def test_a_replay_after_completion_names_the_decision(conn: RedisClient) -> None:
     req = pending_request(conn)
     approvals.decide(conn, req.id, "U0BOB", True, APPROVERS)
-    approvals.set_status(conn, approvals.load(conn, req.id), RequestStatus.DONE)
+    done = approvals.load(conn, req.id)
+    assert approvals.move(conn, done, RequestStatus.EXECUTING) and approvals.move(conn, done, RequestStatus.DONE)
     for user in ("U0BOB", "U0CAROL"):
         with pytest.raises(Refused, match=r"already approved by <@U0BOB> at"):
             approvals.decide(conn, req.id, user, True, APPROVERS)
@@ -133,13 +140,13 @@ def slack(server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[SlackStandIn
 
 def test_the_sweep_expires_undecided_requests_and_says_so_on_the_prompt(conn: RedisClient, slack: SlackStandIn) -> None:
     late = pending_request(conn, minutes=-1)
-    late.prompt = {"channel": "C0ALERTS", "ts": "1.0001"}
-    approvals.save(conn, late)
     fresh = pending_request(conn, minutes=30)
     assert sweep_due()["expired"] == 1
+    assert sweep_due()["expired"] == 0
     assert approvals.load(conn, late.id).status is RequestStatus.EXPIRED
     assert approvals.load(conn, fresh.id).status is RequestStatus.PENDING
-    assert "expired without a decision" in str(slack.of("chat.update")[-1].params["blocks"])
+    assert outbox.flush(conn, Settings(_env_file=None)) == 1  # type: ignore[call-arg]
+    assert "expired without a decision" in str(slack.of("chat.postMessage")[-1].params["blocks"])
     assert [e["request"] for e in auditlog.newest(conn, 5) if e["event"] == "expired"] == [late.id]
 
 
@@ -150,8 +157,42 @@ def test_an_approved_request_whose_execution_was_lost_is_queued_again_once(
     approvals.decide(conn, req.id, "U0BOB", True, APPROVERS, now=time.time() - 120)  # its enqueue never happened
     sweep_due()
     sweep_due()
-    queued = [
-        j for j in Queue("trail-audit", connection=conn).jobs if j.func_name == "workers.remediation.jobs.execute"
-    ]
+    queued = [j for j in Queue(URGENT, connection=conn).jobs if j.func_name == "workers.remediation.jobs.execute"]
     assert [j.args for j in queued] == [(req.id,)]
-    assert approvals.claim(conn, req.id, "job-1") and not approvals.claim(conn, req.id, "job-2")
+    claims = [machine.move_request(conn, req.id, RequestStatus.EXECUTING, {RequestStatus.APPROVED}) for _ in "ab"]
+    assert claims == [RequestStatus.APPROVED, None]  # one execution per request
+
+
+@pytest.mark.parametrize("offset", [-0.02, 0.0, 0.01, 0.03])
+def test_concurrent_approvals_against_an_expiring_request_have_exactly_one_outcome(
+    server: str, conn: RedisClient, offset: float
+) -> None:
+    req = pending_request(conn, minutes=0.05 / 60)  # expires 50 ms from now
+    users = [f"U0APP{i:02d}" for i in range(20)]
+    barrier = threading.Barrier(21)
+
+    def click(user: str) -> None:
+        c = RedisClient.from_url(server)
+        barrier.wait()
+        time.sleep(max(0.0, 0.05 + offset))
+        with contextlib.suppress(Refused):
+            approvals.decide(c, req.id, user, True, users)
+
+    def sweep() -> None:
+        barrier.wait()
+        time.sleep(0.05)
+        approvals.expire(RedisClient.from_url(server), approvals.load(RedisClient.from_url(server), req.id))
+
+    threads = [threading.Thread(target=click, args=(u,)) for u in users] + [threading.Thread(target=sweep)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    events = [e["event"] for e in auditlog.newest(conn, 100)]
+    final = approvals.load(conn, req.id).status
+    assert final in (RequestStatus.APPROVED, RequestStatus.EXPIRED)
+    if final is RequestStatus.APPROVED:
+        assert events.count("approved") == 1 and "expired" not in events
+    else:
+        assert "approved" not in events and events.count("expired") == 1
+        assert approvals.decision(conn, req.id) is None

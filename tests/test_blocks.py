@@ -114,7 +114,7 @@ def test_events_message() -> None:
 
 
 def test_status_names_last_audit_and_pending_requests() -> None:
-    from bot.blocks import status
+    from workers.slack.messages import status
 
     pending = [{"id": "ab12", "action": "cloudtrail.start_logging", "resource": "app", "requester": "U0ALICE"}]
     text = status(2, 1, {"finished": 0, "counts": {"FAIL": 3, "PASS": 9}}, pending)["text"]
@@ -124,7 +124,7 @@ def test_status_names_last_audit_and_pending_requests() -> None:
 
 
 def test_log_entries_newest_first_within_limits() -> None:
-    from bot.blocks import MAX_SECTION, log_entries
+    from workers.slack.messages import MAX_SECTION, log_entries
 
     entries = [{"at": "0", "event": "approved", "request": "ab12", "actor": "U0BOB", "detail": {"action": "x"}}] * 200
     message = log_entries(entries)

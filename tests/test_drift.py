@@ -187,7 +187,9 @@ def test_the_lookup_rate_is_shared_by_every_worker(redis_url: str) -> None:
 def test_a_blind_spot_is_said_once_and_its_end_too(aws: Moto, redis_url: str, monkeypatch: pytest.MonkeyPatch,
                                                     faults: Any) -> None:  # fmt: skip
     from demo.slack_standin import SlackStandIn
+    from workers.core.settings import Settings
     from workers.monitor.watch import LAST, watch_account
+    from workers.slack import outbox
 
     compliant([HOME])
     with SlackStandIn() as slack:
@@ -200,6 +202,8 @@ def test_a_blind_spot_is_said_once_and_its_end_too(aws: Moto, redis_url: str, mo
         injector = faults(deny={"config:DescribeConfigurationRecorders"})
         watch_account(None)
         watch_account(None)
+        conn = RedisClient.from_url(redis_url)
+        outbox.flush(conn, Settings())
         warnings = [c.params["text"] for c in slack.of("chat.postMessage")]
         assert (
             len(warnings) == 1
@@ -209,4 +213,5 @@ def test_a_blind_spot_is_said_once_and_its_end_too(aws: Moto, redis_url: str, mo
         assert json.loads(RedisClient.from_url(redis_url).get(LAST) or "{}")["unreadable"]
         injector.deny.clear()
         watch_account(None)
+        outbox.flush(conn, Settings())
         assert "watches all of" in slack.of("chat.postMessage")[-1].params["text"]

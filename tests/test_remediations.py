@@ -3,6 +3,8 @@ must be kept is kept, and running it twice leaves the same state."""
 
 from __future__ import annotations
 
+import time
+
 import json
 from collections import Counter
 from pathlib import Path
@@ -255,6 +257,7 @@ def test_a_failed_reenable_keeps_the_backout_and_tries_again(
     from demo.servers import start_redis
     from demo.slack_standin import SlackStandIn
     from workers.remediation import approvals, auditlog
+    from workers.state import keys
     from workers.remediation import jobs as remediate
 
     arn = acct.trail("app", multi_region=False)
@@ -276,15 +279,15 @@ def test_a_failed_reenable_keeps_the_backout_and_tries_again(
             assert all(r["ok"] for r in rem.execute(account(settings), plan))
             req = approvals.Request(id="b0", action="backout.management_events_off", requester="U0ALICE", reason="r",
                                     account=ACCOUNT, region=HOME, resource=arn, plan=plan.to_dict(),
-                                    status=approvals.RequestStatus.ACTIVE)  # fmt: skip
-            approvals.save(conn, req)
+                                    deadline=time.time())  # fmt: skip
+            conn.hset(keys.request("b0"), mapping={"doc": req.doc(), "status": approvals.RequestStatus.ACTIVE.value})
             injector: Faults = faults(deny={"cloudtrail:PutEventSelectors"})
             assert remediate.reenable("b0", "deadline") == "backout active"
-            assert conn.zscore(remediate.DUE, "b0") is not None  # tried again in a minute
+            assert conn.zscore(keys.REENABLE_DUE, "b0") is not None  # tried again in a minute
             assert auditlog.newest(conn, 10)[0]["event"] == "reenable_failed"
             injector.deny.clear()
             assert remediate.reenable("b0", "deadline") == "restored"
-            assert selectors(arn) == before and conn.zscore(remediate.DUE, "b0") is None
+            assert selectors(arn) == before and conn.zscore(keys.REENABLE_DUE, "b0") is None
     finally:
         redis.stop()
 

@@ -241,3 +241,13 @@ def repost_unacknowledged(conn: Redis, settings: Settings, now: float | None = N
         outbox.kick(conn, [mid])
         count += 1
     return count
+
+
+def raise_alert(conn: Redis, settings: Settings, doc: dict[str, Any]) -> dict[str, Any]:
+    """Record one alert and queue its message (the monitor rolls up a cycle's alerts with `stage_group`)."""
+    new(settings, doc)
+    pipe = conn.pipeline(transaction=True)
+    mid = stage_group(pipe, settings, [doc])
+    pipe.execute()
+    outbox.kick(conn, [mid] if mid else [])
+    return doc

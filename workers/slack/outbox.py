@@ -343,3 +343,17 @@ def status_lines(conn: Redis) -> list[str]:
     lines = [f"Slack outbox: {waiting} waiting · {conn.zcard(keys.OUTBOX_DEAD)} undeliverable"]
     lines += [f"• :x: `{d['id']}` to {d['channel'] or 'a response_url'}: {d['error'][:200]}" for d in dead[:5]]
     return lines
+
+
+def flush(conn: Redis, settings: Settings, rounds: int = 10) -> int:
+    """Deliver, in this process, every message queued or due now (thread replies after their parents).
+
+    For the CLI-side and tests; workers deliver through `deliver` jobs. Returns how many were delivered."""
+    delivered = 0
+    for _ in range(rounds):
+        due = [_text(m) for m in conn.zrangebyscore(keys.OUTBOX_DUE, 0, time.time() + LEASE + 1)]
+        done = [m for m in due if _deliver(settings, conn, m) == "delivered"]
+        delivered += len(done)
+        if not done:
+            break
+    return delivered
