@@ -2,26 +2,35 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements-test.lock | cksum | cut -d' ' -f1)
+JOBS   ?= 4
 
-.PHONY: setup test lint typecheck unit demo bench bench-monitor clean
+.PHONY: setup test lint lock typecheck unit demo bench bench-monitor clean
 
 setup: $(STAMP)
 	@scripts/ensure-redis
 
-$(STAMP): pyproject.toml
+# The exact versions in requirements-test.lock (made by pip-compile from pyproject.toml: `make lock`).
+$(STAMP): pyproject.toml requirements-test.lock
 	@scripts/ensure-python $(PYTHON)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check -U pip
-	$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-test.lock
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps -e .
 	@rm -f $(VENV)/.installed-* && touch $@
+
+lock: setup
+	$(PY) -m pip install -q pip-tools
+	$(VENV)/bin/pip-compile -q --strip-extras --no-emit-index-url --no-emit-find-links -o requirements.lock pyproject.toml
+	$(VENV)/bin/pip-compile -q --extra test --strip-extras --no-emit-index-url --no-emit-find-links \
+		-o requirements-test.lock pyproject.toml
 
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 test: setup lint
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(JOBS) --dist loadgroup
 
 unit: setup
 	$(PY) -m pytest -q -m "not e2e"

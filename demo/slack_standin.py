@@ -30,11 +30,18 @@ class SlackStandIn:
     """`with SlackStandIn() as slack:` then point SLACK_API_URL at `slack.api_url`."""
 
     def __init__(self, outside: set[str] | None = None) -> None:
-        self.calls: list[Call] = []
+        self.calls: list[Call] = []  # the calls Slack took (answered ok or with a Slack error)
+        self.refused: list[Call] = []  # the calls answered 429 or 5xx (nothing was posted)
         self.outside = outside or set()  # channels the bot is not in
         self.socket_url: str | None = None  # apps.connections.open answers this (a SocketModeStandIn's url)
-        # method -> answers to give first, in order: {"status": 429, "retry_after": 1} or {"error": "invalid_blocks"}
+        # method -> answers to give first, in order: {"status": 429, "retry_after": 1}, {"status": 500} or
+        # {"error": "invalid_blocks"}
         self.scripted: dict[str, list[dict[str, Any]]] = {}
+        self.down_until = 0.0  # until then (time.monotonic()), every call is answered `down_status`
+        self.down_status = 500
+        self.delay: dict[str, float] = {}  # method -> seconds to wait before answering (a slow Slack)
+        self.channel_rate: float | None = None  # posts a second per channel beyond which Slack answers 429
+        self._last_post: dict[str, float] = {}
         self._lock = threading.Lock()
         self._ts = 1764240000.000100
         stand_in = self
@@ -55,12 +62,17 @@ class SlackStandIn:
                 if method == "response_url":
                     params["response_url"] = self.path
                 params["_token"] = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
+                time.sleep(stand_in.delay.get(method, 0.0))
                 body = stand_in.answer(method, params)
                 data = json.dumps(body).encode() if isinstance(body, dict) else body.encode()
                 if isinstance(body, dict) and body.get("_status") == 429:
                     self.send_response(429)
                     self.send_header("Retry-After", str(body["retry_after"]))
                     data = json.dumps({"ok": False, "error": "ratelimited"}).encode()
+                elif isinstance(body, dict) and int(body.get("_status", 200)) >= 500:
+                    self.send_response(int(body["_status"]))
+                    data = b"<html><body>Service Unavailable</body></html>"
+                    body = "down"
                 else:
                     self.send_response(200)
                 self.send_header("Content-Type", "application/json" if isinstance(body, dict) else "text/plain")
@@ -79,16 +91,32 @@ class SlackStandIn:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.api_url = self.url + "/api/"
 
+    def outage(self, seconds: float, status: int = 500) -> None:
+        """Answer every call with `status` (5xx, or 429 with Retry-After) for the next `seconds`."""
+        self.down_status, self.down_until = status, time.monotonic() + seconds
+
     def answer(self, method: str, params: dict[str, Any]) -> dict[str, Any] | str:
         """Record the call and answer it as Slack would."""
         with self._lock:
             self.calls.append(Call(method, params))
+            if time.monotonic() < self.down_until:
+                self.refused.append(Call(method, params))
+                self.calls.pop()
+                return {"_status": self.down_status, "retry_after": 1}
             script = self.scripted.get(method)
             if script:
                 planned = script.pop(0)
-                if planned.get("status") == 429:
-                    return {"_status": 429, "retry_after": planned.get("retry_after", 1)}
+                if planned.get("status"):
+                    self.refused.append(self.calls.pop())
+                    return {"_status": planned["status"], "retry_after": planned.get("retry_after", 1)}
                 return {"ok": False, "error": planned["error"]}
+            channel = str(params.get("channel", ""))
+            if self.channel_rate and method == "chat.postMessage":
+                now = time.monotonic()
+                if now - self._last_post.get(channel, -1e9) < 1.0 / self.channel_rate:
+                    self.refused.append(self.calls.pop())
+                    return {"_status": 429, "retry_after": 1}
+                self._last_post[channel] = now
             if method == "response_url":
                 return "ok"
             if method == "chat.postMessage":
@@ -96,7 +124,8 @@ class SlackStandIn:
                 if channel in self.outside:
                     return {"ok": False, "error": "not_in_channel"}
                 self._ts += 0.0001
-                return {"ok": True, "channel": channel, "ts": f"{self._ts:.6f}", "message": params}
+                params["_ts"] = f"{self._ts:.6f}"  # the ts it answered, for tests that follow updates
+                return {"ok": True, "channel": channel, "ts": params["_ts"], "message": params}
             if method == "chat.update":
                 return {"ok": True, "channel": params.get("channel"), "ts": params.get("ts")}
             if method == "apps.connections.open":

@@ -85,12 +85,14 @@ def test_bot_not_in_channel_falls_back_to_response_url(stack: dict[str, Any]) ->
 
 def test_status_and_log_answer_from_server_side_state(stack: dict[str, Any]) -> None:
     from workers.remediation import approvals, auditlog
+    from workers.state import machine
 
     conn = RedisClient.from_url(stack["redis"].url)
     req = approvals.Request(id="c0ffee00", action="config.start_recorder", requester="U0ALICE", reason="r",
                             account="123456789012", region="eu-central-1", resource="eu-central-1",
-                            status=approvals.RequestStatus.PENDING, expires=time.time() + 60)  # fmt: skip
-    approvals.save(conn, req)
+                            expires=time.time() + 60)  # fmt: skip
+    machine.create_request(conn, req.id, req.doc())
+    assert approvals.move(conn, req, approvals.RequestStatus.PENDING)
     auditlog.write(conn, "requested", req.id, "U0ALICE", action=req.action)
 
     def status() -> str:
@@ -186,8 +188,8 @@ def test_a_failing_finish_job_says_so_in_slack(aws: Moto) -> None:
     from rq import Callback, SimpleWorker
 
     from workers.queue.failures import CALLBACK, reply_meta
-    from workers.queue.queues import queue
-    from workers.slack.client import Posted
+    from workers.queue.queues import all_queues, queue
+    from workers.state import keys
 
     redis = start_redis()
     try:
@@ -195,9 +197,12 @@ def test_a_failing_finish_job_says_so_in_slack(aws: Moto) -> None:
             os.environ.update({"SLACK_API_URL": slack.api_url, "REDIS_URL": redis.url})
             conn = RedisClient.from_url(redis.url)
             q = queue(conn)
+            posted = {"channel": "C0AUDIT", "posted_channel": "C0AUDIT", "ts": "1.0001", "version": "1", "sent": "1",
+                      "body": "{}", "kind": "message"}  # fmt: skip
+            conn.hset(keys.message("audit-gone"), mapping=posted)  # its progress message, posted before
             q.enqueue("workers.audit.jobs.finish_audit", "gone", [], on_failure=Callback(CALLBACK),
-                      meta={"reply": reply_meta("C0AUDIT", None, Posted("C0AUDIT", "1.0001"))})  # fmt: skip
-            SimpleWorker([q], connection=conn).work(burst=True)
+                      meta={"reply": reply_meta("C0AUDIT", None, "audit-gone")})  # fmt: skip
+            SimpleWorker(all_queues(conn), connection=conn).work(burst=True)
             update = slack.of("chat.update")[-1]
             assert update.params["ts"] == "1.0001" and "state in Redis is gone" in update.params["text"]
     finally:

@@ -65,10 +65,10 @@ def worker(settings: Settings) -> None:
         conn.ping()
         w = WarmWorker(list(QUEUES), connection=conn, job_monitoring_interval=5)
         w.work(with_scheduler=True)
-        conn.ping()  # RQ's loop returns on some Redis errors: tell them from a requested stop
-        if not w._stop_requested:
-            raise RedisConnectionError("worker loop ended")
-        _Stop.requested = True
+        if w._stop_requested:  # SIGTERM or SIGINT: a warm shutdown
+            _Stop.requested = True
+            return
+        raise RedisConnectionError("worker loop ended")  # RQ's loop quits on some Redis errors
 
     keep_running("worker", once)
 

@@ -119,15 +119,17 @@ def resolve(acct: Account, settings: Settings, req: Request) -> tuple[str, str]:
 
 
 def current_plan(settings: Settings, acct: Account, req: Request) -> Plan:
-    """What the request's action would do now, from the current state (a Restore: its plan, if still due)."""
+    """What the request's action would do now, from the current state. A Restore keeps its plan, with the
+    values it was planned against observed again (so a changed state shows as a difference)."""
     if req.action == "restore.last_known_good":
         from workers.monitor import drift  # the monitor's observation is the restore's basis
 
         planned = Plan.from_dict(req.plan or {"calls": []})
-        basis = (req.plan or {}).get("basis")
-        if basis is not None and drift.current_value(acct, basis) != basis["after"]:
-            return Plan(planned.calls, planned.snapshot, {**basis, "after": drift.current_value(acct, basis)})
-        return planned
+        basis = planned.basis
+        if isinstance(basis, dict):
+            basis = [basis]
+        now = [{**b, "after": drift.current_value(acct, b)} for b in basis or []]
+        return Plan(planned.calls, planned.snapshot, now if planned.basis is not None else None)
     return remediations.plan(req.action, acct, req.region, req.resource, settings)
 
 
@@ -246,11 +248,12 @@ def differences(approved: dict[str, Any], now: dict[str, Any]) -> list[str]:
             "the configuration it would replace changed: "
             f"{blocks.clip(json.dumps(now.get('snapshot'), sort_keys=True), 600)}"
         )
-    if approved.get("basis") != now.get("basis"):
-        basis = now.get("basis") or {}
-        out.append(
-            f"`{basis.get('field')}` is now `{basis.get('after')}`, not `{(approved.get('basis') or {}).get('after')}`"
-        )
+    before_basis = approved.get("basis") or []
+    for i, basis in enumerate(now.get("basis") or []):
+        was = before_basis[i] if i < len(before_basis) else {}
+        if basis != was:
+            name = str(basis.get("resource", "")).rsplit("/", 1)[-1]
+            out.append(f"`{basis.get('field')}` of `{name}` is now `{basis.get('after')}`, not `{was.get('after')}`")
     return out
 
 
@@ -359,12 +362,7 @@ def recheck_request(request_id: str) -> dict[str, Any] | None:
     settings, conn = _env()
     req = approvals.load(conn, request_id)
     finding = _recheck(settings, req)
-    text = (
-        f"*Re-check* of `{req.id}`: {finding['status']}: {finding['detail']}"
-        if finding
-        else f"*Re-check* of `{req.id}`: the finding was not found (the resource may be gone)."
-    )
-    message = {"text": blocks.clip(text, 3000), "blocks": [blocks.section(text)]}
+    message = blocks.recheck(req.id, finding)
     backout = remediations.get(req.action).backout
     name = f"recheck-{int(time.time() * 1000)}"
     if req.status is S.UNKNOWN and not backout:

@@ -56,7 +56,7 @@ class Plan:
 
     calls: list[ApiCall]
     snapshot: dict[str, Any] | None = None
-    basis: dict[str, Any] | None = None  # a Restore's: the observed value it was planned against
+    basis: list[dict[str, Any]] | None = None  # a Restore's: the observed values it was planned against
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready."""

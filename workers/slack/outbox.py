@@ -237,7 +237,7 @@ def _post(settings: Settings, conn: Redis, message_id: str, rec: dict[str, str])
             except Permanent as exc:
                 if "message_not_found" not in str(exc):
                     raise
-                log.warning("message to update is gone; posting it anew", extra={"message": message_id})
+                log.warning("message to update is gone; posting it anew", extra={"msg_id": message_id})
         thread_ts = None
         if rec.get("thread"):
             via, parent_url = conn.hmget(keys.message(rec["thread"]), "via", "response_url")
@@ -246,7 +246,7 @@ def _post(settings: Settings, conn: Redis, message_id: str, rec: dict[str, str])
                 return Delivered(None, None)
             parent = where(conn, rec["thread"])
             if parent is None or not parent.ts:
-                raise Transient("its thread's first message is not posted yet", PARENT_WAIT)
+                raise Transient(_PARENT, PARENT_WAIT)
             thread_ts, channel = parent.ts, parent.channel or channel
         _pace(settings, conn, channel)
         answer = _call(client.chat_postMessage, channel=channel, thread_ts=thread_ts, **body)
@@ -269,7 +269,7 @@ def _pace(settings: Settings, conn: Redis, channel: str) -> None:
         if wait <= 0:
             return
         if wait > 2.0:
-            raise Transient("paced under the channel's rate", wait + random.uniform(0, gap))
+            raise Transient(PACED, wait + random.uniform(0, gap))
         time.sleep(wait + random.uniform(0, gap / 4))
 
 
@@ -304,27 +304,27 @@ def _respond(url: str, body: dict[str, Any], replace: bool) -> None:
 
 
 def _retry(settings: Settings, conn: Redis, message_id: str, rec: dict[str, str], exc: Transient) -> str:
-    attempts = int(rec.get("attempts", "0")) + 1
+    """Schedule the next try: after Slack's Retry-After (or the channel's next slot) when given, else after an
+    exponential backoff capped at `TRAIL_AUDIT_OUTBOX_MAX_BACKOFF`; give up after the retry period."""
+    paced = str(exc) in (PACED, _PARENT)
+    attempts = int(rec.get("attempts", "0")) + (0 if paced else 1)
     if time.time() - float(rec.get("first", time.time())) > settings.outbox_retry_seconds:
         return _give_up(conn, message_id, f"still failing after {settings.outbox_retry_seconds:g} s: {exc}")
-    paced = exc.delay is not None and str(exc) in ("paced under the channel's rate", _PARENT)
     delay = exc.delay if exc.delay is not None else min(2.0**attempts, settings.outbox_max_backoff)
-    delay = min(delay, max(settings.outbox_max_backoff, 1.0)) if not paced else delay
     pipe = conn.pipeline(transaction=True)
-    pipe.hset(
-        keys.message(message_id), mapping={"attempts": str(attempts if not paced else attempts - 1), "error": str(exc)}
-    )
+    pipe.hset(keys.message(message_id), mapping={"attempts": str(attempts), "error": str(exc)})
     pipe.zadd(keys.OUTBOX_DUE, {message_id: time.time() + delay})
     pipe.execute()
     if not paced:
         log.warning(
             "message not delivered; retrying",
-            extra={"message": message_id, "reason": str(exc), "attempt": attempts, "in_seconds": round(delay, 1)},
+            extra={"msg_id": message_id, "reason": str(exc), "attempt": attempts, "in_seconds": round(delay, 1)},
         )
     return f"retry in {delay:.1f}s"
 
 
 _PARENT = "its thread's first message is not posted yet"
+PACED = "paced under the channel's rate"
 
 
 def _give_up(conn: Redis, message_id: str, reason: str) -> str:
@@ -333,7 +333,7 @@ def _give_up(conn: Redis, message_id: str, reason: str) -> str:
     pipe.zrem(keys.OUTBOX_DUE, message_id)
     pipe.zadd(keys.OUTBOX_DEAD, {message_id: time.time()})
     pipe.execute()
-    log.error("message given up", extra={"message": message_id, "reason": reason})
+    log.error("message given up", extra={"msg_id": message_id, "reason": reason})
     return "given up"
 
 

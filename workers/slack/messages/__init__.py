@@ -320,6 +320,15 @@ def outcome(req: dict[str, Any], results: list[dict[str, Any]], recheck: dict[st
     return {"text": clip(text, MAX_SECTION), "blocks": [section(text)]}
 
 
+def recheck(request_id: str, finding: dict[str, Any] | None) -> dict[str, Any]:
+    """The thread reply with a request's finding audited afresh (after its execution, or its restore)."""
+    if finding is None:
+        text = f"*Re-check* of `{request_id}`: the finding was not found (the resource may be gone)."
+    else:
+        text = f"*Re-check* {_EMOJI.get(finding['status'], '')} {finding['status']}: {finding['detail']}"
+    return {"text": clip(text, MAX_SECTION), "blocks": [section(text), context(f"request `{request_id}`")]}
+
+
 # --- tamper alerts -----------------------------------------------------------------------------------------
 
 
@@ -419,7 +428,8 @@ def alert_group(docs: list[dict[str, Any]]) -> dict[str, Any]:
         )
         who = (d.get("attribution") or {}).get("actor")
         change = "" if d["field"] in ("attempt", "event") else f" `{_value(d['before'])}` → `{_value(d['after'])}`"
-        rows.append((d, f"{mark} {d['title']}{change}" + (f" by `{who}`" if who else "") + f" · `{d['id']}`"))
+        unknown = " · who: unknown, LookupEvents failed" if not who and d.get("lookup_error") else ""
+        rows.append((d, f"{mark} {d['title']}{change}" + (f" by `{who}`" if who else unknown) + f" · `{d['id']}`"))
     with_button = [(d, line) for d, line in rows if d.get("restorable") and d.get("status") in ("open", "acknowledged")]
     shown = {d["id"] for d, _ in with_button[:MAX_GROUP_BUTTONS]}
     for d, line in rows:
