@@ -16,10 +16,10 @@ from demo.slack_standin import SlackStandIn
 from workers.core.settings import Settings
 from workers.queue.queues import URGENT
 from workers.remediation import approvals, auditlog
-from workers.slack import outbox
-from workers.state import machine
 from workers.remediation.approvals import Refused, Request, RequestStatus
 from workers.remediation.jobs import sweep_due
+from workers.slack import outbox
+from workers.state import machine
 
 APPROVERS = ["U0BOB", "U0CAROL", "S0SECOPS"]
 

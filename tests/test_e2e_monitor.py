@@ -4,7 +4,6 @@ and the Slack stand-in. Tampering is done with boto3 against moto, as an intrude
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -76,11 +75,13 @@ def test_each_tamper_alerts_once_with_before_and_after_and_recovery_goes_in_the_
     cfg.put_configuration_recorder(ConfigurationRecorder={"name": "default", "roleARN": CONFIG_ROLE, "recordingGroup": {
         "allSupported": False, "resourceTypes": ["AWS::S3::Bucket"],
         "recordingStrategy": {"useOnly": "INCLUSION_BY_RESOURCE_TYPES"}}})  # fmt: skip
-    titles = {"Trail management stopped logging": ("yes", "no"),
-              "Trail app no longer records all management events": ("yes", "no"),
-              "Trail scratch was deleted": ("present", "missing"),
-              "Config recorder default stopped recording": ("yes", "no"),
-              "Config recorder default records fewer resource types": ('{\\"allSupported\\":true', "AWS::S3::Bucket")}  # fmt: skip
+    titles = {
+        "Trail management stopped logging": ("yes", "no"),
+        "Trail app no longer records all management events": ("yes", "no"),
+        "Trail scratch was deleted": ("present", "missing"),
+        "Config recorder default stopped recording": ("yes", "no"),
+        "Config recorder default records fewer resource types": ('{\\"allSupported\\":true', "AWS::S3::Bucket"),
+    }
     wait_until(lambda: all(any(title in v for v in alert_views(slack).values()) for title in titles), 60)
     views = alert_views(slack)
     assert len(views) <= 2  # the changes of one cycle are one message (two if they straddled a cycle)

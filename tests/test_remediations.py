@@ -3,9 +3,8 @@ must be kept is kept, and running it twice leaves the same state."""
 
 from __future__ import annotations
 
-import time
-
 import json
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -257,8 +256,8 @@ def test_a_failed_reenable_keeps_the_backout_and_tries_again(
     from demo.servers import start_redis
     from demo.slack_standin import SlackStandIn
     from workers.remediation import approvals, auditlog
-    from workers.state import keys
     from workers.remediation import jobs as remediate
+    from workers.state import keys
 
     arn = acct.trail("app", multi_region=False)
     FakeAccount().client("cloudtrail").put_event_selectors(

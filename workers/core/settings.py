@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     reenable_retry_seconds: float = Field(
         60, gt=0, validation_alias=AliasChoices("TRAIL_AUDIT_REENABLE_RETRY_SECONDS")
     )  # a re-enable that failed is tried again after this long
+    restore_lease_seconds: float = Field(
+        50, gt=0, validation_alias=AliasChoices("TRAIL_AUDIT_RESTORE_LEASE_SECONDS")
+    )  # a queued re-enable that has not restored within this long is fired again
     lookup_max_pages: int = Field(20, ge=1, le=1000, validation_alias=AliasChoices("TRAIL_AUDIT_LOOKUP_MAX_PAGES"))
 
     @field_validator("approvers", "regions", "role_arns", mode="before")

@@ -13,6 +13,8 @@ import time
 from typing import Any
 
 from rq import Worker
+from rq.callbacks import execute_failure_callback
+from rq.exceptions import AbandonedJobError
 
 from workers.audit.accounts import Account, default_account
 from workers.audit.regions import RegionPlan, plan
@@ -48,3 +50,13 @@ class WarmWorker(Worker):
         t0 = time.monotonic()
         made = warm(Settings())
         log.info("clients made ahead", extra={"clients": made, "seconds": round(time.monotonic() - t0, 3)})
+
+    def handle_work_horse_killed(self, job: Any, retpid: int, ret_val: int, rusage: Any) -> None:
+        """A work horse that died (killed, out of memory) fails its job like an abandoned one: RQ records the
+        failure; here its failure callback runs too, so the job's request or message is never left in progress."""
+        super().handle_work_horse_killed(job, retpid, ret_val, rusage)
+        error = AbandonedJobError(f"the work horse died (waitpid {ret_val})")
+        try:
+            execute_failure_callback(job, self.death_penalty_class, AbandonedJobError, error, None)
+        except Exception:
+            log.exception("failure callback of a killed job failed", extra={"job": job.id})

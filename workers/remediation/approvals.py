@@ -54,6 +54,7 @@ class Request:
     permissions: list[str] = field(default_factory=list)
     prompt: dict[str, Any] | None = None  # (before the outbox) where the prompt was posted
     prompt_channel: str | None = None  # where its approval prompt goes (the alert channel at planning)
+    executing_since: float | None = None  # when its execution claimed it
     status: RequestStatus = RequestStatus.PLANNING
 
     def key(self) -> str:
@@ -219,8 +220,13 @@ def pending(conn: Redis) -> list[Request]:
 
 
 def active(conn: Redis) -> list[Request]:
-    """Backouts in force (to be restored at their deadline)."""
-    return _members(conn, keys.REQUESTS_ACTIVE)
+    """Backouts in force, or whose execution ended unknown (restored at their deadline either way)."""
+    return [r for r in _members(conn, keys.REQUESTS_ACTIVE) if r.action.startswith("backout.")]
+
+
+def executing(conn: Redis) -> list[Request]:
+    """Requests whose execution is under way (or was lost: the sweep looks)."""
+    return _members(conn, keys.REQUESTS_EXECUTING)
 
 
 def approved(conn: Redis) -> list[Request]:

@@ -27,7 +27,7 @@ from workers.audit.awserrors import ApiError
 from workers.audit.engine import recheck
 from workers.audit.findings import GLOBAL
 from workers.audit.inventory import call
-from workers.core import logs
+from workers.core import failpoints, logs
 from workers.core.settings import Settings
 from workers.queue.failures import reason as failure_reason
 from workers.queue.queues import URGENT, connection, queue
@@ -43,7 +43,6 @@ from workers.state import keys
 log = logging.getLogger("trail_audit.remediate")
 EXECUTE_TIMEOUT = 120
 REENABLE_TIMEOUT = 40  # a re-enable makes one or two calls; its lease below is longer than this
-RESTORE_LEASE = 50.0  # seconds a queued re-enable owns its due entry before the sweep fires it again
 S = RequestStatus
 
 
@@ -204,8 +203,10 @@ def execute(request_id: str) -> str:
         auditlog.stage(pipe, "executing", req.id, None, action=req.action)
         return [_prompt_state(pipe, req, ":gear: checking the state, then executing…")]
 
+    req.executing_since = time.time()
     if not _commit(conn, req, S.EXECUTING, {S.APPROVED}, claimed):  # the claim: one execution per request
         return approvals.load(conn, request_id).status.value
+    failpoints.hit("execute:claimed")
     try:
         acct = account_of(settings, req.role_arn)
         fresh = current_plan(settings, acct, req)
@@ -224,8 +225,10 @@ def execute(request_id: str) -> str:
         pipe.zadd(keys.REENABLE_REMIND, {req.id: req.deadline - lead})
         pipe.sadd(keys.REQUESTS_ACTIVE, req.id)
         pipe.execute()
+        failpoints.hit("execute:deadline-committed")
     started = time.time()
     results = remediations.execute(acct, fresh)
+    failpoints.hit("execute:calls-made")
     _record(conn, req, started)
     ok = all(r["ok"] for r in results)
     # a backout's failed call may still have taken effect: it is restored at its deadline anyway
@@ -292,6 +295,7 @@ def _finish(conn: Redis, req: Request, status: RequestStatus, results: list[dict
         ]
 
     _commit(conn, req, status, {S.EXECUTING}, stage)
+    failpoints.hit("execute:committed")
     queue(conn).enqueue("workers.remediation.jobs.recheck_request", req.id, job_timeout=EXECUTE_TIMEOUT)
     return status.value
 
@@ -341,8 +345,10 @@ def execution_failed(job: Job, connection_: Redis, exc_type: Any = None, exc: An
     A backout that got as far as scheduling its restore keeps that schedule: it is restored at its deadline.
     """
     _, conn = _env()
-    req = approvals.load(conn, job.args[0])
-    why = failure_reason(exc_type, exc, job.timeout)
+    _unknown(conn, approvals.load(conn, job.args[0]), failure_reason(exc_type, exc, job.timeout))
+
+
+def _unknown(conn: Redis, req: Request, why: str) -> None:
     req.status = S.UNKNOWN
 
     def stage(pipe: Pipeline) -> list[str | None]:
@@ -365,7 +371,7 @@ def recheck_request(request_id: str) -> dict[str, Any] | None:
     message = blocks.recheck(req.id, finding)
     backout = remediations.get(req.action).backout
     name = f"recheck-{int(time.time() * 1000)}"
-    if req.status is S.UNKNOWN and not backout:
+    if req.status is S.UNKNOWN and (not backout or not req.deadline):  # no restore is due: the re-check ends it
 
         def stage(pipe: Pipeline) -> list[str | None]:
             auditlog.stage(pipe, "rechecked", req.id, None, status=finding["status"] if finding else None)
@@ -394,8 +400,9 @@ def reenable(request_id: str, actor: str) -> str:
         return req.status.value
     if req.status is S.EXECUTING and time.time() < (req.deadline or 0):
         return "still executing"  # its own job is running; the deadline fires the restore if it hangs
-    if not conn.set(keys.request_restoring(req.id), actor, nx=True, ex=keys.RESTORE_LEASE):
+    if not conn.set(keys.request_restoring(req.id), actor, nx=True, ex=REENABLE_TIMEOUT):
         return "already restoring"
+    failpoints.hit("reenable:locked")
     try:
         return _reenable(settings, conn, req, actor)
     finally:
@@ -412,6 +419,7 @@ def _reenable(settings: Settings, conn: Redis, req: Request, actor: str) -> str:
             results = remediations.execute(account_of(settings, req.role_arn), remediations.reenable(snapshot))
         except PlanError as exc:
             results = [{"call": "(none made)", "ok": False, "error": str(exc)}]
+    failpoints.hit("reenable:calls-made")
     _record(conn, req, started, "reenable")
     ok = all(r["ok"] for r in results)
     who = "at its deadline" if actor == "deadline" else f"early by <@{actor}>"
@@ -443,6 +451,7 @@ def _reenable(settings: Settings, conn: Redis, req: Request, actor: str) -> str:
         ]
 
     if _commit(conn, req, S.RESTORED, RESTORABLE, stage):
+        failpoints.hit("reenable:committed")
         queue(conn).enqueue("workers.remediation.jobs.recheck_request", req.id, job_timeout=EXECUTE_TIMEOUT)
     return req.status.value
 
@@ -458,7 +467,7 @@ def sweep_due() -> dict[str, int]:
     for raw in conn.zrangebyscore(keys.REENABLE_DUE, 0, now):
         rid = raw.decode() if isinstance(raw, bytes) else str(raw)
         # the entry stays, a lease ahead: if this re-enable is lost (a killed worker), the next sweep fires it
-        conn.zadd(keys.REENABLE_DUE, {rid: now + RESTORE_LEASE}, xx=True)
+        conn.zadd(keys.REENABLE_DUE, {rid: now + settings.restore_lease_seconds}, xx=True)
         queue(conn, URGENT).enqueue("workers.remediation.jobs.reenable", rid, "deadline", job_timeout=REENABLE_TIMEOUT)
         fired += 1
     reminded = 0
@@ -486,6 +495,9 @@ def sweep_due() -> dict[str, int]:
         if stuck and conn.set(keys.request_requeued(req.id), "1", nx=True, ex=int(settings.stuck_after_seconds)):
             enqueue_execute(conn, req.id)
             auditlog.write(conn, "requeued", req.id, None, action=req.action)
+    for req in approvals.executing(conn):  # the backstop for an execution whose worker vanished unseen
+        if now - (req.executing_since or now) > EXECUTE_TIMEOUT + settings.stuck_after_seconds:
+            _unknown(conn, req, "its execution stopped without a word (the worker was lost)")
     expired = sum(
         1
         for req in approvals.pending(conn)

@@ -15,4 +15,6 @@ def web_client(settings: Settings) -> WebClient:
     """A Web API client on SLACK_API_URL that waits out a rate limit (the web process's calls are few)."""
     base = settings.slack_api_url if settings.slack_api_url.endswith("/") else settings.slack_api_url + "/"
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
-    return WebClient(token=token, base_url=base, timeout=5, retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=1)])
+    return WebClient(
+        token=token, base_url=base, timeout=5, retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=1)]
+    )

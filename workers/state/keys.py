@@ -42,10 +42,10 @@ def fix(fix_id: str) -> str:
 # requests (fixes and backouts)
 REQUESTS_PENDING = "ta:requests:pending"  # set: planning or pending
 REQUESTS_APPROVED = "ta:requests:approved"  # set: approved, not yet executing
+REQUESTS_EXECUTING = "ta:requests:executing"  # set: executing
 REQUESTS_ACTIVE = "ta:requests:active"  # set: backouts in force (active, or unknown until restored)
 REENABLE_DUE = "ta:reenable:due"  # sorted set: backout request id -> deadline
 REENABLE_REMIND = "ta:reenable:remind"  # sorted set: backout request id -> when to remind
-RESTORE_LEASE = 120  # seconds a re-enable holds its lock
 
 
 def request(request_id: str) -> str:

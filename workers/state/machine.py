@@ -69,7 +69,9 @@ REQUEST_INDEX = {
     R.PLANNING: keys.REQUESTS_PENDING,
     R.PENDING: keys.REQUESTS_PENDING,
     R.APPROVED: keys.REQUESTS_APPROVED,
+    R.EXECUTING: keys.REQUESTS_EXECUTING,
     R.ACTIVE: keys.REQUESTS_ACTIVE,
+    R.UNKNOWN: keys.REQUESTS_ACTIVE,  # listed with the backouts in force until restored or re-checked
 }
 
 

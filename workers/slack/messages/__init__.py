@@ -431,15 +431,23 @@ def alert_group(docs: list[dict[str, Any]]) -> dict[str, Any]:
         unknown = " · who: unknown, LookupEvents failed" if not who and d.get("lookup_error") else ""
         rows.append((d, f"{mark} {d['title']}{change}" + (f" by `{who}`" if who else unknown) + f" · `{d['id']}`"))
     with_button = [(d, line) for d, line in rows if d.get("restorable") and d.get("status") in ("open", "acknowledged")]
-    shown = {d["id"] for d, _ in with_button[:MAX_GROUP_BUTTONS]}
+    room = MAX_BLOCKS - len(out) - 1  # one for the buttons
+    shown: set[str] = set()
+    for n in range(min(MAX_GROUP_BUTTONS, len(with_button)), -1, -1):  # as many own buttons as leave room
+        shown = {d["id"] for d, _ in with_button[:n]}
+        chunks = _text_chunks("\n".join(line for d, line in rows if d["id"] not in shown))
+        if n + len(chunks) <= room:
+            break
     for d, line in rows:
-        block = section(line)
         if d["id"] in shown:
+            block = section(line)
             block["accessory"] = button("Restore", "restore", d["id"])
             out.append(block)
-    rest = [line for d, line in rows if d["id"] not in shown]
-    out.extend(section(chunk) for chunk in _text_chunks("\n".join(rest)))
-    out = out[: MAX_BLOCKS - 1]
+    chunks = _text_chunks("\n".join(line for d, line in rows if d["id"] not in shown))
+    left = room - len(shown)
+    if len(chunks) > left:  # more than one message holds: the rest is counted, and listed by `status`
+        chunks = [*chunks[: left - 1], f"… and {sum(c.count(chr(10)) + 1 for c in chunks[left - 1 :])} more changes"]
+    out.extend(section(chunk) for chunk in chunks)
     buttons = []
     if with_button:
         buttons.append(button("Restore all", "restore_all", first["group"], style="primary"))
