@@ -51,7 +51,7 @@ class Stack:
                 stdout=log, stderr=log,
             )  # fmt: skip
         if "web" in (names or entries):
-            wait_for(lambda: urllib.request.urlopen(f"{self.url}/healthz", timeout=1).status == 200, 30, "web")
+            wait_for(lambda: urllib.request.urlopen(f"{self.url}/healthz", timeout=1).status == 200, 90, "web")
         return self
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:

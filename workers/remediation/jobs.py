@@ -68,7 +68,7 @@ def _tell(pipe: Pipeline, req: Request, name: str, text: str) -> str | None:
     if not req.channel:
         return None
     return outbox.stage(
-        pipe, f"req-{req.id}-{name}", req.channel, blocks.ephemeral(text), user=req.requester, kind="ephemeral"
+        pipe, f"req-{req.id}-tell-{name}", req.channel, blocks.ephemeral(text), user=req.requester, kind="ephemeral"
     )
 
 
