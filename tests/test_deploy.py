@@ -62,7 +62,7 @@ def test_manifest_has_the_command_interactivity_and_only_the_scopes_the_code_nee
     interactivity = manifest["settings"]["interactivity"]
     assert interactivity["is_enabled"] and interactivity["request_url"].endswith("/slack/events")
     source = "\n".join(p.read_text() for d in ("bot", "workers") for p in (ROOT / d).rglob("*.py"))
-    called = set(re.findall(r"client\.(chat_\w+|views_\w+|usergroups_\w+|conversations_\w+|users_\w+)\(", source))
+    called = set(re.findall(r"client\.(chat_\w+|views_\w+|usergroups_\w+|conversations_\w+|users_\w+)\b", source))
     assert called <= set(SCOPES), f"add the scope of {called - set(SCOPES)} here and to manifest.json"
     needed = {"commands"} | {SCOPES[m] for m in called if SCOPES[m]}
     assert set(manifest["oauth_config"]["scopes"]["bot"]) == needed

@@ -8,11 +8,9 @@ connection, until it is asked to stop (SIGTERM or SIGINT), so a Redis blip never
 from __future__ import annotations
 
 import logging
-import signal
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -30,11 +28,6 @@ USAGE = "usage: python -m workers.queue worker|clock"
 
 class _Stop:
     requested = False
-
-
-def _ask_stop(signum: int, frame: Any) -> None:
-    _Stop.requested = True
-    raise KeyboardInterrupt
 
 
 def keep_running(what: str, run_once: Callable[[], None]) -> None:
@@ -65,7 +58,7 @@ def worker(settings: Settings) -> None:
         conn.ping()
         w = WarmWorker(list(QUEUES), connection=conn, job_monitoring_interval=5)
         w.work(with_scheduler=True)
-        if w._stop_requested:  # SIGTERM or SIGINT: a warm shutdown
+        if w.stopping:  # SIGTERM or SIGINT: a warm shutdown
             _Stop.requested = True
             return
         raise RedisConnectionError("worker loop ended")  # RQ's loop quits on some Redis errors
@@ -83,12 +76,9 @@ def clock(settings: Settings) -> None:
         for job in periodic(settings):
             scheduler.register(job.func, job.queue, interval=job.every, job_timeout=job.timeout, result_ttl=60,
                                failure_ttl=3600)  # fmt: skip
-        scheduler.start()
-        conn.ping()
-        if not _Stop.requested:
-            raise RedisConnectionError("clock loop ended")
+        scheduler.start()  # returns only when asked to stop (its own SIGTERM handler); Redis errors raise
+        _Stop.requested = True
 
-    signal.signal(signal.SIGTERM, _ask_stop)
     keep_running("clock", once)
 
 

@@ -51,6 +51,13 @@ class WarmWorker(Worker):
         made = warm(Settings())
         log.info("clients made ahead", extra={"clients": made, "seconds": round(time.monotonic() - t0, 3)})
 
+    stopping = False  # set once SIGTERM or SIGINT asked this worker to stop (not a Redis failure)
+
+    def request_stop(self, signum: Any, frame: Any) -> None:
+        """A warm shutdown (SIGTERM, SIGINT): remember it was asked for, then let RQ do it."""
+        self.stopping = True
+        super().request_stop(signum, frame)
+
     def handle_work_horse_killed(self, job: Any, retpid: int, ret_val: int, rusage: Any) -> None:
         """A work horse that died (killed, out of memory) fails its job like an abandoned one: RQ records the
         failure; here its failure callback runs too, so the job's request or message is never left in progress."""
