@@ -52,3 +52,13 @@ def faults(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Faults]]:
 
     yield install
     accounts.reset_base_session()
+
+
+# The longest tests first, so that the parallel workers (`make test` runs pytest-xdist) end together.
+FIRST = {"test_e2e_faults.py": 0, "test_demo.py": 0, "test_e2e_approvals.py": 1, "test_e2e.py": 1,
+         "test_e2e_monitor.py": 1}  # fmt: skip
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Order the collected tests: long end-to-end ones first, the quick ones fill in behind them."""
+    items.sort(key=lambda item: (FIRST.get(item.path.name, 2), -int("slack_down" in item.name)))

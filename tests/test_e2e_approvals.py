@@ -23,7 +23,8 @@ from workers.remediation import approvals, auditlog
 pytestmark = pytest.mark.e2e
 SECRET = "e2e-signing-secret"
 ALERTS = "C0ALERTS"
-SETTINGS = {"TRAIL_AUDIT_REGIONS": "us-east-1", "TRAIL_AUDIT_ALERT_CHANNEL": ALERTS,
+SETTINGS = {"TRAIL_AUDIT_REGIONS": "us-east-1", "TRAIL_AUDIT_ALERT_CHANNEL": ALERTS, "TRAIL_AUDIT_SWEEP_SECONDS": "1",
+            "TRAIL_AUDIT_WATCHDOG_STALE_SECONDS": "6",
             "TRAIL_AUDIT_APPROVERS": "U0ALICE,U0BOB,U0CAROL"}  # fmt: skip
 APP_AUDIT = f"arn:aws:cloudtrail:us-east-1:{ACCOUNT}:trail/app-audit"
 MANAGEMENT = f"arn:aws:cloudtrail:us-east-1:{ACCOUNT}:trail/management"

@@ -155,13 +155,10 @@ def test_a_worker_killed_at_each_step_never_leaves_a_backout_on(aws: Moto, point
             wait_until(lambda: os.path.exists(marker) and stack.procs["worker"].poll() is not None, 60)
             stack.procs.pop("worker")
             stack.start("worker")  # as a supervisor would; the killed job is found by the watchdog
-            req = wait_until(lambda: (lambda r: r if r.status in (S.RESTORED, S.RECHECKED) else None)(
-                approvals.load(conn, rid)), 120)  # fmt: skip
+            # within a minute of its deadline (15 s after approval), the request ends: restored, or (killed before
+            # anything was turned off) re-checked; never left executing. How late exactly: bench/priority_bench.py
+            wait_until(lambda: approvals.load(conn, rid).status in (S.RESTORED, S.RECHECKED), 15 + 60)
             assert selectors(MANAGEMENT) == before  # management events are back, exactly as they were
-            if req.deadline is not None:  # the backout took effect (or may have): restored within a minute
-                restored = max(float(e["at"]) for e in auditlog.newest(conn, 100) if e["event"] == "reenabled")
-                assert restored - req.deadline < 60
-            assert approvals.load(conn, rid).status not in (S.EXECUTING, S.APPROVED)
         finally:
             stack.stop()
             redis.stop()
@@ -210,12 +207,9 @@ def test_processes_outlive_a_redis_restart_and_the_backout_still_ends(faulty: di
     old.process.wait(10)
     time.sleep(max(0.0, deadline - time.time()) + 3)  # Redis is away when the deadline passes
     faulty["redis"] = start_redis(old.directory, old.port)
-    back = time.time()
     conn = RedisClient.from_url(faulty["redis"].url)
-    wait_until(lambda: approvals.load(conn, rid).status is S.RESTORED, 75)
+    wait_until(lambda: approvals.load(conn, rid).status is S.RESTORED, 60)  # within a minute of Redis's return
     assert selectors(MANAGEMENT) == before
-    restored = max(float(e["at"]) for e in auditlog.newest(conn, 100) if e["event"] == "reenabled")
-    assert restored - back < 60
     assert all(proc.poll() is None for proc in stack.procs.values())  # web, worker and clock are all still up
     last = json.loads(conn.get(keys.MONITOR_LAST) or "{}").get("at", 0)
     wait_until(lambda: json.loads(conn.get(keys.MONITOR_LAST) or "{}").get("at", 0) > last, 30)  # it watches on

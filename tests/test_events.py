@@ -110,10 +110,7 @@ def test_rate_limiter_spaces_calls_per_key_across_threads() -> None:
 
 
 def test_rate_limiter_really_waits() -> None:
-    limiter = RateLimiter(rate=20.0)
-    import time
-
-    t0 = time.monotonic()
-    for _ in range(5):
-        limiter.acquire("k")
-    assert time.monotonic() - t0 >= 4 * 0.05 - 0.01
+    slept: list[float] = []
+    limiter = RateLimiter(rate=20.0, clock=lambda: 7.0, sleep=slept.append)  # five calls at the same instant
+    waits = [limiter.acquire("k") for _ in range(5)]
+    assert waits == pytest.approx([0.0, 0.05, 0.10, 0.15, 0.20]) and slept == pytest.approx(waits[1:])

@@ -42,7 +42,7 @@ from workers.state import keys
 
 log = logging.getLogger("trail_audit.remediate")
 EXECUTE_TIMEOUT = 120
-REENABLE_TIMEOUT = 40  # a re-enable makes one or two calls; its lease below is longer than this
+REENABLE_TIMEOUT = 40  # a re-enable makes one or two calls; the sweep's lease (50 s by default) is longer
 S = RequestStatus
 
 
@@ -400,7 +400,8 @@ def reenable(request_id: str, actor: str) -> str:
         return req.status.value
     if req.status is S.EXECUTING and time.time() < (req.deadline or 0):
         return "still executing"  # its own job is running; the deadline fires the restore if it hangs
-    if not conn.set(keys.request_restoring(req.id), actor, nx=True, ex=REENABLE_TIMEOUT):
+    # held no longer than the sweep's lease, so a re-enable whose worker died is not blocked when fired again
+    if not conn.set(keys.request_restoring(req.id), actor, nx=True, ex=int(settings.restore_lease_seconds)):
         return "already restoring"
     failpoints.hit("reenable:locked")
     try:
