@@ -61,7 +61,7 @@ def pct(values: list[float], p: float) -> float:
 
 def backout_lateness(stack: Stack, slack: SlackStandIn, conn: RedisClient) -> float:
     """Request, approve and await one 6-second backout; its restore's lateness in seconds."""
-    status, answer = post(stack.url + "/slack/events", slash_body("backout management 0.1 bench", user="U0ALICE"),
+    _, answer = post(stack.url + "/slack/events", slash_body("backout management 0.1 bench", user="U0ALICE"),
                           SECRET)  # fmt: skip
     rid = json.loads(answer)["text"].split("`")[1]
     wait(lambda: approvals.load(conn, rid).status is approvals.RequestStatus.PENDING, 120)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from workers.audit.regions import invalid_region_names
+from workers.core.catalogue import invalid_region_names
 
 SUBCOMMANDS = ("audit", "events", "remediate", "backout", "reenable", "status", "log", "help")
 

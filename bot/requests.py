@@ -8,13 +8,10 @@ from typing import Any
 from redis import Redis
 
 from bot.commands import Command
-from workers.audit.checks import CHECKS, Scope
-from workers.audit.findings import GLOBAL
-from workers.audit.regions import invalid_region_names
+from workers.core.catalogue import CHECK_SCOPES, GLOBAL, PlanError, fix_for, invalid_region_names
 from workers.core.settings import Settings
 from workers.remediation import approvals
 from workers.remediation.approvals import Request, role_for
-from workers.remediation.registry import PlanError, for_check
 
 FIX_KEY = "ta:fix:{}"  # a report's "Request fix" button value -> the finding it fixes
 FIX_KEEP = 7 * 24 * 3600
@@ -25,16 +22,14 @@ def from_command(cmd: Command, user: str, channel: str | None, settings: Setting
     if cmd.name == "backout":
         return _backout(cmd, user, channel, settings)
     check = cmd.check or ""
-    if check not in CHECKS:
-        raise PlanError(f"Unknown check `{check[:60]}`. Valid: {', '.join(sorted(CHECKS))}.")
-    action = for_check(check).id
+    action = fix_for(check)
     resource, region, account = cmd.resource or "", settings.home_region, ""
-    scope = CHECKS[check].scope
-    if scope is Scope.REGION:
+    scope = CHECK_SCOPES[check]
+    if scope == "region":
         if invalid_region_names([resource]):
             raise PlanError(f"`{check}` is fixed per region: give a region name, e.g. `us-east-1`.")
         region = resource
-    elif scope is Scope.ACCOUNT:
+    elif scope == "account":
         region, account = GLOBAL, resource if resource.isdigit() else ""
     elif resource.startswith("arn:"):
         account = resource.split(":")[4] if resource.count(":") >= 5 else ""

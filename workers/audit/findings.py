@@ -7,8 +7,9 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-GLOBAL = "global"
-"""The `region` of a finding whose scope is the whole account."""
+from workers.core import catalogue
+
+GLOBAL = catalogue.GLOBAL  # the `region` of an account-wide finding (one definition, shared with the web)
 
 
 class Status(enum.StrEnum):

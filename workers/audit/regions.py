@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from workers.audit.accounts import Account
 from workers.audit.awserrors import ApiError
 from workers.audit.inventory import call
+from workers.core.catalogue import REGION_NAME, invalid_region_names
 
-REGION_NAME = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
-
-
-def invalid_region_names(names: list[str]) -> list[str]:
-    """The names that are not shaped like an AWS region name (us-east-1, ap-southeast-3, us-gov-west-1)."""
-    return [n for n in names if not REGION_NAME.match(n)]
+__all__ = ["REGION_NAME", "RegionPlan", "invalid_region_names", "plan"]
 
 
 @dataclass(frozen=True)

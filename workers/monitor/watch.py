@@ -26,6 +26,7 @@ from workers.core.settings import Settings
 from workers.monitor import alerts, drift, tampering
 from workers.monitor.lookup import LOOKUP_ATTEMPTS, ChangeEvent, recent_writes
 from workers.monitor.ratelimit import RedisLimiter
+from workers.monitor.status import status_lines  # noqa: F401 - its old place
 from workers.queue.queues import MONITOR, connection, queue
 from workers.remediation import executed
 from workers.remediation.jobs import account_of
@@ -284,21 +285,3 @@ def _recovered_by(doc: dict[str, Any], action: dict[str, Any] | None, events: li
             if e.name in back and not e.failed and (doc["resource"] in params or short in params):
                 return f"restored by `{e.actor}` at {e.time} from {e.source_ip}"
     return "restored outside trail-audit (who: not yet in CloudTrail's event history)"
-
-
-def status_lines(conn: Redis) -> list[str]:
-    """`/trail-audit status`'s monitor lines: each account's last cycle, its AWS calls, open alerts."""
-    cycles = [json.loads(v) for v in conn.hvals(BY_ACCOUNT)]
-    if not cycles:
-        return ["Monitor: no cycle yet"]
-    lines = []
-    for last in sorted(cycles, key=lambda c: c["account"]):
-        when = time.strftime("%H:%M:%S UTC", time.gmtime(last["at"]))
-        blind = f" · :warning: {len(last['unreadable'])} parts unreadable" if last.get("unreadable") else ""
-        if last.get("truncated"):
-            blind += f" · :warning: events read in part in {len(last['truncated'])} regions"
-        lines.append(
-            f"Monitor: last cycle {when} ({last['seconds']:.1f} s, {last['calls']} AWS calls, {last['regions']} "
-            f"regions of {last['account']}){blind}"
-        )
-    return [*lines, f"Open alerts: {len(alerts.open_alerts(conn))}"]

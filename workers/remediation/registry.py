@@ -19,6 +19,7 @@ from botocore import xform_name
 from workers.audit.accounts import Account
 from workers.audit.awserrors import AWS_ERRORS, ApiError, from_exception, iam_action
 from workers.audit.inventory import call
+from workers.core.catalogue import PlanError
 from workers.core.settings import Settings
 
 TRAIL_TYPE = "AWS::CloudTrail::Trail"
@@ -30,10 +31,6 @@ CIS_PATTERN = (
     "($.eventName = StartLogging) || ($.eventName = StopLogging) }"
 )
 MANAGEMENT_ALL = {"ReadWriteType": "All", "IncludeManagementEvents": True, "DataResources": []}
-
-
-class PlanError(Exception):
-    """The action cannot be planned: a clear sentence for the requester (a missing setting, no recorder...)."""
 
 
 @dataclass(frozen=True)

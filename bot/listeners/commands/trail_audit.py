@@ -16,12 +16,12 @@ from slack_sdk.errors import SlackApiError
 
 from bot.commands import Command, parse
 from bot.requests import from_command
+from workers.core.catalogue import PlanError
 from workers.core.settings import Settings
-from workers.monitor.watch import status_lines
+from workers.monitor.status import status_lines
 from workers.queue.failures import CALLBACK
 from workers.queue.queues import URGENT, connection, queue
 from workers.remediation import approvals, auditlog
-from workers.remediation.registry import PlanError
 from workers.slack import messages as blocks
 from workers.slack.outbox import status_lines as outbox_lines
 from workers.state import keys

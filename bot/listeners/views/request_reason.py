@@ -12,10 +12,10 @@ from slack_sdk import WebClient
 
 from bot.commands import Command
 from bot.requests import from_command, from_fix
+from workers.core.catalogue import PlanError
 from workers.core.settings import Settings
 from workers.queue.queues import connection
 from workers.remediation import approvals
-from workers.remediation.registry import PlanError
 from workers.slack import messages as blocks
 from workers.slack import outbox
 
