@@ -1,7 +1,7 @@
 """The Redis connection and the RQ queues every process shares, in the order workers serve them.
 
-- urgent: deadline re-enables, sweeps, approved executions, the outbox (Slack messages);
-- monitor: each account's watch job (a tamper must not wait behind a hundred audits);
+- urgent: deadline re-enables, sweeps, planning a request (its prompt), approved executions, the outbox;
+- monitor: each account's watch job (a tamper must not wait behind a hundred audits), re-checks;
 - normal: audits, planning, re-checks. Its name is the one queue's old name, so jobs queued before the
   queues were split are still served.
 A worker takes the next job from the first non-empty queue, so urgent work waits at most for the job a

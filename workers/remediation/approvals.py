@@ -254,7 +254,7 @@ def open_request(conn: Redis, req: Request) -> None:
         )
 
     machine.create_request(conn, req.id, req.doc(), then)
-    queue(conn).enqueue(
+    queue(conn, URGENT).enqueue(  # a person waits for the prompt: never behind a queue of audits
         "workers.remediation.jobs.prepare",
         req.id,
         job_timeout=120,

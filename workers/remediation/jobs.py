@@ -30,7 +30,7 @@ from workers.audit.inventory import call
 from workers.core import failpoints, logs
 from workers.core.settings import Settings
 from workers.queue.failures import reason as failure_reason
-from workers.queue.queues import URGENT, connection, queue
+from workers.queue.queues import MONITOR, URGENT, connection, queue
 from workers.remediation import approvals, auditlog
 from workers.remediation import executed as actions
 from workers.remediation import registry as remediations
@@ -296,7 +296,7 @@ def _finish(conn: Redis, req: Request, status: RequestStatus, results: list[dict
 
     _commit(conn, req, status, {S.EXECUTING}, stage)
     failpoints.hit("execute:committed")
-    queue(conn).enqueue("workers.remediation.jobs.recheck_request", req.id, job_timeout=EXECUTE_TIMEOUT)
+    queue(conn, MONITOR).enqueue("workers.remediation.jobs.recheck_request", req.id, job_timeout=EXECUTE_TIMEOUT)
     return status.value
 
 
@@ -360,7 +360,7 @@ def _unknown(conn: Redis, req: Request, why: str) -> None:
         ]
 
     if _commit(conn, req, S.UNKNOWN, {S.EXECUTING}, stage):
-        queue(conn).enqueue("workers.remediation.jobs.recheck_request", req.id, job_timeout=EXECUTE_TIMEOUT)
+        queue(conn, MONITOR).enqueue("workers.remediation.jobs.recheck_request", req.id, job_timeout=EXECUTE_TIMEOUT)
 
 
 def recheck_request(request_id: str) -> dict[str, Any] | None:
@@ -453,7 +453,7 @@ def _reenable(settings: Settings, conn: Redis, req: Request, actor: str) -> str:
 
     if _commit(conn, req, S.RESTORED, RESTORABLE, stage):
         failpoints.hit("reenable:committed")
-        queue(conn).enqueue("workers.remediation.jobs.recheck_request", req.id, job_timeout=EXECUTE_TIMEOUT)
+        queue(conn, MONITOR).enqueue("workers.remediation.jobs.recheck_request", req.id, job_timeout=EXECUTE_TIMEOUT)
     return req.status.value
 
 
