@@ -23,8 +23,8 @@ def test_the_web_process_imports_neither_boto3_nor_the_audit_engine() -> None:
 
 
 def test_the_catalogue_equals_the_registries() -> None:
-    assert catalogue.CHECK_SCOPES == {check_id: check.scope.value for check_id, check in CHECKS.items()}
-    assert catalogue.FIXES == {r.fixes: r.id for r in REMEDIATIONS.values() if r.fixes}
+    assert {check_id: check.scope.value for check_id, check in CHECKS.items()} == catalogue.CHECK_SCOPES
+    assert {r.fixes: r.id for r in REMEDIATIONS.values() if r.fixes} == catalogue.FIXES
 
 
 @pytest.mark.parametrize("path", [
