@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from redis import Redis as RedisClient
 
 from bench.latency_proxy import spawn
+from bench.monitor_bench import wait
 from demo.fake_account import ACCOUNT, HOME, FakeAccount, demo_account
 from demo.servers import aws_env, moto_server, start_redis
 from demo.signing import action_body, post, slash_body
@@ -42,16 +43,6 @@ ALERTS = "C0ALERTS"
 SECRET = "bench"
 INTERVAL = 10
 MANAGEMENT = f"arn:aws:cloudtrail:{HOME}:{ACCOUNT}:trail/management"
-
-
-def wait(check: object, timeout: float) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()  # type: ignore[operator]
-        if value:
-            return value
-        time.sleep(0.05)
-    raise TimeoutError("waited too long")
 
 
 def pct(values: list[float], p: float) -> float:

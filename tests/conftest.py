@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 import boto3
 import pytest
 
-from demo.servers import Moto, aws_env, moto_server
+from demo.servers import Moto, aws_env, moto_server, start_redis
 from tests.faults import Faults
 from workers.audit import accounts
 from workers.core.settings import Settings
@@ -18,6 +18,14 @@ def moto() -> Iterator[Moto]:
     """A moto server process for the whole session."""
     with moto_server() as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    """A redis-server of its own for a test module (append-only, on a free port)."""
+    server = start_redis()
+    yield server.url
+    server.stop()
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import pytest
 from redis import Redis as RedisClient
 from rq import Queue
 
-from demo.servers import start_redis
 from demo.slack_standin import SlackStandIn
 from workers.core.settings import Settings
 from workers.queue.queues import URGENT
@@ -24,11 +23,9 @@ from workers.state import machine
 APPROVERS = ["U0BOB", "U0CAROL", "S0SECOPS"]
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    redis = start_redis()
-    yield redis.url
-    redis.stop()
+@pytest.fixture
+def server(redis_url: str) -> str:
+    return redis_url
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import itertools
 import json
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -18,7 +17,7 @@ from botocore.stub import ANY, Stubber
 from redis import Redis as RedisClient
 
 from demo.fake_account import ACCOUNT, CONFIG_ROLE, HOME, FakeAccount, compliant
-from demo.servers import Moto, start_redis
+from demo.servers import Moto
 from tests.cloudtrail_records import record
 from workers.audit.accounts import Account, default_account
 from workers.core.settings import Settings
@@ -153,13 +152,6 @@ def test_correlation_with_an_executed_action_in_the_window() -> None:
     # a backout of management events does not explain a trail that stopped logging
     assert drift.correlate(change, [{**action, "action": "backout.management_events_off"}], since=99.0) is None
     assert drift.correlate({**change, "field": "management"}, [action], since=99.0) == action
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    server = start_redis()
-    yield server.url
-    server.stop()
 
 
 def test_the_lookup_rate_is_shared_by_every_worker(redis_url: str) -> None:

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 import pytest
 from redis import Redis as RedisClient
 
-from demo.servers import start_redis
 from demo.slack_standin import SlackStandIn
 from workers.core.settings import Settings
 from workers.slack import outbox
@@ -20,15 +19,9 @@ from workers.state import keys
 TOKEN = "xoxb-1111-2222-secretsecret"
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    redis = start_redis()
-    yield redis.url
-    redis.stop()
-
-
 @pytest.fixture
-def env(server: str) -> Iterator[tuple[RedisClient, Settings, SlackStandIn]]:
+def env(redis_url: str) -> Iterator[tuple[RedisClient, Settings, SlackStandIn]]:
+    server = redis_url
     conn = RedisClient.from_url(server)
     conn.flushall()
     with SlackStandIn() as stand_in:
