@@ -79,7 +79,7 @@ def main() -> None:
         os.environ.update(aws_env(moto.url))
         redis = start_redis()
         try:
-            web = Stack(moto.url, redis.url, slack.api_url, SECRET).start("web")
+            web = Stack(moto.url, redis.url, slack.api_url, SECRET, {"WEB_CONCURRENCY": "2"}).start("web")
             try:
                 lat = ack_latencies(web.url)
             finally:

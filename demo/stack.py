@@ -36,7 +36,7 @@ class Stack:
         self.env = {
             **clean_env(), **aws_env(aws_url), "PATH": f"{BIN}:{os.environ['PATH']}", "PORT": str(self.port),
             "REDIS_URL": redis_url, "SLACK_API_URL": slack_api_url, "SLACK_BOT_TOKEN": "xoxb-local-token",
-            "SLACK_SIGNING_SECRET": secret, **(extra or {}),
+            "SLACK_SIGNING_SECRET": secret, "WEB_CONCURRENCY": "1", **(extra or {}),  # one web process: enough here
         }  # fmt: skip
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 

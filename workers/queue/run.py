@@ -8,13 +8,14 @@ connection, until it is asked to stop (SIGTERM or SIGINT), so a Redis blip never
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 import time
 from collections.abc import Callable
+from typing import Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from rq.cron import CronScheduler
 
 from workers.core import logs
 from workers.core.settings import Settings
@@ -67,19 +68,35 @@ def worker(settings: Settings) -> None:
 
 
 def clock(settings: Settings) -> None:
-    """Enqueue the periodic jobs on time, reconnecting after Redis failures."""
+    """Run the periodic work on time (see `schedule`), reconnecting after Redis failures."""
+    jobs = periodic(settings)
 
     def once() -> None:
-        conn = connection(settings)
-        conn.ping()
-        scheduler = CronScheduler(connection=conn, logging_level=logging.WARNING)
-        for job in periodic(settings):
-            scheduler.register(job.func, job.queue, interval=job.every, job_timeout=job.timeout, result_ttl=60,
-                               failure_ttl=3600)  # fmt: skip
-        scheduler.start()  # returns only when asked to stop (its own SIGTERM handler); Redis errors raise
+        connection(settings).ping()
+        due = [0.0] * len(jobs)
+        while not _Stop.requested:
+            for i, job in enumerate(jobs):
+                if time.monotonic() >= due[i]:
+                    due[i] = time.monotonic() + job.every
+                    run_one(job.func)
+            time.sleep(max(0.05, min(min(due) - time.monotonic(), 0.5)))
+
+    def ask_stop(signum: int, frame: Any) -> None:
         _Stop.requested = True
 
+    signal.signal(signal.SIGTERM, ask_stop)
+    signal.signal(signal.SIGINT, ask_stop)
     keep_running("clock", once)
+
+
+def run_one(func: Callable[[], Any]) -> None:
+    """One periodic run; Redis failures go up (to reconnect), anything else is logged and the clock goes on."""
+    try:
+        func()
+    except (RedisConnectionError, RedisTimeoutError):
+        raise
+    except Exception:
+        log.exception("periodic work failed", extra={"work": f"{func.__module__}.{func.__name__}"})
 
 
 def main(argv: list[str] | None = None) -> int:

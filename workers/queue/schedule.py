@@ -1,7 +1,8 @@
-"""The periodic jobs the clock process enqueues (`python -m workers.queue clock`, the Procfile's `clock`).
+"""The periodic work the clock process runs (`python -m workers.queue clock`, the Procfile's `clock`).
 
-Intervals are settings, so tests and the demo run them fast. Every periodic job is small; the urgent ones
-(deadlines, the outbox, the watchdog) go on the urgent queue, which every worker serves first.
+Each is small (Redis reads, and enqueueing the real work: a re-enable, a delivery, a watch job), so the
+clock runs them itself instead of queueing them: a worker forks a work horse per job, and a queue of
+sweeps every second would keep one worker busy. Intervals are settings, so tests and the demo run fast.
 """
 
 from __future__ import annotations
@@ -12,17 +13,14 @@ from typing import Any
 
 from workers.core.settings import Settings
 from workers.queue import watchdog
-from workers.queue.queues import MONITOR, URGENT
 
 
 @dataclass(frozen=True)
 class Periodic:
-    """A job the clock enqueues every `every` seconds."""
+    """Work the clock runs every `every` seconds."""
 
     func: Callable[..., Any]
-    queue: str
-    every: int
-    timeout: int
+    every: float
 
 
 def periodic(settings: Settings) -> list[Periodic]:
@@ -32,8 +30,8 @@ def periodic(settings: Settings) -> list[Periodic]:
     from workers.slack import outbox
 
     return [
-        Periodic(watchdog.sweep, URGENT, settings.sweep_seconds, 30),
-        Periodic(remediation.sweep_due, URGENT, settings.sweep_seconds, 60),
-        Periodic(outbox.sweep, URGENT, max(1, settings.sweep_seconds // 2), 30),
-        Periodic(watch.cycle, MONITOR, settings.monitor_seconds, 60),
+        Periodic(watchdog.sweep, settings.sweep_seconds),
+        Periodic(remediation.sweep_due, settings.sweep_seconds),
+        Periodic(outbox.sweep, settings.sweep_seconds / 2),
+        Periodic(watch.cycle, settings.monitor_seconds),
     ]

@@ -39,6 +39,8 @@ LOCK_MS = 30_000
 FALLBACK_ERRORS = {"not_in_channel", "channel_not_found", "is_archived"}
 TRANSIENT_ERRORS = {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 PARENT_WAIT = 2.0  # seconds before a thread reply looks again for its parent's ts
+_PARENT = "its thread's first message is not posted yet"  # waits that are not failures (no backoff, no log)
+PACED = "paced under the channel's rate"
 
 # Lua: the per-channel gate. Returns 0 and takes the slot when it is free, else the seconds to wait.
 _GATE = """
@@ -322,9 +324,6 @@ def _retry(settings: Settings, conn: Redis, message_id: str, rec: dict[str, str]
         )
     return f"retry in {delay:.1f}s"
 
-
-_PARENT = "its thread's first message is not posted yet"
-PACED = "paced under the channel's rate"
 
 
 def _give_up(conn: Redis, message_id: str, reason: str) -> str:
