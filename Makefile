@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements-test.lock | cksum | cut -d' ' -f1)
-JOBS   ?= 4
+JOBS   ?= 6
 
 .PHONY: setup test lint lock typecheck unit demo bench bench-monitor clean
 
@@ -29,8 +29,12 @@ lint: setup
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-test: setup lint
-	$(PY) -m pytest -q -n $(JOBS) --dist loadgroup
+# lint and the suite at once (the suite mostly waits on the processes it starts); both must pass
+test: setup
+	@$(MAKE) --no-print-directory lint > .lint.log 2>&1 & lint=$$!; \
+	$(PY) -m pytest -q -n $(JOBS) --dist worksteal; tests=$$?; \
+	wait $$lint; linted=$$?; cat .lint.log; rm -f .lint.log; \
+	test $$tests -eq 0 && test $$linted -eq 0
 
 unit: setup
 	$(PY) -m pytest -q -m "not e2e"
