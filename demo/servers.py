@@ -63,7 +63,11 @@ def moto_server() -> Iterator[Moto]:
         yield Moto(url, proc)
     finally:
         proc.terminate()
-        proc.wait(10)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:  # a loaded machine: it is going anyway
+            proc.kill()
+            proc.wait(10)
 
 
 @dataclass
@@ -78,7 +82,11 @@ class Redis:
     def stop(self) -> None:
         """Stop the server (its append-only file stays for a restart)."""
         self.process.terminate()
-        self.process.wait(10)
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
 
 
 def start_redis(directory: str | None = None, port: int | None = None) -> Redis:
