@@ -325,7 +325,6 @@ def _retry(settings: Settings, conn: Redis, message_id: str, rec: dict[str, str]
     return f"retry in {delay:.1f}s"
 
 
-
 def _give_up(conn: Redis, message_id: str, reason: str) -> str:
     pipe = conn.pipeline(transaction=True)
     pipe.hset(keys.message(message_id), "error", reason)
