@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from redis import Redis
 
 from bot.commands import Command
 from workers.core.catalogue import CHECK_SCOPES, GLOBAL, PlanError, fix_for, invalid_region_names
 from workers.core.settings import Settings
-from workers.remediation import approvals
+from workers.remediation import approvals, fixes
 from workers.remediation.approvals import Request, role_for
-
-FIX_KEY = "ta:fix:{}"  # a report's "Request fix" button value -> the finding it fixes
-FIX_KEEP = 7 * 24 * 3600
 
 
 def from_command(cmd: Command, user: str, channel: str | None, settings: Settings) -> Request:
@@ -71,20 +65,11 @@ def _backout(cmd: Command, user: str, channel: str | None, settings: Settings) -
     )
 
 
-def remember_fix(conn: Redis, finding: dict[str, Any], role_arn: str | None) -> str:
-    """Store what a report's "Request fix" button refers to; returns the opaque id the button carries."""
-    fix_id = approvals.new_id()
-    doc = {k: finding[k] for k in ("check", "account", "region", "resource", "remediation")} | {"role_arn": role_arn}
-    conn.set(FIX_KEY.format(fix_id), json.dumps(doc), ex=FIX_KEEP)
-    return fix_id
-
-
 def from_fix(conn: Redis, fix_id: str, user: str, channel: str | None, reason: str) -> Request:
     """The request behind a report's button; raises PlanError when the id is unknown or expired."""
-    raw = conn.get(FIX_KEY.format(fix_id)) if fix_id.isalnum() and len(fix_id) <= 32 else None
-    if raw is None:
+    fix = fixes.recall(conn, fix_id)
+    if fix is None:
         raise PlanError("This report's fix button has expired or is not valid: run `/trail-audit` again.")
-    fix = json.loads(raw)
     return Request(
         id=approvals.new_id(),
         action=fix["remediation"],

@@ -11,6 +11,8 @@ from collections.abc import Callable
 
 from redis import Redis
 
+from workers.state import keys
+
 _TAKE = """
 local now = tonumber(ARGV[1])
 local gap = tonumber(ARGV[2])
@@ -31,7 +33,7 @@ class RedisLimiter:
 
     def acquire(self, key: str) -> float:
         """Take the next slot under `key` and wait for it."""
-        wait = float(self._take(keys=[f"ta:rate:{key}"], args=[f"{time.time():.6f}", f"{self.gap:.6f}"]))
+        wait = float(self._take(keys=[keys.rate(key)], args=[f"{time.time():.6f}", f"{self.gap:.6f}"]))
         if wait > 0:
             self._sleep(wait)
         return wait

@@ -8,8 +8,10 @@ from typing import Any
 
 from redis import Redis
 
-ACTIONS = "ta:actions"  # sorted set: executed actions (JSON) by the time they ended
-KEEP = 86400
+from workers.state import keys
+
+ACTIONS = keys.ACTIONS  # sorted set: executed actions (JSON) by the time they ended
+KEEP = keys.ACTIONS_TTL
 
 
 def record(conn: Redis, action: dict[str, Any]) -> None:

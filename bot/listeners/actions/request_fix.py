@@ -10,9 +10,9 @@ from slack_bolt import Ack, Respond
 from slack_sdk import WebClient
 
 from bot.listeners.answers import UNREACHABLE, only_to_clicker
-from bot.requests import FIX_KEY
 from workers.core.settings import Settings
 from workers.queue.queues import connection
+from workers.remediation import fixes
 from workers.slack import messages as blocks
 
 
@@ -24,14 +24,13 @@ def request_fix(
     settings: Settings = context["settings"]
     fix_id = str(action.get("value", ""))
     try:
-        raw = connection(settings).get(FIX_KEY.format(fix_id)) if fix_id.isalnum() else None
+        fix = fixes.recall(connection(settings), fix_id)
     except RedisError:
         only_to_clicker(respond, UNREACHABLE)
         return
-    if raw is None:
+    if fix is None:
         only_to_clicker(respond, "This report's fix button has expired or is not valid: run `/trail-audit` again.")
         return
-    fix = json.loads(raw)
     subject = f"*{fix['remediation']}* for *{fix['check']}* on `{fix['resource']}` ({fix['account']} · {fix['region']})"
     channel = (body.get("channel") or {}).get("id")
     meta = json.dumps({"fix": fix_id, "channel": channel})
