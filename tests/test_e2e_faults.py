@@ -225,7 +225,9 @@ def test_hundreds_of_trails_stopped_at_once_are_all_recorded_and_rolled_up(aws: 
     redis = start_redis()
     with SlackStandIn() as slack:
         slack.channel_rate = 1.0  # Slack's one message a second per channel, enforced with 429s
-        stack = Stack(aws.url, redis.url, slack.api_url, SECRET, {**FAST, "TRAIL_AUDIT_MONITOR_SECONDS": "5"})
+        stack = Stack(
+            aws.url, redis.url, slack.api_url, SECRET, {**FAST, "TRAIL_AUDIT_MONITOR_SECONDS": "20"}
+        )  # a cycle reads 500 trails
         try:
             stack.start()
             conn = RedisClient.from_url(redis.url)
