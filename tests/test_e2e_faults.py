@@ -150,14 +150,14 @@ def test_a_worker_killed_at_each_step_never_leaves_a_backout_on(aws: Moto, point
         try:
             stack.start()
             conn = RedisClient.from_url(redis.url)
-            rid, before = backout(flow)
+            rid, before = backout(flow, minutes=0.1)
             approved(flow, rid)
             wait_until(lambda: os.path.exists(marker) and stack.procs["worker"].poll() is not None, 60)
             stack.procs.pop("worker")
             stack.start("worker")  # as a supervisor would; the killed job is found by the watchdog
-            # within a minute of its deadline (15 s after approval), the request ends: restored, or (killed before
+            # within a minute of its deadline (6 s after approval), the request ends: restored, or (killed before
             # anything was turned off) re-checked; never left executing. How late exactly: bench/priority_bench.py
-            wait_until(lambda: approvals.load(conn, rid).status in (S.RESTORED, S.RECHECKED), 15 + 60)
+            wait_until(lambda: approvals.load(conn, rid).status in (S.RESTORED, S.RECHECKED), 6 + 60)
             assert selectors(MANAGEMENT) == before  # management events are back, exactly as they were
         finally:
             stack.stop()
