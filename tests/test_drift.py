@@ -22,7 +22,7 @@ from tests.cloudtrail_records import record
 from workers.audit.accounts import Account, default_account
 from workers.core.settings import Settings
 from workers.monitor import drift
-from workers.monitor.lookup import lookup_writes
+from workers.monitor.lookup import recent_writes
 from workers.monitor.ratelimit import RedisLimiter
 from workers.remediation import registry as remediations
 
@@ -122,17 +122,19 @@ def test_attribution_from_realistic_lookup_events_records() -> None:
                     "StartTime": ANY, "EndTime": ANY, "MaxResults": 50}  # fmt: skip
         stub.add_response("lookup_events", {"Events": [other, noise], "NextToken": "t2"}, expected)
         stub.add_response("lookup_events", {"Events": [mallory, refused]}, {**expected, "NextToken": "t2"})
-        events = lookup_writes(client, ACCOUNT, HOME, NOW - dt.timedelta(minutes=20), NOW, NoWait())
-    assert isinstance(events, list) and {e.name for e in events} == {"StopLogging"}  # RunInstances filtered out
+        found = recent_writes(client, ACCOUNT, HOME, NOW - dt.timedelta(minutes=20), NOW, NoWait())
+    assert isinstance(found, tuple) and found[1] is False  # every page read
+    events = found[0]
+    assert {e.name for e in events} == {"StopLogging"}  # RunInstances filtered out
     who = drift.attribute(stopped_change(), events)
     assert who is not None and who.actor.endswith("/mallory") and who.source_ip == "203.0.113.9"
     assert who.user_agent.startswith("aws-cli/") and who.parameters == {"name": MANAGEMENT}
     assert any(e.failed and e.error_code == "AccessDenied" for e in events)  # the refused attempt is kept
     with Stubber(client) as stub:  # a busy account: the pages read a cycle are bounded
         stub.add_response("lookup_events", {"Events": [other], "NextToken": "t2"}, expected)
-        newest = lookup_writes(client, ACCOUNT, HOME, NOW - dt.timedelta(minutes=20), NOW, NoWait(), max_pages=1)
+        newest = recent_writes(client, ACCOUNT, HOME, NOW - dt.timedelta(minutes=20), NOW, NoWait(), max_pages=1)
         stub.assert_no_pending_responses()
-    assert isinstance(newest, list) and len(newest) == 1
+    assert isinstance(newest, tuple) and len(newest[0]) == 1 and newest[1] is True  # cut short, and said so
 
 
 class NoWait:

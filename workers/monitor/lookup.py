@@ -191,24 +191,6 @@ def lookup_changes(
     return events
 
 
-def lookup_writes(
-    client: Any,
-    account: str,
-    region: str,
-    start: dt.datetime,
-    end: dt.datetime,
-    limiter: Limiter,
-    max_pages: int | None = None,
-) -> list[ChangeEvent] | ApiError:
-    """The watched calls among every write event in [start, end) in one region (one query, paginated).
-
-    The monitor asks every cycle; one `ReadOnly=false` query costs one call a page, where a query per
-    watched name would cost thirteen. `max_pages` bounds a busy account's cost (newest events first).
-    """
-    found = recent_writes(client, account, region, start, end, limiter, max_pages)
-    return found if isinstance(found, ApiError) else found[0]
-
-
 def recent_writes(
     client: Any,
     account: str,
@@ -218,7 +200,12 @@ def recent_writes(
     limiter: Limiter,
     max_pages: int | None = None,
 ) -> tuple[list[ChangeEvent], bool] | ApiError:
-    """`lookup_writes`, and whether the read was cut at `max_pages` (older events were not read)."""
+    """The watched calls among every write event in [start, end) in one region (one query, paginated), and
+    whether the read was cut at `max_pages` (the newest events are read first; older ones were left).
+
+    The monitor asks every cycle; one `ReadOnly=false` query costs one call a page, where a query per
+    watched name would cost thirteen. `max_pages` bounds a busy account's cost.
+    """
     found = _query(client, f"{account}:{region}", {"AttributeKey": "ReadOnly", "AttributeValue": "false"},
                    start, end, limiter, max_pages)  # fmt: skip
     if isinstance(found, ApiError):
