@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from redis import Redis
+from redis.client import Pipeline
 
 from workers.audit.accounts import Account
 from workers.audit.awserrors import ApiError
@@ -124,27 +125,37 @@ def watch_account(role_arn: str | None) -> dict[str, Any]:
 
 def _blind(conn: Redis, settings: Settings, who: str, why: str) -> None:
     """Say once, in the alert channel, that part of an account cannot be watched (never a silent blind spot)."""
-    if conn.set(keys.monitor_blind(who), why, nx=True) and settings.alert_channel:
-        text = f":warning: The monitor cannot watch all of {who}: {why}. Changes there would go unnoticed."
-        outbox.send(
-            conn,
-            f"blind-{who}-{int(time.time())}",
-            settings.alert_channel,
-            {"text": blocks.clip(text, 3000), "blocks": [blocks.section(text)]},
-        )
+    text = f":warning: The monitor cannot watch all of {who}: {why}. Changes there would go unnoticed."
+    _flag(conn, settings, who, why, f"blind-{who}-{int(time.time())}", text)
 
 
 def _sighted(conn: Redis, settings: Settings, *names: str) -> None:
     """Say once that a blind spot is gone."""
     for who in names:
-        if conn.delete(keys.monitor_blind(who)) and settings.alert_channel:
-            text = f":white_check_mark: The monitor watches all of {who} again."
-            outbox.send(
-                conn,
-                f"sighted-{who}-{int(time.time())}",
-                settings.alert_channel,
-                {"text": text, "blocks": [blocks.section(text)]},
-            )
+        text = f":white_check_mark: The monitor watches all of {who} again."
+        _flag(conn, settings, who, None, f"sighted-{who}-{int(time.time())}", text)
+
+
+def _flag(conn: Redis, settings: Settings, who: str, why: str | None, message_id: str, text: str) -> None:
+    """Set (a reason) or clear (None) an account's blind-spot flag, and on a change commit its notice with it."""
+    key = keys.monitor_blind(who)
+    staged: list[str] = []
+
+    def attempt(pipe: Pipeline) -> None:
+        staged.clear()
+        if bool(pipe.exists(key)) == (why is not None):
+            return  # already said
+        pipe.multi()
+        if why is None:
+            pipe.delete(key)
+        else:
+            pipe.set(key, why)
+        if settings.alert_channel:
+            message = {"text": blocks.clip(text, 3000), "blocks": [blocks.section(text)]}
+            staged.append(outbox.stage(pipe, message_id, settings.alert_channel, message))
+
+    conn.transaction(attempt, key)
+    outbox.kick(conn, staged)
 
 
 def _watch_region(

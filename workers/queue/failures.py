@@ -18,6 +18,7 @@ from rq.timeouts import JobTimeoutException
 from workers.core.settings import Settings
 from workers.queue import queues
 from workers.slack import messages as blocks
+from workers.slack import outbox
 
 log = logging.getLogger("trail_audit.failures")
 CALLBACK = "workers.queue.failures.report"
@@ -40,8 +41,6 @@ def reason(exc_type: type[BaseException] | None, exc: BaseException | None, time
 
 def report(job: Job, connection: Redis, exc_type: Any = None, exc: Any = None, tb: Any = None) -> None:
     """RQ failure callback: say in Slack that the job failed, replacing its message when there is one."""
-    from workers.slack import outbox  # the outbox queues on the queues this module's jobs run on
-
     meta = job.meta.get("reply") or {}
     why = reason(exc_type, exc, job.timeout)
     log.warning("job failed", extra={"job": job.id, "func": job.func_name, "reason": why})

@@ -171,18 +171,24 @@ def decide(
     state = f":white_check_mark: {made.sentence()}: executing…" if approve else f":no_entry_sign: {made.sentence()}"
     prompt = blocks.prompt(asdict(req), state)
 
+    staged: list[str] = []
+
     def then(pipe: Pipeline) -> None:
+        staged.clear()
         pipe.hset(keys.request(request_id), "decision", json.dumps(asdict(made)))
         auditlog.stage(pipe, "approved" if approve else "denied", req.id, user, action=req.action)
-        outbox.stage(pipe, req.prompt_id(), req.prompt_channel, prompt)
+        if req.prompt_channel:
+            staged.append(outbox.stage(pipe, req.prompt_id(), req.prompt_channel, prompt))
         if not approve and req.channel:
-            outbox.stage(
-                pipe,
-                f"req-{req.id}-decided",
-                req.channel,
-                blocks.ephemeral(f"Your request `{req.id}` ({req.action}) was {made.sentence()}."),
-                user=req.requester,
-                kind="ephemeral",
+            staged.append(
+                outbox.stage(
+                    pipe,
+                    f"req-{req.id}-decided",
+                    req.channel,
+                    blocks.ephemeral(f"Your request `{req.id}` ({req.action}) was {made.sentence()}."),
+                    user=req.requester,
+                    kind="ephemeral",
+                )
             )
 
     left = machine.move_request(conn, request_id, to, {RequestStatus.PENDING}, {"doc": req.doc()}, then, still_open)
@@ -191,7 +197,7 @@ def decide(
         if earlier is not None:
             raise Refused(f"This request was already {earlier.sentence()}.")
         raise Refused("This request has expired; ask for it again if it is still needed.")
-    outbox.kick(conn, [req.prompt_id(), f"req-{req.id}-decided"] if not approve else [req.prompt_id()])
+    outbox.kick(conn, staged)
     return req
 
 
