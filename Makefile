@@ -32,7 +32,7 @@ lint: setup
 # lint and the suite at once (the suite mostly waits on the processes it starts); both must pass
 test: setup
 	@$(MAKE) --no-print-directory lint > .lint.log 2>&1 & lint=$$!; \
-	$(PY) -m pytest -q -n $(JOBS) --dist worksteal; tests=$$?; \
+	$(PY) -m pytest -q -n $(JOBS) --dist loadgroup; tests=$$?; \
 	wait $$lint; linted=$$?; cat .lint.log; rm -f .lint.log; \
 	test $$tests -eq 0 && test $$linted -eq 0
 

@@ -95,6 +95,15 @@ class SlackStandIn:
         """Answer every call with `status` (5xx, or 429 with Retry-After) for the next `seconds`."""
         self.down_status, self.down_until = status, time.monotonic() + seconds
 
+    def reset(self) -> None:
+        """Forget every call and fault, for the next test on a shared stack."""
+        with self._lock:
+            self.calls.clear()
+            self.refused.clear()
+            self.scripted.clear()
+            self.delay.clear()
+            self.down_until, self.channel_rate = 0.0, None
+
     def answer(self, method: str, params: dict[str, Any]) -> dict[str, Any] | str:
         """Record the call and answer it as Slack would."""
         with self._lock:

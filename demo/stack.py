@@ -60,14 +60,22 @@ class Stack:
         subprocess.run(["pkill", f"-{int(sig)}", "-s", str(proc.pid)], check=False)
         proc.wait(15)
 
+    def restart(self, name: str) -> None:
+        """Stop one process and start it again with the current `env`."""
+        self._end(name)
+        self.start(name)
+
     def stop(self) -> None:
         """Stop every process (TERM, then KILL)."""
         for name in list(self.procs):
-            proc = self.procs[name]
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    self.kill(name)
-            self.procs.pop(name, None)
+            self._end(name)
+
+    def _end(self, name: str) -> None:
+        proc = self.procs.get(name)
+        if proc is not None and proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill(name)
+        self.procs.pop(name, None)

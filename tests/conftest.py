@@ -67,6 +67,15 @@ FIRST = {"test_e2e_faults.py": 0, "test_demo.py": 0, "test_e2e_approvals.py": 1,
          "test_e2e_monitor.py": 1}  # fmt: skip
 
 
+SHARED = ("shared", "web")  # module fixtures that run processes: their tests go to one pytest-xdist worker
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Order the collected tests: long end-to-end ones first, the quick ones fill in behind them."""
+    """Order the collected tests: long end-to-end ones first, the quick ones fill in behind them. Tests that
+    share a module's running stack are one group (`--dist loadgroup`), so that the stack starts once."""
     items.sort(key=lambda item: (FIRST.get(item.path.name, 2), -int("slack_down" in item.name)))
+    for item in items:
+        for name in SHARED:
+            if name in getattr(item, "fixturenames", ()):
+                item.add_marker(pytest.mark.xdist_group(f"{item.path.stem}-{name}"))

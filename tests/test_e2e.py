@@ -19,7 +19,7 @@ from rq.registry import StartedJobRegistry
 
 from bench.latency_proxy import LatencyProxy
 from demo.fake_account import demo_account
-from demo.servers import Moto, Redis, clean_env, free_port, start_redis
+from demo.servers import Moto, clean_env, free_port, start_redis
 from demo.signing import post, slash_body
 from demo.slack_standin import SlackStandIn
 from demo.socket_standin import SocketModeStandIn
@@ -34,17 +34,25 @@ BIN = Path(os.sys.executable).parent
 REGIONS = "us-east-1,eu-west-1,eu-central-1"
 
 
-@pytest.fixture
-def stack(aws: Moto) -> Iterator[dict[str, Any]]:
+@pytest.fixture(scope="module")
+def shared(moto: Moto) -> Iterator[dict[str, Any]]:
+    """One whole stack for the tests that only add to its state (the processes are the costly part)."""
     redis = start_redis()
     with SlackStandIn(outside={"C0OUTSIDE"}) as slack:
-        running = Stack(aws.url, redis.url, slack.api_url, SECRET, {"TRAIL_AUDIT_REGIONS": REGIONS})
+        running = Stack(moto.url, redis.url, slack.api_url, SECRET, {"TRAIL_AUDIT_REGIONS": REGIONS})
         try:
             running.start()
             yield {"url": running.url, "slack": slack, "redis": redis, "stack": running, "env": running.env}
         finally:
             running.stop()
             redis.stop()
+
+
+@pytest.fixture
+def stack(aws: Moto, shared: dict[str, Any]) -> dict[str, Any]:
+    """The shared stack, with an empty AWS and a Slack stand-in that has seen nothing yet."""
+    shared["slack"].reset()
+    return shared
 
 
 @pytest.fixture(scope="module")
@@ -137,11 +145,16 @@ def test_forged_stale_and_unsigned_requests_get_401_and_no_job(web: dict[str, An
     assert no_job_queued(web["redis"].url) and not [c for c in web["slack"].calls if c.method.startswith("chat.")]
 
 
-def test_redis_down_gets_cannot_queue_and_200(stack: dict[str, Any]) -> None:
-    redis: Redis = stack["redis"]
-    redis.stop()
-    status, answer = post(stack["url"] + "/slack/events", slash_body(""), SECRET)
-    assert status == 200 and "cannot queue" in json.loads(answer)["text"]
+def test_redis_down_gets_cannot_queue_and_200(aws: Moto) -> None:
+    redis = start_redis()
+    with SlackStandIn() as slack:
+        running = Stack(aws.url, redis.url, slack.api_url, SECRET, {"TRAIL_AUDIT_REGIONS": REGIONS}).start("web")
+        try:
+            redis.stop()
+            status, answer = post(running.url + "/slack/events", slash_body(""), SECRET)
+            assert status == 200 and "cannot queue" in json.loads(answer)["text"]
+        finally:
+            running.stop()
 
 
 def test_missing_token_fails_at_start_with_a_clear_message(aws: Moto) -> None:

@@ -30,18 +30,37 @@ APP_AUDIT = f"arn:aws:cloudtrail:us-east-1:{ACCOUNT}:trail/app-audit"
 MANAGEMENT = f"arn:aws:cloudtrail:us-east-1:{ACCOUNT}:trail/management"
 
 
-@pytest.fixture
-def flow(aws: Moto) -> Iterator[dict[str, Any]]:
-    demo_account(["us-east-1"])
+def whole_stack(aws_url: str) -> Iterator[dict[str, Any]]:
     redis = start_redis()
     with SlackStandIn() as slack:
-        stack = Stack(aws.url, redis.url, slack.api_url, SECRET, SETTINGS)
+        stack = Stack(aws_url, redis.url, slack.api_url, SECRET, SETTINGS)
         try:
             stack.start()
-            yield {"stack": stack, "slack": slack, "redis": redis, "aws": aws}
+            yield {"stack": stack, "slack": slack, "redis": redis}
         finally:
             stack.stop()
             redis.stop()
+
+
+@pytest.fixture(scope="module")
+def shared(moto: Moto) -> Iterator[dict[str, Any]]:
+    """One stack for the tests that only add to its state (each request has its own id)."""
+    yield from whole_stack(moto.url)
+
+
+@pytest.fixture
+def flow(aws: Moto, shared: dict[str, Any]) -> dict[str, Any]:
+    """The shared stack, on a fresh demo account, with a Slack stand-in that has seen nothing yet."""
+    demo_account(["us-east-1"])
+    shared["slack"].reset()
+    return {**shared, "aws": aws}
+
+
+@pytest.fixture
+def own_flow(aws: Moto) -> Iterator[dict[str, Any]]:
+    """A stack of its own, for a test that stops and restarts it."""
+    demo_account(["us-east-1"])
+    yield from whole_stack(aws.url)
 
 
 def command(flow: dict[str, Any], text: str, user: str) -> dict[str, Any]:
@@ -170,8 +189,9 @@ def selectors(arn: str) -> dict[str, Any]:
 
 
 def test_backout_survives_redis_and_bot_restarts_and_is_restored_exactly_at_its_deadline(
-    flow: dict[str, Any],
+    own_flow: dict[str, Any],
 ) -> None:
+    flow = own_flow
     slack: SlackStandIn = flow["slack"]
     stack: Stack = flow["stack"]
     data = {"ReadWriteType": "All", "IncludeManagementEvents": True,

@@ -138,30 +138,41 @@ KILL_POINTS = ["execute:claimed", "execute:deadline-committed", "execute:calls-m
                "reenable:locked", "reenable:calls-made", "reenable:committed"]  # fmt: skip
 
 
-@pytest.mark.parametrize("point", KILL_POINTS)
-def test_a_worker_killed_at_each_step_never_leaves_a_backout_on(aws: Moto, point: str) -> None:
-    demo_account([HOME])
-    FakeAccount().client("cloudtrail").put_event_selectors(TrailName=MANAGEMENT, EventSelectors=[DATA])
-    marker = os.path.join(tempfile.mkdtemp(prefix="ta-failpoint-"), "hit")
+@pytest.fixture(scope="module")
+def killable(moto: Moto) -> Iterator[dict[str, Any]]:
+    """One stack for the kill points: each test restarts only its worker, with that test's failpoint."""
     redis = start_redis()
     with SlackStandIn() as slack:
-        stack = Stack(aws.url, redis.url, slack.api_url, SECRET, {**FAST, "TRAIL_AUDIT_FAILPOINT": f"{point}@{marker}"})
-        flow = {"stack": stack, "slack": slack}
+        stack = Stack(moto.url, redis.url, slack.api_url, SECRET, FAST)
         try:
             stack.start()
-            conn = RedisClient.from_url(redis.url)
-            rid, before = backout(flow, minutes=0.1)
-            approved(flow, rid)
-            wait_until(lambda: os.path.exists(marker) and stack.procs["worker"].poll() is not None, 60)
-            stack.procs.pop("worker")
-            stack.start("worker")  # as a supervisor would; the killed job is found by the watchdog
-            # within a minute of its deadline (6 s after approval), the request ends: restored, or (killed before
-            # anything was turned off) re-checked; never left executing. How late exactly: bench/priority_bench.py
-            wait_until(lambda: approvals.load(conn, rid).status in (S.RESTORED, S.RECHECKED), 6 + 60)
-            assert selectors(MANAGEMENT) == before  # management events are back, exactly as they were
+            yield {"stack": stack, "slack": slack, "conn": RedisClient.from_url(redis.url)}
         finally:
             stack.stop()
             redis.stop()
+
+
+@pytest.mark.parametrize(
+    "point", [pytest.param(p, marks=pytest.mark.xdist_group(f"kill-{p.split(':')[0]}")) for p in KILL_POINTS]
+)
+def test_a_worker_killed_at_each_step_never_leaves_a_backout_on(
+    aws: Moto, killable: dict[str, Any], point: str
+) -> None:
+    demo_account([HOME])
+    FakeAccount().client("cloudtrail").put_event_selectors(TrailName=MANAGEMENT, EventSelectors=[DATA])
+    marker = os.path.join(tempfile.mkdtemp(prefix="ta-failpoint-"), "hit")
+    stack, conn = killable["stack"], killable["conn"]
+    stack.env["TRAIL_AUDIT_FAILPOINT"] = f"{point}@{marker}"
+    stack.restart("worker")  # this test's failpoint, in the worker only
+    rid, before = backout(killable, minutes=0.1)
+    approved(killable, rid)
+    wait_until(lambda: os.path.exists(marker) and stack.procs["worker"].poll() is not None, 60)
+    stack.procs.pop("worker")
+    stack.start("worker")  # as a supervisor would; the killed job is found by the watchdog
+    # within a minute of its deadline (6 s after approval), the request ends: restored, or (killed before
+    # anything was turned off) re-checked; never left executing. How late exactly: bench/priority_bench.py
+    wait_until(lambda: approvals.load(conn, rid).status in (S.RESTORED, S.RECHECKED), 6 + 60)
+    assert selectors(MANAGEMENT) == before  # management events are back, exactly as they were
 
 
 def test_a_change_between_request_and_approval_is_never_overwritten(faulty: dict[str, Any]) -> None:

@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+import botocore.session
 from botocore.config import Config
+from botocore.loaders import Loader
 
 from workers.audit.awserrors import AWS_ERRORS, ApiError, from_exception
 from workers.core.settings import Settings
@@ -29,9 +31,25 @@ _BASE: boto3.Session | None = None
 _BASE_LOCK = threading.RLock()
 
 
+_LOADER: Loader | None = None
+
+
 def new_session(**kwargs: Any) -> boto3.Session:
-    """A boto3 session on the standard credential chain (AWS_ENDPOINT_URL is honoured by botocore itself)."""
-    return boto3.Session(**kwargs)
+    """A boto3 session on the standard credential chain (AWS_ENDPOINT_URL is honoured by botocore itself).
+
+    Every session of the process shares one loader, which keeps the service models it has parsed: a new
+    session (new credentials, a reset) does not parse them again, which is most of what making clients costs.
+    """
+    global _LOADER
+    core = botocore.session.Session()
+    with _BASE_LOCK:
+        if _LOADER is None:
+            _LOADER = core.get_component("data_loader")
+        core.register_component("data_loader", _LOADER)
+        session = boto3.Session(botocore_session=core, **kwargs)
+        paths = _LOADER.search_paths  # boto3 adds its own data path again for each session: keep one of each
+        paths[:] = list(dict.fromkeys(paths))
+    return session
 
 
 def base_session() -> boto3.Session:
