@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from workers.core.catalogue import invalid_region_names
+from workers.core.mrkdwn import code, unescape
 
 SUBCOMMANDS = ("audit", "events", "remediate", "backout", "reenable", "status", "log", "help")
 
@@ -27,39 +29,46 @@ class Command:
 
 
 def parse(text: str) -> Command:
-    """`audit [region ...]` (the default), `events [hours]`, `status`, `log [n]`, `help`."""
-    words = text.split()
+    """`audit [region ...]` (the default), `events [hours]`, `status`, `log [n]`, `help`.
+
+    `text` is as Slack sends it (`&`, `<` and `>` escaped); the command holds it as typed, and every message
+    that shows part of it escapes it again.
+    """
+    words = unescape(text).split()
     if not words:
         return Command("audit")
     name, args = words[0].lower(), words[1:]
     if name not in SUBCOMMANDS:
         if not invalid_region_names([name]):  # `/trail-audit eu-west-1` means an audit of that region
             return parse("audit " + text)
-        return Command("help", problem=f"Unknown subcommand `{words[0][:40]}`. Try one of: {', '.join(SUBCOMMANDS)}.")
+        valid = ", ".join(SUBCOMMANDS)
+        return Command("help", problem=f"Unknown subcommand {code(words[0][:40])}. Try one of: {valid}.")
     if name == "audit":
         regions = [r for a in args for r in a.replace(",", " ").split()]
         bad = invalid_region_names(regions)
         if bad:
-            return Command("help", problem=f"Not a region name: `{bad[0][:40]}` (expected e.g. `us-east-1`).")
+            return Command("help", problem=f"Not a region name: {code(bad[0][:40])} (expected e.g. `us-east-1`).")
         return Command("audit", regions=regions)
     if name == "events":
-        if len(args) > 1 or (args and not args[0].isdigit()) or (args and not 1 <= int(args[0]) <= 2160):
+        hours = _whole(args, 1, 2160)
+        if len(args) > 1 or (args and hours is None):
             return Command("help", problem="`events` takes one number of hours, from 1 to 2160.")
-        return Command("events", hours=int(args[0]) if args else None)
+        return Command("events", hours=hours)
     if name == "remediate":
         return _remediate(args)
     if name == "backout":
         return _backout(args)
     if name == "reenable":
-        if len(args) != 1 or not args[0].isalnum() or len(args[0]) > 32:
+        if len(args) != 1 or not re.fullmatch(r"[0-9a-zA-Z]{1,32}", args[0]):
             return Command(
                 "help", problem="`reenable` takes the backout's request id, e.g. `reenable 3f9a0c1d2b4e5f60`."
             )
         return Command("reenable", request_id=args[0])
     if name == "log":
-        if len(args) > 1 or (args and not args[0].isdigit()) or (args and not 1 <= int(args[0]) <= 100):
+        count = _whole(args, 1, 100)
+        if len(args) > 1 or (args and count is None):
             return Command("help", problem="`log` takes one number of entries, from 1 to 100.")
-        return Command("log", count=int(args[0]) if args else 20)
+        return Command("log", count=count or 20)
     if args:
         return Command("help", problem=f"`{name}` takes no arguments.")
     return Command(name)
@@ -99,7 +108,17 @@ def _backout(args: list[str]) -> Command:
                    minutes=minutes, reason=reason[:500])  # fmt: skip
 
 
+def _whole(args: list[str], low: int, high: int) -> int | None:
+    """The first argument as a whole number from `low` to `high` (ASCII digits only), or None."""
+    if not args or not re.fullmatch(r"[0-9]{1,6}", args[0]):
+        return None
+    value = int(args[0])
+    return value if low <= value <= high else None
+
+
 def _number(word: str) -> float | None:
+    if not re.fullmatch(r"[0-9]{0,6}(\.[0-9]{0,6})?", word) or word in ("", "."):
+        return None
     try:
         value = float(word)
     except ValueError:

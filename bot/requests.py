@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 from redis import Redis
 
 from bot.commands import Command
 from workers.core.catalogue import CHECK_SCOPES, GLOBAL, PlanError, fix_for, invalid_region_names
+from workers.core.mrkdwn import code
 from workers.core.settings import Settings
 from workers.remediation import approvals, fixes
 from workers.remediation.approvals import Request, role_for
@@ -21,10 +24,10 @@ def from_command(cmd: Command, user: str, channel: str | None, settings: Setting
     scope = CHECK_SCOPES[check]
     if scope == "region":
         if invalid_region_names([resource]):
-            raise PlanError(f"`{check}` is fixed per region: give a region name, e.g. `us-east-1`.")
+            raise PlanError(f"{code(check)} is fixed per region: give a region name, e.g. `us-east-1`.")
         region = resource
     elif scope == "account":
-        region, account = GLOBAL, resource if resource.isdigit() else ""
+        region, account = GLOBAL, resource if re.fullmatch(r"[0-9]{12}", resource) else ""
     elif resource.startswith("arn:"):
         account = resource.split(":")[4] if resource.count(":") >= 5 else ""
     return Request(

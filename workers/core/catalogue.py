@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from workers.core.mrkdwn import code
+
 GLOBAL = "global"  # the region of an account-wide finding
 REGION_NAME = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 
@@ -49,7 +51,7 @@ def invalid_region_names(names: list[str]) -> list[str]:
 def fix_for(check_id: str) -> str:
     """The action that fixes a check; an unknown check or one without a fix lists the valid names."""
     if check_id not in CHECK_SCOPES:
-        raise PlanError(f"Unknown check `{check_id[:60]}`. Valid: {', '.join(sorted(CHECK_SCOPES))}.")
+        raise PlanError(f"Unknown check {code(check_id[:60])}. Valid: {', '.join(sorted(CHECK_SCOPES))}.")
     if check_id not in FIXES:
-        raise PlanError(f"No fix for `{check_id}`. Checks with a fix: {', '.join(sorted(FIXES))}.")
+        raise PlanError(f"No fix for {code(check_id[:60])}. Checks with a fix: {', '.join(sorted(FIXES))}.")
     return FIXES[check_id]

@@ -16,6 +16,7 @@ from typing import Any
 from redis import Redis
 from redis.client import Pipeline
 
+from workers.core.mrkdwn import mention
 from workers.core.settings import Settings
 from workers.remediation import auditlog
 from workers.remediation.approvals import new_id
@@ -165,7 +166,7 @@ def acknowledge(conn: Redis, settings: Settings, alert_id: str, user: str) -> di
     """Record who took an alert (once), and show it on the alert."""
     doc = load(conn, alert_id)
     if doc.get("acked_by"):
-        raise Refused(f"Already acknowledged by <@{doc['acked_by']}>.")
+        raise Refused(f"Already acknowledged by {mention(doc['acked_by'])}.")
     if doc["status"] != AlertStatus.OPEN:
         raise Refused(f"This alert is {doc['status']}: there is nothing to acknowledge.")
     now = time.time()
@@ -184,7 +185,7 @@ def acknowledge(conn: Redis, settings: Settings, alert_id: str, user: str) -> di
         latest = load(conn, alert_id)
         raise Refused(
             f"This alert is {latest['status']}"
-            + (f", acknowledged by <@{latest['acked_by']}>." if latest.get("acked_by") else ".")
+            + (f", acknowledged by {mention(latest['acked_by'])}." if latest.get("acked_by") else ".")
         )
     outbox.kick(conn, [m for m in staged if m])
     return mine

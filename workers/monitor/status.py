@@ -8,6 +8,7 @@ import time
 
 from redis import Redis
 
+from workers.core.mrkdwn import escape
 from workers.monitor import alerts
 from workers.state import keys
 
@@ -25,6 +26,6 @@ def status_lines(conn: Redis) -> list[str]:
             blind += f" · :warning: events read in part in {len(last['truncated'])} regions"
         lines.append(
             f"Monitor: last cycle {when} ({last['seconds']:.1f} s, {last['calls']} AWS calls, {last['regions']} "
-            f"regions of {last['account']}){blind}"
+            f"regions of {escape(last['account'])}){blind}"
         )
     return [*lines, f"Open alerts: {len(alerts.open_alerts(conn))}"]

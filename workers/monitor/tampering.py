@@ -12,6 +12,7 @@ from typing import Any
 
 from workers.audit.checks import covers_trails
 from workers.audit.selectors import coverage
+from workers.core.mrkdwn import code, escape
 from workers.monitor.lookup import ChangeEvent
 
 # the watched writes that can take monitoring away, and the calls that give it back
@@ -113,8 +114,12 @@ def event_alerts(
             continue  # trail-audit's own approved action: in the audit log, and no page for it
         undo = _undone_by(event, events)
         name = target(event) or "?"
-        story = f"*What* {event.name} on `{name}` at {event.time}"
-        story += f"; undone by {undo.name} from `{undo.actor}` at {undo.time}" if undo else "; not seen undone yet"
+        story = f"*What* {escape(event.name)} on {code(name)} at {escape(event.time)}"
+        story += (
+            f"; undone by {escape(undo.name)} from {code(undo.actor)} at {escape(undo.time)}"
+            if undo
+            else "; not seen undone yet"
+        )
         out.append(
             {
                 "account": account,

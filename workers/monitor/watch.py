@@ -23,6 +23,7 @@ from workers.audit.accounts import Account
 from workers.audit.awserrors import ApiError
 from workers.audit.regions import RegionPlan, plan
 from workers.core import logs
+from workers.core.mrkdwn import code, escape, mention
 from workers.core.settings import Settings
 from workers.monitor import alerts, drift, tampering
 from workers.monitor.lookup import LOOKUP_ATTEMPTS, ChangeEvent, recent_writes
@@ -125,14 +126,14 @@ def watch_account(role_arn: str | None) -> dict[str, Any]:
 
 def _blind(conn: Redis, settings: Settings, who: str, why: str) -> None:
     """Say once, in the alert channel, that part of an account cannot be watched (never a silent blind spot)."""
-    text = f":warning: The monitor cannot watch all of {who}: {why}. Changes there would go unnoticed."
+    text = f":warning: The monitor cannot watch all of {escape(who)}: {escape(why)}. Changes there would go unnoticed."
     _flag(conn, settings, who, why, f"blind-{who}-{int(time.time())}", text)
 
 
 def _sighted(conn: Redis, settings: Settings, *names: str) -> None:
     """Say once that a blind spot is gone."""
     for who in names:
-        text = f":white_check_mark: The monitor watches all of {who} again."
+        text = f":white_check_mark: The monitor watches all of {escape(who)} again."
         _flag(conn, settings, who, None, f"sighted-{who}-{int(time.time())}", text)
 
 
@@ -279,8 +280,8 @@ def _attribute(doc: dict[str, Any], events: list[ChangeEvent] | ApiError) -> boo
 def _recovered_by(doc: dict[str, Any], action: dict[str, Any] | None, events: list[ChangeEvent] | ApiError) -> str:
     if action:
         return (
-            f"restored by trail-audit request `{action['request']}` ({action['action']}), requested by "
-            f"<@{action['requester']}> and approved by <@{action.get('approver') or '?'}>"
+            f"restored by trail-audit request {code(action['request'])} ({escape(action['action'])}), requested by "
+            f"{mention(action['requester'])} and approved by {mention(action.get('approver') or '?')}"
         )
     back = {
         "logging": ("StartLogging",),
@@ -294,5 +295,5 @@ def _recovered_by(doc: dict[str, Any], action: dict[str, Any] | None, events: li
         for e in events:
             params = json.dumps(e.parameters or {})
             if e.name in back and not e.failed and (doc["resource"] in params or short in params):
-                return f"restored by `{e.actor}` at {e.time} from {e.source_ip}"
+                return f"restored by {code(e.actor)} at {escape(e.time)} from {escape(e.source_ip)}"
     return "restored outside trail-audit (who: not yet in CloudTrail's event history)"

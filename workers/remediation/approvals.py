@@ -21,6 +21,7 @@ from redis.client import Pipeline
 from rq import Callback
 from rq.job import Job
 
+from workers.core.mrkdwn import code, mention
 from workers.core.settings import Settings
 from workers.queue.queues import URGENT, queue
 from workers.remediation import auditlog
@@ -81,7 +82,7 @@ class Decision:
     def sentence(self) -> str:
         """`approved by <@U1> at 14:03 UTC`."""
         verb = "approved" if self.approved else "denied"
-        return f"{verb} by <@{self.user}> at {time.strftime('%H:%M:%S UTC', time.gmtime(self.at))}"
+        return f"{verb} by {mention(self.user)} at {time.strftime('%H:%M:%S UTC', time.gmtime(self.at))}"
 
 
 def new_id() -> str:
@@ -95,7 +96,7 @@ def load(conn: Redis, request_id: str) -> Request:
         raise Refused("That request id is not valid.")
     raw, status = conn.hmget(keys.request(request_id), "doc", "status")
     if raw is None or status is None:
-        raise Refused(f"There is no request `{request_id}` (unknown, or not from this workspace).")
+        raise Refused(f"There is no request {code(request_id)} (unknown, or not from this workspace).")
     doc = json.loads(raw)
     doc["status"] = RequestStatus(status.decode() if isinstance(status, bytes) else status)
     return Request(**doc)

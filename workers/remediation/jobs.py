@@ -28,6 +28,7 @@ from workers.audit.engine import recheck
 from workers.audit.findings import GLOBAL
 from workers.audit.inventory import call
 from workers.core import failpoints, logs
+from workers.core.mrkdwn import channel, code, escape, mention
 from workers.core.settings import Settings
 from workers.queue.failures import reason as failure_reason
 from workers.queue.queues import MONITOR, URGENT, connection, queue
@@ -114,7 +115,7 @@ def resolve(acct: Account, settings: Settings, req: Request) -> tuple[str, str]:
     found = [t for t in trails.get("trailList", []) if t.get("Name") == req.resource]
     if found:
         return found[0]["HomeRegion"], found[0]["TrailARN"]
-    raise PlanError(f"No trail named `{req.resource[:80]}` in account {acct.id}.")
+    raise PlanError(f"No trail named {code(req.resource[:80])} in account {acct.id}.")
 
 
 def current_plan(settings: Settings, acct: Account, req: Request) -> Plan:
@@ -166,7 +167,7 @@ def prepare(request_id: str) -> str:
                 pipe,
                 req,
                 "prompted",
-                f"Your request `{req.id}` ({req.action}) awaits approval in <#{req.prompt_channel}>.",
+                f"Your request `{req.id}` ({req.action}) awaits approval in {channel(req.prompt_channel)}.",
             ),
         ]
 
@@ -263,7 +264,7 @@ def differences(approved: dict[str, Any], now: dict[str, Any]) -> list[str]:
 def _stale(conn: Redis, req: Request, changed: list[str]) -> str:
     text = (
         f":warning: `{req.id}` was not run: the state changed after it was planned, so nothing was changed. "
-        f"{'; '.join(changed)}. Request it again if it is still needed."
+        f"{escape('; '.join(changed))}. Request it again if it is still needed."
     )
 
     def stage(pipe: Pipeline) -> list[str | None]:
@@ -353,10 +354,10 @@ def _unknown(conn: Redis, req: Request, why: str) -> None:
 
     def stage(pipe: Pipeline) -> list[str | None]:
         auditlog.stage(pipe, "execution_failed", req.id, None, action=req.action, reason=why)
-        text = f":x: {req.action} `{req.id}` failed, state unknown: {why}. A fresh re-check follows."
+        text = f":x: {req.action} `{req.id}` failed, state unknown: {escape(why)}. A fresh re-check follows."
         return [
             _in_thread(pipe, req, "unknown", {"text": text, "blocks": [blocks.section(text)]}),
-            _prompt_state(pipe, req, f":x: failed, state unknown ({why}); re-checking"),
+            _prompt_state(pipe, req, f":x: failed, state unknown ({escape(why)}); re-checking"),
         ]
 
     if _commit(conn, req, S.UNKNOWN, {S.EXECUTING}, stage):
@@ -423,7 +424,7 @@ def _reenable(settings: Settings, conn: Redis, req: Request, actor: str) -> str:
     failpoints.hit("reenable:calls-made")
     _record(conn, req, started, "reenable")
     ok = all(r["ok"] for r in results)
-    who = "at its deadline" if actor == "deadline" else f"early by <@{actor}>"
+    who = "at its deadline" if actor == "deadline" else f"early by {mention(actor)}"
     if not ok:  # the backout stays in force and the restore is tried again: monitoring must come back
         retry = settings.reenable_retry_seconds
         pipe = conn.pipeline(transaction=True)
@@ -479,7 +480,7 @@ def sweep_due() -> dict[str, int]:
             if req.status is S.ACTIVE and req.deadline and req.prompt_channel:
                 when = time.strftime("%H:%M:%S UTC", time.gmtime(req.deadline))
                 text = (
-                    f":alarm_clock: <@{req.requester}> backout `{rid}` ends at {when}; "
+                    f":alarm_clock: {mention(req.requester)} backout `{rid}` ends at {when}; "
                     f"`/trail-audit reenable {rid}` ends it now."
                 )
                 outbox.send(

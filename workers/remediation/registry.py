@@ -20,6 +20,7 @@ from workers.audit.accounts import Account
 from workers.audit.awserrors import AWS_ERRORS, ApiError, from_exception, iam_action
 from workers.audit.inventory import call
 from workers.core.catalogue import PlanError
+from workers.core.mrkdwn import code, escape
 from workers.core.settings import Settings
 
 TRAIL_TYPE = "AWS::CloudTrail::Trail"
@@ -99,7 +100,7 @@ def get(action_id: str) -> Remediation:
     try:
         return REMEDIATIONS[action_id]
     except KeyError:
-        raise PlanError(f"Unknown action `{action_id}`. Valid: {', '.join(sorted(REMEDIATIONS))}.") from None
+        raise PlanError(f"Unknown action {code(action_id)}. Valid: {', '.join(sorted(REMEDIATIONS))}.") from None
 
 
 def for_check(check_id: str) -> Remediation:
@@ -108,7 +109,7 @@ def for_check(check_id: str) -> Remediation:
         if rem.fixes == check_id:
             return rem
     fixable = sorted(r.fixes for r in REMEDIATIONS.values() if r.fixes)
-    raise PlanError(f"No fix for `{check_id}`. Checks with a fix: {', '.join(fixable)}.")
+    raise PlanError(f"No fix for {code(check_id)}. Checks with a fix: {', '.join(fixable)}.")
 
 
 def plan(action_id: str, account: Account, region: str, resource: str, settings: Settings) -> Plan:
@@ -143,7 +144,7 @@ def trail_region(arn: str) -> str:
     """A trail ARN's home region."""
     parts = arn.split(":")
     if len(parts) < 6 or parts[2] != "cloudtrail" or not parts[5].startswith("trail/"):
-        raise PlanError(f"`{arn[:120]}` is not a trail ARN (arn:aws:cloudtrail:REGION:ACCOUNT:trail/NAME).")
+        raise PlanError(f"{code(arn[:120])} is not a trail ARN (arn:aws:cloudtrail:REGION:ACCOUNT:trail/NAME).")
     return parts[3]
 
 
@@ -277,7 +278,7 @@ def record_cloudtrail_trails(account: Account, region: str, resource: str, setti
     recorder = _recorder(account, region)
     if recorder is None:
         if not settings.config_role_arn:
-            raise PlanError(f"No Config recorder in {region}; set TRAIL_AUDIT_CONFIG_ROLE_ARN to create one.")
+            raise PlanError(f"No Config recorder in {escape(region)}; set TRAIL_AUDIT_CONFIG_ROLE_ARN to create one.")
         recorder = {
             "name": "default",
             "roleARN": settings.config_role_arn,
@@ -315,9 +316,9 @@ def start_recorder(account: Account, region: str, resource: str, settings: Setti
     """StartConfigurationRecorder (a delivery channel must exist)."""
     recorder = _recorder(account, region)
     if recorder is None:
-        raise PlanError(f"No Config recorder in {region}: request config.record_cloudtrail_trails first.")
+        raise PlanError(f"No Config recorder in {escape(region)}: request config.record_cloudtrail_trails first.")
     if not _read(account, "config", region, "DescribeDeliveryChannels")["DeliveryChannels"]:
-        raise PlanError(f"No Config delivery channel in {region}: a recorder cannot start without one.")
+        raise PlanError(f"No Config delivery channel in {escape(region)}: a recorder cannot start without one.")
     params = {"ConfigurationRecorderName": recorder["name"]}
     return Plan([ApiCall("config", region, "StartConfigurationRecorder", params)])
 
@@ -413,7 +414,7 @@ def recorder_off(account: Account, region: str, resource: str, settings: Setting
     """StopConfigurationRecorder; the snapshot says whether it was recording."""
     recorder = _recorder(account, region)
     if recorder is None:
-        raise PlanError(f"No Config recorder in {region}: there is nothing to stop.")
+        raise PlanError(f"No Config recorder in {escape(region)}: there is nothing to stop.")
     statuses = _read(account, "config", region, "DescribeConfigurationRecorderStatus")
     recording = any(s.get("recording") for s in statuses["ConfigurationRecordersStatus"])
     params = {"ConfigurationRecorderName": recorder["name"]}

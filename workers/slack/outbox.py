@@ -29,6 +29,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
+from workers.core.mrkdwn import code, escape
 from workers.core.settings import Settings
 from workers.queue.queues import URGENT, connection, queue
 from workers.state import keys
@@ -339,7 +340,10 @@ def status_lines(conn: Redis) -> list[str]:
     """`/trail-audit status`'s outbox lines: messages waiting, and those given up (with why)."""
     waiting, dead = backlog(conn), undelivered(conn)
     lines = [f"Slack outbox: {waiting} waiting · {conn.zcard(keys.OUTBOX_DEAD)} undeliverable"]
-    lines += [f"• :x: `{d['id']}` to {d['channel'] or 'a response_url'}: {d['error'][:200]}" for d in dead[:5]]
+    lines += [
+        f"• :x: {code(d['id'])} to {code(d['channel'] or 'a response_url')}: {escape(d['error'][:200])}"
+        for d in dead[:5]
+    ]
     return lines
 
 

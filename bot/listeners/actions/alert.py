@@ -14,6 +14,7 @@ from redis.exceptions import RedisError
 from slack_bolt import Ack, Respond
 
 from bot.listeners.answers import UNREACHABLE, only_to_clicker
+from workers.core.mrkdwn import mention
 from workers.core.settings import Settings
 from workers.monitor import alerts
 from workers.queue.queues import connection
@@ -55,7 +56,7 @@ def _request(settings: Settings, docs: list[dict[str, Any]], user: str, channel:
 def _open(conn: Redis, settings: Settings, docs: list[dict[str, Any]], user: str, channel: str | None) -> Request:
     req = _request(settings, docs, user, channel)
     approvals.open_request(conn, req)
-    told = f"Restore requested by <@{user}> as request `{req.id}`."
+    told = f"Restore requested by {mention(user)} as request `{req.id}`."
     if settings.alert_channel:
         outbox.send(
             conn,

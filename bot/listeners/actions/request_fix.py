@@ -10,6 +10,7 @@ from slack_bolt import Ack, Respond
 from slack_sdk import WebClient
 
 from bot.listeners.answers import UNREACHABLE, only_to_clicker
+from workers.core.mrkdwn import code, escape
 from workers.core.settings import Settings
 from workers.queue.queues import connection
 from workers.remediation import fixes
@@ -31,7 +32,8 @@ def request_fix(
     if fix is None:
         only_to_clicker(respond, "This report's fix button has expired or is not valid: run `/trail-audit` again.")
         return
-    subject = f"*{fix['remediation']}* for *{fix['check']}* on `{fix['resource']}` ({fix['account']} · {fix['region']})"
+    where = escape(f"{fix['account']} · {fix['region']}")
+    subject = f"*{escape(fix['remediation'])}* for *{escape(fix['check'])}* on {code(fix['resource'])} ({where})"
     channel = (body.get("channel") or {}).get("id")
     meta = json.dumps({"fix": fix_id, "channel": channel})
     client.views_open(trigger_id=body["trigger_id"], view=blocks.reason_modal(subject, meta))

@@ -17,6 +17,8 @@ from slack_sdk.errors import SlackApiError
 from bot.commands import Command, parse
 from bot.requests import from_command
 from workers.core.catalogue import PlanError
+from workers.core.mrkdwn import channel as channel_link
+from workers.core.mrkdwn import code, escape
 from workers.core.settings import Settings
 from workers.monitor.status import status_lines
 from workers.queue.failures import CALLBACK
@@ -97,7 +99,7 @@ def _request(cmd: Command, command: dict[str, Any], settings: Settings, client: 
         if cmd.name == "remediate" and not cmd.reason:
             meta = json.dumps({"command": asdict(cmd), "channel": channel})
             client.views_open(trigger_id=command["trigger_id"], view=blocks.reason_modal(
-                f"*{req.action}* on `{req.resource}`", meta))  # fmt: skip
+                f"*{req.action}* on {code(req.resource)}", meta))  # fmt: skip
             return blocks.ephemeral("Say why in the dialog; the approval prompt follows.")
         approvals.open_request(conn, req)
     except (PlanError, approvals.Refused) as exc:
@@ -108,9 +110,9 @@ def _request(cmd: Command, command: dict[str, Any], settings: Settings, client: 
         log.warning("reason dialog not opened", extra={"slack_error": exc.response.get("error")})
         return blocks.ephemeral(
             "The reason dialog could not be opened; give the reason in the command: "
-            f"`/trail-audit remediate {cmd.check} {cmd.resource} <reason>`."
+            + escape(f"`/trail-audit remediate {cmd.check} {cmd.resource} <reason>`.")
         )
-    where = f"<#{settings.alert_channel}>" if settings.alert_channel else "the alert channel"
+    where = channel_link(settings.alert_channel) if settings.alert_channel else "the alert channel"
     return blocks.ephemeral(f"Request `{req.id}` ({req.action}) recorded; its approval prompt will appear in {where}.")
 
 

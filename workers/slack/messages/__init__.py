@@ -12,6 +12,8 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
+from workers.core.mrkdwn import alert_mention, code, escape, mention
+
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
 MAX_BUTTON_TEXT = 75
@@ -21,7 +23,7 @@ Block = dict[str, Any]
 _EMOJI = {"FAIL": ":red_circle:", "ERROR": ":warning:", "PASS": ":white_check_mark:", "SKIPPED": ":white_circle:"}
 _ORDER = {"FAIL": 0, "ERROR": 1, "PASS": 2, "SKIPPED": 3}
 
-USAGE = (
+USAGE = escape(
     "*Usage:* `/trail-audit [audit|events|remediate|backout|reenable|status|log|help] ...`\n"
     "• `/trail-audit` or `/trail-audit audit [region ...]`: audit every enabled region, or those named\n"
     "• `/trail-audit events [hours]`: recent changes to CloudTrail and AWS Config (default 24 hours)\n"
@@ -41,13 +43,13 @@ def clip(text: str, limit: int) -> str:
 
 
 def section(text: str) -> Block:
-    """A mrkdwn section within the 3000-character limit."""
-    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, MAX_SECTION)}}
+    """A mrkdwn section within the 3000-character limit (text from outside: through `escape` or `code`)."""
+    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, MAX_SECTION), "verbatim": True}}
 
 
 def context(text: str) -> Block:
     """A small grey line."""
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(text, MAX_SECTION)}]}
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(text, MAX_SECTION), "verbatim": True}]}
 
 
 def button(text: str, action_id: str, value: str, style: str | None = None) -> dict[str, Any]:
@@ -76,14 +78,14 @@ def ephemeral(text: str) -> dict[str, Any]:
 
 def progress(done: int, total: int, accounts: Iterable[str]) -> dict[str, Any]:
     """The report's first form: a header and how many regions are done."""
-    who = ", ".join(accounts) or "…"
+    who = escape(", ".join(accounts)) or "…"
     text = f":hourglass_flowing_sand: auditing {done}/{total} regions (account {who})"
     return {"text": text, "blocks": [section(text)]}
 
 
 def failed(reason: str, what: str = "audit") -> dict[str, Any]:
     """The message when a job could not finish: what failed and why, never silence."""
-    text = f":x: The {what} failed: {reason}. Nothing was changed; run `/trail-audit` again."
+    text = f":x: The {escape(what)} failed: {escape(reason)}. Nothing was changed; run `/trail-audit` again."
     return {"text": text, "blocks": [section(text)]}
 
 
@@ -97,9 +99,10 @@ def report(doc: dict[str, Any], fix_ids: dict[int, str] | None = None) -> tuple[
     findings = doc["findings"]
     counts = Counter(f["status"] for f in findings)
     verdict = next((s for s in ("FAIL", "ERROR", "PASS") if counts.get(s)), "SKIPPED")
-    accounts = ", ".join(doc.get("summary", {}).get("accounts", [])) or "?"
+    names = ", ".join(doc.get("summary", {}).get("accounts", [])) or "?"
+    accounts = escape(names)
     regions = doc.get("summary", {}).get("regions", [])
-    head = clip(f"{verdict}: trail-audit of {accounts}", MAX_HEADER)
+    head = clip(f"{verdict}: trail-audit of {names}", MAX_HEADER)  # plain text: shown as written
     tally = " · ".join(f"{_EMOJI[s]} {counts.get(s, 0)} {s.lower()}" for s in ("FAIL", "ERROR", "PASS", "SKIPPED"))
     blocks: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": head}},
@@ -122,9 +125,9 @@ def report(doc: dict[str, Any], fix_ids: dict[int, str] | None = None) -> tuple[
 
 
 def _finding(f: dict[str, Any], fix_id: str | None) -> Block:
-    where = f"{f['account']} · {f['region']}"
+    where = escape(f"{f['account']} · {f['region']}")
     resource = f["resource"].rsplit("/", 1)[-1] if ":trail/" in f["resource"] else f["resource"]
-    text = f"{_EMOJI[f['status']]} *{f['check']}* — `{resource}` ({where})\n{f['detail']}"
+    text = f"{_EMOJI.get(f['status'], '')} *{escape(f['check'])}* — {code(resource)} ({where})\n{escape(f['detail'])}"
     block = section(text)
     if fix_id and f.get("remediation"):
         block["accessory"] = button("Request fix", "request_fix", fix_id, style="primary")
@@ -140,7 +143,7 @@ def _folded(findings: list[dict[str, Any]]) -> str:
         if counts.get("FAIL") or counts.get("ERROR"):
             continue
         parts = ", ".join(f"{n} {s.lower()}" for s, n in sorted(counts.items(), key=lambda x: _ORDER[x[0]]))
-        lines.append(f"{_EMOJI['PASS'] if counts.get('PASS') else _EMOJI['SKIPPED']} {check} ({parts})")
+        lines.append(f"{_EMOJI['PASS'] if counts.get('PASS') else _EMOJI['SKIPPED']} {escape(check)} ({parts})")
     return "\n".join(lines)
 
 
@@ -153,13 +156,15 @@ def events(doc: dict[str, Any], limit: int = 40) -> dict[str, Any]:
     items = doc.get("events", [])
     lines = []
     for e in items[:limit]:
-        failed_mark = f" :no_entry: failed ({e['error_code']})" if e.get("failed") else ""
+        failed_mark = f" :no_entry: failed ({escape(e['error_code'])})" if e.get("failed") else ""
         lines.append(
-            f"`{e['time']}` *{e['name']}*{failed_mark} in {e['account']}/{e['region']} "
-            f"by `{e['actor']}` from {e['source_ip']}"
+            f"{code(e['time'])} *{escape(e['name'])}*{failed_mark} in {escape(e['account'])}/{escape(e['region'])} "
+            f"by {code(e['actor'])} from {escape(e['source_ip'])}"
         )
-    errors = [f":warning: {x['account']}/{x['region']}: {x['detail']}" for x in doc.get("errors", [])]
-    head = f"Changes to CloudTrail and AWS Config in the last {doc.get('hours', '?')}h: {len(items)}"
+    errors = [
+        f":warning: {escape(x['account'])}/{escape(x['region'])}: {escape(x['detail'])}" for x in doc.get("errors", [])
+    ]
+    head = f"Changes to CloudTrail and AWS Config in the last {escape(doc.get('hours', '?'))}h: {len(items)}"
     blocks: list[Block] = [section(f"*{head}*")]
     body = "\n".join(lines) or "No watched change was found."
     blocks.extend(section(chunk) for chunk in _text_chunks(body))
@@ -188,16 +193,19 @@ def status(
 ) -> dict[str, Any]:
     """`/trail-audit status`: the queue, the workers, the last audit, pending requests, backouts in force."""
     if last:
-        counts = ", ".join(f"{n} {s.lower()}" for s, n in sorted(last.get("counts", {}).items()))
+        counts = escape(", ".join(f"{n} {s.lower()}" for s, n in sorted(last.get("counts", {}).items())))
         when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(last["finished"]))
         last_line = f"Last audit: {when} ({counts or 'no findings'})"
     else:
         last_line = "Last audit: none yet"
     lines = [f"Queue: {queued} waiting · workers: {workers}", last_line, f"Pending approvals: {len(pending)}"]
-    lines += [f"• `{p['id']}` {p['action']} on `{p['resource']}` by <@{p['requester']}>" for p in pending[:10]]
+    lines += [
+        f"• {code(p['id'])} {escape(p['action'])} on {code(p['resource'])} by {mention(p['requester'])}"
+        for p in pending[:10]
+    ]
     lines.append(f"Active backouts: {len(active or [])}")
     lines += [
-        f"• `{a['id']}` {a['action']} on `{a['resource']}` until {_when(a['deadline'] or 0)}"
+        f"• {code(a['id'])} {escape(a['action'])} on {code(a['resource'])} until {_when(a['deadline'] or 0)}"
         for a in (active or [])[:10]
     ]
     lines += monitor or []
@@ -212,10 +220,10 @@ def log_entries(entries: list[dict[str, Any]]) -> dict[str, Any]:
     for e in entries:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(float(e["at"])))
         actor = e.get("actor") or ""
-        who = f" <@{actor}>" if actor[:1] in ("U", "W") else (f" ({actor})" if actor else "")
-        req = f" `{e['request']}`" if e.get("request") else ""
-        detail = " ".join(f"{k}={v}" for k, v in sorted(e.get("detail", {}).items()) if v is not None)
-        lines.append(f"`{when}` *{e['event']}*{req}{who} {detail}".rstrip())
+        who = f" {mention(actor)}" if actor[:1] in ("U", "W") else (f" ({escape(actor)})" if actor else "")
+        req = f" {code(e['request'])}" if e.get("request") else ""
+        detail = " ".join(f"{escape(k)}={escape(v)}" for k, v in sorted(e.get("detail", {}).items()) if v is not None)
+        lines.append(f"`{when}` *{escape(e['event'])}*{req}{who} {detail}".rstrip())
     return ephemeral(clip("\n".join(lines), MAX_SECTION))
 
 
@@ -265,8 +273,8 @@ def prompt(req: dict[str, Any], state: str | None = None) -> dict[str, Any]:
     kind = "backout" if backout else "fix"
     head = f"Approval needed: {req['action']}" if state is None else f"{req['action']}: {req['status']}"
     lines = [
-        f"*Requested by* <@{req['requester']}>: {req['reason']}",
-        f"*Account* {req['account']} · *region* {req['region']} · *resource* `{req['resource']}`",
+        f"*Requested by* {mention(req['requester'])}: {escape(req['reason'])}",
+        f"*Account* {escape(req['account'])} · *region* {escape(req['region'])} · *resource* {code(req['resource'])}",
     ]
     if backout and req.get("minutes"):
         if req.get("deadline"):
@@ -276,13 +284,13 @@ def prompt(req: dict[str, Any], state: str | None = None) -> dict[str, Any]:
                 f"*Deadline* {req['minutes']:g} minutes after approval: the exact prior configuration is restored then"
             )
     calls = (req.get("plan") or {}).get("calls", [])
-    plan = "\n".join(f"{i}. `{_call_text(c)}`" for i, c in enumerate(calls, 1)) or "_no call: nothing to change_"
+    plan = "\n".join(f"{i}. {code(_call_text(c))}" for i, c in enumerate(calls, 1)) or "_no call: nothing to change_"
     out: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": clip(head, MAX_HEADER)}},
         section("\n".join(lines)),
         section(f"*API calls*\n{plan}"),
         context(
-            f"IAM permissions: {', '.join(req.get('permissions', []))} · request `{req['id']}` · "
+            f"IAM permissions: {escape(', '.join(req.get('permissions', [])))} · request {code(req['id'])} · "
             f"expires {_when(req['expires'])}"
         ),
     ]
@@ -290,7 +298,7 @@ def prompt(req: dict[str, Any], state: str | None = None) -> dict[str, Any]:
         approve = button("Approve", "approve", req["id"], style="primary")
         approve["confirm"] = _confirm(
             f"Approve this {kind}?",
-            f"trail-audit will make {len(calls)} API call(s) in account {req['account']}."
+            f"trail-audit will make {len(calls)} API call(s) in account {escape(req['account'])}."
             + (" Management events or Config recording will be OFF until the deadline." if backout else ""),
             "Approve",
         )
@@ -299,7 +307,7 @@ def prompt(req: dict[str, Any], state: str | None = None) -> dict[str, Any]:
         out.append({"type": "actions", "block_id": "decision", "elements": [approve, deny]})
     else:
         out.append(section(state))
-    return {"text": clip(f"{head} ({req['resource']})", MAX_SECTION), "blocks": out}
+    return {"text": clip(escape(f"{head} ({req['resource']})"), MAX_SECTION), "blocks": out}
 
 
 def _call_text(c: dict[str, Any]) -> str:
@@ -310,23 +318,28 @@ def _call_text(c: dict[str, Any]) -> str:
 def outcome(req: dict[str, Any], results: list[dict[str, Any]], recheck: dict[str, Any] | None) -> dict[str, Any]:
     """The thread reply after an execution: each call's result, then the re-check of the finding."""
     lines = [
-        f"{':white_check_mark:' if r['ok'] else ':x:'} `{clip(r['call'], 300)}`"
-        + ("" if r["ok"] else f"\n    {r['error']}")
+        f"{':white_check_mark:' if r['ok'] else ':x:'} {code(clip(r['call'], 300))}"
+        + ("" if r["ok"] else f"\n    {escape(r['error'])}")
         for r in results
     ] or ["No call was needed."]
     if recheck is not None:
-        lines.append(f"*Re-check* {_EMOJI.get(recheck['status'], '')} {recheck['status']}: {recheck['detail']}")
-    text = f"*{req['action']}* `{req['id']}`: {req['status']}\n" + "\n".join(lines)
+        lines.append(_recheck_line(recheck))
+    text = f"*{escape(req['action'])}* {code(req['id'])}: {escape(req['status'])}\n" + "\n".join(lines)
     return {"text": clip(text, MAX_SECTION), "blocks": [section(text)]}
 
 
 def recheck(request_id: str, finding: dict[str, Any] | None) -> dict[str, Any]:
     """The thread reply with a request's finding audited afresh (after its execution, or its restore)."""
     if finding is None:
-        text = f"*Re-check* of `{request_id}`: the finding was not found (the resource may be gone)."
+        text = f"*Re-check* of {code(request_id)}: the finding was not found (the resource may be gone)."
     else:
-        text = f"*Re-check* {_EMOJI.get(finding['status'], '')} {finding['status']}: {finding['detail']}"
-    return {"text": clip(text, MAX_SECTION), "blocks": [section(text), context(f"request `{request_id}`")]}
+        text = _recheck_line(finding)
+    return {"text": clip(text, MAX_SECTION), "blocks": [section(text), context(f"request {code(request_id)}")]}
+
+
+def _recheck_line(finding: dict[str, Any]) -> str:
+    status = str(finding["status"])
+    return f"*Re-check* {_EMOJI.get(status, '')} {escape(status)}: {escape(finding['detail'])}"
 
 
 # --- tamper alerts -----------------------------------------------------------------------------------------
@@ -337,25 +350,26 @@ def _value(v: Any) -> str:
         return "yes" if v else "no"
     if isinstance(v, dict | list):
         return clip(json.dumps(v, sort_keys=True, separators=(",", ":")), 400)
-    return "none" if v is None else str(v)
+    return "none" if v is None else clip(str(v), 400)
 
 
 def _who(doc: dict[str, Any]) -> str:
     who = doc.get("attribution")
     if who:
-        failed = f" — *failed*: {who['error_code']}" if who.get("error_code") else ""
+        failed = f" — *failed*: {escape(who['error_code'])}" if who.get("error_code") else ""
         params = clip(json.dumps(who.get("parameters") or {}, sort_keys=True), 300)
-        return (f"*Who* `{who['actor']}` ({who['actor_type']}) at {who['time']} from {who['source_ip']}{failed}\n"
-                f"*User agent* {clip(who['user_agent'], 120)}\n*Call* {who['name']} `{params}`")  # fmt: skip
+        return (f"*Who* {code(who['actor'])} ({escape(who['actor_type'])}) at {escape(who['time'])} "
+                f"from {escape(who['source_ip'])}{failed}\n*User agent* {code(clip(who['user_agent'], 120))}\n"
+                f"*Call* {escape(who['name'])} {code(params)}")  # fmt: skip
     if doc.get("lookup_error"):
-        return f"*Who* unknown: {doc['lookup_error']}"
+        return f"*Who* unknown: {escape(doc['lookup_error'])}"
     return "*Who* not yet in CloudTrail's event history (it can take 15 minutes); this alert is updated when it is."
 
 
 def alert(doc: dict[str, Any]) -> dict[str, Any]:
     """A tamper alert: what changed (before and after), who, when, where, approved or not; Restore, Acknowledge."""
     approved = doc.get("approved")
-    if doc["field"] == "attempt":
+    if doc["field"] == "attempt":  # the header is plain text: shown as written
         emoji, head = ":warning:", f"Failed attempt: {doc['title']}"
     elif doc["field"] == "event" and approved:
         emoji, head = ":information_source:", f"Approved change: {doc['title']}"
@@ -366,25 +380,24 @@ def alert(doc: dict[str, Any]) -> dict[str, Any]:
     else:
         emoji, head = ":rotating_light:", f"UNAPPROVED change: {doc['title']}"
     lines = [
-        f"*Where* account {doc['account']} · {doc['region']} · `{doc['resource']}`",
-        f"*Before* `{_value(doc['before'])}`\n*After* `{_value(doc['after'])}`"
+        f"*Where* account {escape(doc['account'])} · {escape(doc['region'])} · {code(doc['resource'])}",
+        f"*Before* {code(_value(doc['before']))}\n*After* {code(_value(doc['after']))}"
         if doc["field"] not in ("attempt", "event")
         else "",
-        doc.get("story", ""),
-        f":warning: {doc['truncated']}" if doc.get("truncated") else "",
+        doc.get("story", ""),  # written by the monitor with the same helpers (workers/monitor/tampering.py)
+        f":warning: {escape(doc['truncated'])}" if doc.get("truncated") else "",
         _who(doc),
     ]
     if approved:
-        approver = approved.get("approver") or "?"
         lines.append(
-            f"*Explained by* trail-audit request `{approved['request']}` ({approved['action']}) "
-            f"requested by <@{approved['requester']}>, approved by <@{approver}>"
+            f"*Explained by* trail-audit request {code(approved['request'])} ({escape(approved['action'])}) "
+            f"requested by {mention(approved['requester'])}, approved by {mention(approved.get('approver') or '?')}"
         )
     out: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": clip(head, MAX_HEADER)}},
         section("\n".join(line for line in lines if line)),
-        context(f"detected {_when(doc['created'])} · alert `{doc['id']}`"
-                + (f" · acknowledged by <@{doc['acked_by']}>" if doc.get("acked_by") else "")
+        context(f"detected {_when(doc['created'])} · alert {code(doc['id'])}"
+                + (f" · acknowledged by {mention(doc['acked_by'])}" if doc.get("acked_by") else "")
                 + (" · recovered" if doc.get("status") == "recovered" else "")),
     ]  # fmt: skip
     buttons = []
@@ -394,9 +407,9 @@ def alert(doc: dict[str, Any]) -> dict[str, Any]:
         buttons.append(button("Acknowledge", "ack_alert", doc["id"]))
     if buttons:
         out.append({"type": "actions", "block_id": "alert", "elements": buttons})
-    mention = f"{doc['mention']} " if doc.get("mention") and not approved else ""
+    call = f"{alert_mention(doc.get('mention'))} " if alert_mention(doc.get("mention")) and not approved else ""
     return {
-        "text": clip(f"{mention}{emoji} {head} ({doc['account']} {doc['region']})", MAX_SECTION),
+        "text": clip(f"{call}{emoji} {escape(head)} ({escape(doc['account'])} {escape(doc['region'])})", MAX_SECTION),
         "blocks": out,
     }
 
@@ -417,7 +430,7 @@ def alert_group(docs: list[dict[str, Any]]) -> dict[str, Any]:
     )
     out: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": clip(head, MAX_HEADER)}},
-        context(f"account {first['account']} · {first['region']} · detected {_when(first['created'])}"),
+        context(f"account {escape(first['account'])} · {escape(first['region'])} · detected {_when(first['created'])}"),
     ]
     rows = []
     for d in docs:
@@ -427,9 +440,12 @@ def alert_group(docs: list[dict[str, Any]]) -> dict[str, Any]:
             else (":information_source:" if d.get("approved") else ":red_circle:")
         )
         who = (d.get("attribution") or {}).get("actor")
-        change = "" if d["field"] in ("attempt", "event") else f" `{_value(d['before'])}` → `{_value(d['after'])}`"
+        change = (
+            "" if d["field"] in ("attempt", "event") else f" {code(_value(d['before']))} → {code(_value(d['after']))}"
+        )
         unknown = " · who: unknown, LookupEvents failed" if not who and d.get("lookup_error") else ""
-        rows.append((d, f"{mark} {d['title']}{change}" + (f" by `{who}`" if who else unknown) + f" · `{d['id']}`"))
+        by = f" by {code(who)}" if who else unknown
+        rows.append((d, f"{mark} {escape(d['title'])}{change}{by} · {code(d['id'])}"))
     with_button = [(d, line) for d, line in rows if d.get("restorable") and d.get("status") in ("open", "acknowledged")]
     room = MAX_BLOCKS - len(out) - 1  # one for the buttons
     shown: set[str] = set()
@@ -455,20 +471,24 @@ def alert_group(docs: list[dict[str, Any]]) -> dict[str, Any]:
         buttons.append(button("Acknowledge all", "ack_group", first["group"]))
     if buttons:
         out.append({"type": "actions", "block_id": "alert_group", "elements": buttons})
-    mention = f"{first['mention']} " if any(d.get("mention") for d in unapproved) and first.get("mention") else ""
-    return {"text": clip(f"{mention}{emoji} {head} ({first['account']} {first['region']})", MAX_SECTION), "blocks": out}
+    called = alert_mention(first.get("mention")) if any(d.get("mention") for d in unapproved) else ""
+    where = f"({escape(first['account'])} {escape(first['region'])})"
+    return {"text": clip(f"{called + ' ' if called else ''}{emoji} {head} {where}", MAX_SECTION), "blocks": out}
 
 
 def recovery(doc: dict[str, Any], by: str) -> dict[str, Any]:
     """The thread reply when an alerted field is back to its last known good value."""
-    what = "it exists" if doc["field"] == "present" else f"`{doc['field']}` is back to `{_value(doc['before'])}`"
+    what = (
+        "it exists" if doc["field"] == "present" else f"{code(doc['field'])} is back to {code(_value(doc['before']))}"
+    )
     text = f":white_check_mark: Recovered: {what}; {by}."
     return {"text": clip(text, MAX_SECTION), "blocks": [section(text)]}
 
 
-def repost(doc: dict[str, Any], minutes: float, mention: str | None) -> dict[str, Any]:
-    """An unacknowledged alert, posted again."""
-    who = f"{mention} " if mention else ""
-    text = (f"{who}:rotating_light: Still unacknowledged after {minutes:g} minutes: {doc['title']} "
-            f"(account {doc['account']}, {doc['region']}) — alert `{doc['id']}`, see its thread.")  # fmt: skip
+def repost(doc: dict[str, Any], minutes: float, call: str | None) -> dict[str, Any]:
+    """An unacknowledged alert, posted again (with `call`, the alert mention setting, when it is valid)."""
+    who = f"{alert_mention(call)} " if alert_mention(call) else ""
+    where = f"account {escape(doc['account'])}, {escape(doc['region'])}"
+    text = (f"{who}:rotating_light: Still unacknowledged after {minutes:g} minutes: {escape(doc['title'])} "
+            f"({where}) — alert {code(doc['id'])}, see its thread.")  # fmt: skip
     return {"text": clip(text, MAX_SECTION), "blocks": [section(text)]}
