@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import io
+import json
+import logging
+import time
 from collections.abc import Callable, Iterable
+from http import HTTPStatus
 from typing import Any
 
 from slack_bolt import App, BoltContext
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
+from bot import gate
+from bot.access import Access
 from bot.listeners import register
 from bot.settings import bot_settings
 from workers.core import logs
@@ -15,10 +22,12 @@ from workers.core.settings import Settings
 from workers.slack.client import web_client
 
 StartResponse = Callable[..., Any]
+log = logging.getLogger("trail_audit.bot")
 
 
 def create_app(settings: Settings) -> App:
-    """The Bolt app: signatures verified, Web API calls through SLACK_API_URL, listeners registered."""
+    """The Bolt app: signatures verified, Web API calls through SLACK_API_URL, who may do what checked
+    (`bot.access`), listeners registered."""
     assert settings.slack_bot_token and settings.slack_signing_secret
     app = App(
         signing_secret=settings.slack_signing_secret.get_secret_value(),
@@ -32,22 +41,78 @@ def create_app(settings: Settings) -> App:
         context["settings"] = settings
         next()
 
+    app.middleware(Access(settings).guard)
     register(app)
     return app
+
+
+FAILED = json.dumps(
+    {"response_type": "ephemeral", "text": ":x: trail-audit could not handle that; nothing was done. Try again."}
+).encode()
 
 
 def create_wsgi() -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
     """The WSGI application gunicorn serves: settings read once, here, at start."""
     logs.setup()
-    handler = SlackRequestHandler(create_app(bot_settings()))
+    settings = bot_settings()
+    assert settings.slack_signing_secret
+    secret = settings.slack_signing_secret.get_secret_value()
+    handler = SlackRequestHandler(create_app(settings))
 
     def application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") == "/healthz" and environ.get("REQUEST_METHOD") == "GET":
-            start_response("200 OK", [("Content-Type", "text/plain")])
-            return [b"ok\n"]
-        if environ.get("PATH_INFO") != "/slack/events":
-            start_response("404 Not Found", [("Content-Type", "text/plain")])
-            return [b"not found\n"]
-        return handler(environ, start_response)
+        path, method = environ.get("PATH_INFO"), environ.get("REQUEST_METHOD")
+        if path == "/healthz" and method == "GET":
+            return _plain(start_response, "200 OK", "ok")
+        if path != "/slack/events":
+            return _plain(start_response, "404 Not Found", "not found")
+        if method != "POST":
+            return _plain(start_response, "405 Method Not Allowed", "POST only")
+        size = gate.length(environ.get("CONTENT_LENGTH"))
+        if isinstance(size, gate.Refusal):
+            return _refuse(start_response, size)
+        body = environ["wsgi.input"].read(size)
+        refusal = gate.check(
+            secret,
+            environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP"),
+            environ.get("HTTP_X_SLACK_SIGNATURE"),
+            body,
+            time.time(),
+            environ.get("CONTENT_TYPE"),
+        )
+        if refusal is not None:
+            return _refuse(start_response, refusal)
+        environ["wsgi.input"] = io.BytesIO(body)
+        return _never_5xx(handler, environ, start_response)
 
     return application
+
+
+def _never_5xx(handler: SlackRequestHandler, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+    """Bolt's answer; a failure inside it is logged and answered with a short ephemeral line, never a 5xx."""
+    seen: list[Any] = []
+
+    def capture(status: str, headers: list[tuple[str, str]], *rest: Any) -> Callable[[bytes], object]:
+        seen.append((status, headers))
+        return lambda data: None
+
+    try:
+        body = list(handler(environ, capture))
+    except Exception as exc:  # the request was Slack's: its sender is told, the failure is logged
+        log.error("request failed", extra={"error": type(exc).__name__}, exc_info=True)
+        seen, body = [], []
+    if seen and not str(seen[0][0]).startswith("5"):
+        start_response(*seen[0])
+        return body
+    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(FAILED)))])
+    return [FAILED]
+
+
+def _refuse(start_response: StartResponse, refusal: gate.Refusal) -> list[bytes]:
+    log.warning("request refused", extra={"status": refusal.status, "reason": refusal.reason})
+    return _plain(start_response, f"{refusal.status} {HTTPStatus(refusal.status).phrase}", refusal.reason)
+
+
+def _plain(start_response: StartResponse, status: str, text: str) -> list[bytes]:
+    data = f"{text}\n".encode()
+    start_response(status, [("Content-Type", "text/plain"), ("Content-Length", str(len(data)))])
+    return [data]

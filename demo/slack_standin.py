@@ -41,6 +41,10 @@ class SlackStandIn:
         self.down_status = 500
         self.delay: dict[str, float] = {}  # method -> seconds to wait before answering (a slow Slack)
         self.channel_rate: float | None = None  # posts a second per channel beyond which Slack answers 429
+        # users.info: every user is a full member of workspace T1 unless said otherwise here (user id -> fields,
+        # e.g. {"is_restricted": True} for a guest, {"team_id": "T2"} for someone from another workspace)
+        self.users: dict[str, dict[str, Any] | None] = {}  # None: users.info answers user_not_found
+        self.groups: dict[str, list[str]] = {}  # usergroups.users.list: group id -> member ids
         self._last_post: dict[str, float] = {}
         self._lock = threading.Lock()
         self._ts = 1764240000.000100
@@ -143,6 +147,14 @@ class SlackStandIn:
                 return {"ok": True, "url": self.socket_url}
             if method == "auth.test":
                 return {"ok": True, "user_id": "UBOT", "team_id": "T1", "bot_id": "B1"}
+            if method == "users.info":
+                user = str(params.get("user", ""))
+                if self.users.get(user) is None and user in self.users:
+                    return {"ok": False, "error": "user_not_found"}
+                found = {"id": user, "team_id": "T1", "is_restricted": False, "is_ultra_restricted": False}
+                return {"ok": True, "user": found | (self.users.get(user) or {})}
+            if method == "usergroups.users.list":
+                return {"ok": True, "users": self.groups.get(str(params.get("usergroup", "")), [])}
             return {"ok": True}
 
     def of(self, method: str) -> list[Call]:

@@ -25,7 +25,8 @@ SECRET = "e2e-signing-secret"
 ALERTS = "C0ALERTS"
 SETTINGS = {"TRAIL_AUDIT_REGIONS": "us-east-1", "TRAIL_AUDIT_ALERT_CHANNEL": ALERTS, "TRAIL_AUDIT_SWEEP_SECONDS": "1",
             "TRAIL_AUDIT_WATCHDOG_STALE_SECONDS": "6",
-            "TRAIL_AUDIT_APPROVERS": "U0ALICE,U0BOB,U0CAROL"}  # fmt: skip
+            "TRAIL_AUDIT_APPROVERS": "U0ALICE,U0BOB,U0CAROL",
+            "TRAIL_AUDIT_USER_REQUESTS_PER_MINUTE": "100"}  # the shared stack's tests make many  # fmt: skip
 APP_AUDIT = f"arn:aws:cloudtrail:us-east-1:{ACCOUNT}:trail/app-audit"
 MANAGEMENT = f"arn:aws:cloudtrail:us-east-1:{ACCOUNT}:trail/management"
 
@@ -70,9 +71,11 @@ def command(flow: dict[str, Any], text: str, user: str) -> dict[str, Any]:
 
 
 def click(flow: dict[str, Any], action: str, request_id: str, user: str, prompt: Call) -> str:
-    """Click a prompt's button as `user`; returns the response_url name the answer (if any) goes to."""
+    """Click a button of a posted message (`prompt`) as `user`, in the channel and on the message it was posted
+    to; returns the response_url name the answer (if any) goes to."""
     name = f"{action}-{user}-{time.monotonic_ns()}"
-    body = action_body(action, request_id, user, ALERTS, prompt.params.get("ts") or "1.0",
+    ts = prompt.params.get("_ts") or prompt.params.get("ts") or "1.0"  # a post's answered ts, or an update's
+    body = action_body(action, request_id, user, prompt.params.get("channel") or ALERTS, ts,
                        flow["slack"].response_url(name))  # fmt: skip
     assert post(flow["stack"].url + "/slack/events", body, SECRET)[0] == 200
     return name
@@ -147,7 +150,7 @@ def test_request_fix_button_asks_for_a_reason_in_a_dialog(flow: dict[str, Any]) 
 
     def request(check: str, reason: str) -> None:
         opened = len(slack.of("views.open"))
-        click(flow, "request_fix", buttons[check], "U0ALICE", Call("x", {"ts": report.params["ts"]}))
+        click(flow, "request_fix", buttons[check], "U0ALICE", report)
         dialog = wait_until(lambda: slack.of("views.open")[opened:])[-1].params["view"]
         assert dialog["callback_id"] == "request_reason" and check in json.dumps(dialog["blocks"])
         body = view_body("request_reason", dialog["private_metadata"], reason, "U0ALICE")

@@ -29,12 +29,13 @@ from redis import Redis as RedisClient
 
 from demo.fake_account import ACCOUNT, BUCKET, HOME, FakeAccount, compliant, demo_account
 from demo.servers import Moto, start_redis
-from demo.slack_standin import SlackStandIn
+from demo.slack_standin import Call, SlackStandIn
 from demo.stack import Stack
 from tests.test_e2e_approvals import (
     ALERTS,
     MANAGEMENT,
     SECRET,
+    answer_to,
     click,
     command,
     prompt_of,
@@ -195,10 +196,14 @@ def test_approve_while_the_prompt_is_still_being_posted_executes_once(faulty: di
     slack.delay["chat.postMessage"] = 4.0  # Slack is slow to answer the prompt's post
     rid = request_id_in(command(faulty, "remediate cloudtrail.trail_logging app-audit stopped", "U0ALICE"))
     wait_until(lambda: approvals.load(conn, rid).status is S.PENDING, 30)
-    click(faulty, "approve", rid, "U0BOB", type("Prompt", (), {"params": {"ts": "1.0"}})())  # type: ignore[arg-type]
-    wait_until(lambda: approvals.load(conn, rid).status is S.DONE, 60)
+    # a click before trail-audit knows where its prompt landed cannot be bound to it: refused, nothing decided
+    early = Call("chat.postMessage", {"channel": ALERTS, "_ts": "1.0"})
+    assert "still being posted" in answer_to(slack, click(faulty, "approve", rid, "U0BOB", early))
+    prompt = prompt_of(slack, rid)
     slack.delay.clear()
-    click(faulty, "approve", rid, "U0ALICE", prompt_of(slack, rid))
+    click(faulty, "approve", rid, "U0BOB", prompt)
+    wait_until(lambda: approvals.load(conn, rid).status is S.DONE, 60)
+    click(faulty, "approve", rid, "U0ALICE", prompt)
     wait_until(lambda: "already approved by <@U0BOB>" in json.dumps([c.params for c in slack.of("response_url")]), 30)
     events = [e["event"] for e in auditlog.newest(conn, 100) if e["request"] == rid]
     assert events.count("executing") == 1 and events.count("approved") == 1

@@ -94,6 +94,17 @@ def event(h: str, name: str = "StopLogging") -> ChangeEvent:
                        error_message=None, parameters={"name": h}, event_id=h)  # fmt: skip
 
 
+def events_doc(h: str) -> dict[str, Any]:
+    change = {"time": h, "name": h, "account": h, "region": h, "actor": h, "source_ip": h, "failed": True,
+              "error_code": h}  # fmt: skip
+    return {"hours": h, "events": [change], "errors": [{"account": h, "region": h, "detail": h}]}
+
+
+def log_docs(h: str) -> list[dict[str, Any]]:
+    return [{"at": 0, "event": h, "request": h, "actor": ALICE, "detail": {h: h}},
+            {"at": 0, "event": h, "request": h, "actor": h, "detail": {"reason": h}}]  # fmt: skip
+
+
 def every_message(h: str) -> list[Any]:
     """What every builder makes of `h` in every field it shows."""
     alerts = [alert_doc(h, f, a, w) for f in ("logging", "attempt", "event") for a in (True, False) for w in (1, 0)]
@@ -107,12 +118,9 @@ def every_message(h: str) -> list[Any]:
         blocks.progress(1, 3, [h, h]),
         blocks.failed(h, h),
         *blocks.report(report_doc(h), {0: h}),
-        blocks.events({"hours": h, "events": [{"time": h, "name": h, "account": h, "region": h, "actor": h,
-                       "source_ip": h, "failed": True, "error_code": h}], "errors": [{"account": h, "region": h,
-                       "detail": h}]}),  # fmt: skip
+        blocks.events(events_doc(h)),
         blocks.status(1, 1, {"counts": {h: 1}, "finished": 0}, [request_doc(h)], [request_doc(h)], []),
-        blocks.log_entries([{"at": 0, "event": h, "request": h, "actor": ALICE, "detail": {h: h}},
-                            {"at": 0, "event": h, "request": h, "actor": h, "detail": {"reason": h}}]),  # fmt: skip
+        blocks.log_entries(log_docs(h)),
         blocks.prompt(request_doc(h)),
         blocks.prompt(request_doc(h), state=f"approved by {mrkdwn.mention(BOB)}"),
         blocks.outcome(request_doc(h), [{"call": h, "ok": False, "error": h}], {"status": h, "detail": h}),
@@ -154,7 +162,7 @@ def test_hostile_text_is_shown_as_written_not_dropped() -> None:
 
 
 def test_code_spans_cannot_be_closed_by_a_backtick() -> None:
-    assert mrkdwn.code("a`<!here>`b") == "`aˋ&lt;!here&gt;ˋb`"
+    assert mrkdwn.code("a`<!here>`b") == "`a\u02cb&lt;!here&gt;\u02cbb`"
     assert mrkdwn.code("") == "` `"
 
 

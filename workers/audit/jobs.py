@@ -209,7 +209,7 @@ def finish_audit(audit_id: str, job_ids: list[str]) -> dict[str, Any]:
     }
     roles = {t["label"]: t["role_arn"] for t in state["targets"]}
     fix_ids = {
-        i: fixes.remember(conn, f, roles.get(f["account"]))
+        i: fixes.remember(conn, f, roles.get(f["account"]), mid, request["channel"])
         for i, f in enumerate(doc["findings"])
         if f["status"] == "FAIL" and f.get("remediation")
     }

@@ -71,7 +71,17 @@ class Settings(BaseSettings):
     )  # a queued re-enable that has not restored within this long is fired again
     lookup_max_pages: int = Field(20, ge=1, le=1000, validation_alias=AliasChoices("TRAIL_AUDIT_LOOKUP_MAX_PAGES"))
 
-    @field_validator("approvers", "regions", "role_arns", mode="before")
+    team_id: str | None = Field(None, validation_alias=AliasChoices("TRAIL_AUDIT_TEAM_ID"))  # unset: auth.test's
+    channels: CommaList = Field(default_factory=list, validation_alias=AliasChoices("TRAIL_AUDIT_CHANNELS"))
+    operators: CommaList = Field(default_factory=list, validation_alias=AliasChoices("TRAIL_AUDIT_OPERATORS"))
+    user_requests_per_minute: int = Field(
+        5, ge=1, validation_alias=AliasChoices("TRAIL_AUDIT_USER_REQUESTS_PER_MINUTE")
+    )  # audits and change requests one user may start a minute (decisions are never limited)
+    channel_requests_per_minute: int = Field(
+        20, ge=1, validation_alias=AliasChoices("TRAIL_AUDIT_CHANNEL_REQUESTS_PER_MINUTE")
+    )
+
+    @field_validator("approvers", "regions", "role_arns", "channels", "operators", mode="before")
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
         if isinstance(value, str):

@@ -33,6 +33,11 @@ from workers.state.machine import Refused, RequestStatus
 __all__ = ["Decision", "Refused", "Request", "RequestStatus"]
 
 
+def prompt_message_id(request_id: str) -> str:
+    """The outbox id of a request's approval prompt."""
+    return f"req-{request_id}-prompt"
+
+
 @dataclass
 class Request:
     """A requested fix or backout."""
@@ -68,7 +73,7 @@ class Request:
 
     def prompt_id(self) -> str:
         """The outbox id of its approval prompt (the thread where every step is told)."""
-        return f"req-{self.id}-prompt"
+        return prompt_message_id(self.id)
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,14 @@ from workers.remediation.approvals import new_id
 from workers.state import keys
 
 
-def remember(conn: Redis, finding: dict[str, Any], role_arn: str | None) -> str:
-    """Store what a report's "Request fix" button refers to; returns the opaque id the button carries."""
+def remember(
+    conn: Redis, finding: dict[str, Any], role_arn: str | None, message: str | None = None, channel: str | None = None
+) -> str:
+    """Store what a report's "Request fix" button refers to, and the report (its outbox id and channel) it is
+    on; returns the opaque id the button carries."""
     fix_id = new_id()
-    doc = {k: finding[k] for k in ("check", "account", "region", "resource", "remediation")} | {"role_arn": role_arn}
+    doc = {k: finding[k] for k in ("check", "account", "region", "resource", "remediation")}
+    doc |= {"role_arn": role_arn, "message": message, "channel": channel}
     conn.set(keys.fix(fix_id), json.dumps(doc), ex=keys.FIX_TTL)
     return fix_id
 

@@ -135,3 +135,22 @@ def message(message_id: str) -> str:
 def message_lock(message_id: str) -> str:
     """Held while one worker delivers a message."""
     return f"ta:msg:{message_id}:lock"
+
+
+# access (the web process's checks of who may do what)
+PROFILE_TTL = 600  # seconds a user's users.info answer (guest or not, which workspace) is trusted
+
+
+def profile(user: str) -> str:
+    """A Slack user's profile as access control needs it (JSON), cached from users.info."""
+    return f"ta:user:{user}"
+
+
+def group_members(group: str) -> str:
+    """The members of a Slack user group (JSON list), cached from usergroups.users.list."""
+    return f"ta:usergroup:{group}"
+
+
+def quota(kind: str, who: str, minute: int) -> str:
+    """How many requests of a kind one user or channel made in one minute."""
+    return f"ta:quota:{kind}:{who}:{minute}"

@@ -8,8 +8,8 @@ from typing import Any
 from redis.exceptions import RedisError
 from slack_bolt import Ack, Respond
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
+from bot.access import Access
 from bot.listeners.answers import UNREACHABLE, only_to_clicker
 from workers.core.settings import Settings
 from workers.queue.queues import connection
@@ -24,7 +24,7 @@ def approve(
 ) -> None:
     """Approve: record the decision and queue the execution."""
     ack()
-    _decide(True, body, action, client, respond, context["settings"])
+    _decide(True, body, action, client, respond, context)
 
 
 def deny(
@@ -32,7 +32,7 @@ def deny(
 ) -> None:
     """Deny: record the decision; nothing is changed."""
     ack()
-    _decide(False, body, action, client, respond, context["settings"])
+    _decide(False, body, action, client, respond, context)
 
 
 def _decide(
@@ -41,30 +41,20 @@ def _decide(
     action: dict[str, Any],
     client: WebClient,
     respond: Respond,
-    settings: Settings,
+    context: dict[str, Any],
 ) -> None:
+    settings: Settings = context["settings"]
     user = body["user"]["id"]
     try:
         conn = connection(settings)
+        access: Access = context["access"]
         req = approvals.decide(
-            conn,
-            str(action.get("value", "")),
-            user,
-            approved,
-            settings.approvers,
-            lambda group: _members(client, group),
-        )
+            conn, str(action.get("value", "")), user, approved, settings.approvers,
+            lambda group: access.members(conn, client, group),
+        )  # fmt: skip
         if approved:  # the decision is committed; if this is lost, the sweep queues the execution again
             enqueue_execute(conn, req.id)
     except Refused as exc:
         only_to_clicker(respond, f":no_entry: {exc}")
     except RedisError:
         only_to_clicker(respond, UNREACHABLE)
-
-
-def _members(client: WebClient, group: str) -> set[str]:
-    try:
-        return set(client.usergroups_users_list(usergroup=group).get("users") or [])
-    except SlackApiError as exc:
-        log.warning("user group not read", extra={"slack_error": exc.response.get("error"), "group": group})
-        return set()

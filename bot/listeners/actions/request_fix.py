@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from redis.exceptions import RedisError
 from slack_bolt import Ack, Respond
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.listeners.answers import UNREACHABLE, only_to_clicker
 from workers.core.mrkdwn import code, escape
@@ -15,6 +17,8 @@ from workers.core.settings import Settings
 from workers.queue.queues import connection
 from workers.remediation import fixes
 from workers.slack import messages as blocks
+
+log = logging.getLogger("trail_audit.bot")
 
 
 def request_fix(
@@ -36,4 +40,8 @@ def request_fix(
     subject = f"*{escape(fix['remediation'])}* for *{escape(fix['check'])}* on {code(fix['resource'])} ({where})"
     channel = (body.get("channel") or {}).get("id")
     meta = json.dumps({"fix": fix_id, "channel": channel})
-    client.views_open(trigger_id=body["trigger_id"], view=blocks.reason_modal(subject, meta))
+    try:
+        client.views_open(trigger_id=body["trigger_id"], view=blocks.reason_modal(subject, meta))
+    except SlackApiError as exc:
+        log.warning("reason dialog not opened", extra={"slack_error": exc.response.get("error")})
+        only_to_clicker(respond, ":x: The reason dialog could not be opened (Slack said no); click the button again.")
