@@ -56,8 +56,16 @@ class Conversation:
         """`user` clicks a prompt's button (after its confirmation dialog)."""
         say(f"── @{NAMES[user]} clicks [ {label} ]" + (" on the prompt, and confirms" if label != "Restore" else ""))
         url = self.slack.response_url(f"{label}-{user}-{time.monotonic_ns()}")
-        body = action_body(label.lower(), request_id, user, ALERTS, "1.0", url)
+        channel, ts = self.message_with(request_id)
+        body = action_body(label.lower(), request_id, user, channel, ts, url)
         post(self.stack.url + "/slack/events", body, SECRET)
+
+    def message_with(self, button_value: str) -> tuple[str, str]:
+        """The channel and ts of the message that carries a button with this value (clicks are bound to it)."""
+        for call in reversed(self.slack.of("chat.postMessage")):
+            if f'"value": "{button_value}"' in json.dumps(call.params.get("blocks")):
+                return str(call.params["channel"]), str(call.params["_ts"])
+        return ALERTS, "1.0"
 
     def until(self, text: str, timeout: float = 90) -> None:
         """Wait until the bot has said `text`, then print everything it said since the last print."""

@@ -49,6 +49,7 @@ SCOPES = {
     "chat_postEphemeral": "chat:write",
     "views_open": None,
     "usergroups_users_list": "usergroups:read",
+    "users_info": "users:read",
 }
 
 

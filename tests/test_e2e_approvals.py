@@ -273,3 +273,20 @@ def test_worker_killed_during_a_remediation_ends_failed_state_unknown_with_a_fre
         finally:
             stack.stop()
             redis.stop()
+
+
+def test_outside_text_is_shown_not_acted_on_and_a_click_stays_with_its_prompt(flow: dict[str, Any]) -> None:
+    slack: SlackStandIn = flow["slack"]
+    hostile = "<!channel> see <https://evil.example|runbook>"
+    a = request_id_in(command(flow, f"remediate cloudtrail.trail_logging app-audit {hostile}", "U0ALICE"))
+    b = request_id_in(command(flow, "remediate config.recorder_recording us-east-1 second", "U0ALICE"))
+    prompt_a, prompt_b = prompt_of(slack, a), prompt_of(slack, b)
+    shown = json.dumps(prompt_a.params)
+    assert "&lt;!channel&gt; see &lt;https://evil.example|runbook&gt;" in shown
+    assert "<!channel>" not in shown and "<https://evil" not in shown
+    told = answer_to(slack, click(flow, "approve", b, "U0BOB", prompt_a))  # prompt A's message, B's id
+    assert "does not belong to this message" in told
+    conn = RedisClient.from_url(flow["redis"].url)
+    assert approvals.load(conn, b).status is approvals.RequestStatus.PENDING
+    click(flow, "deny", b, "U0BOB", prompt_b)
+    wait_until(lambda: approvals.load(conn, b).status is approvals.RequestStatus.DENIED)
