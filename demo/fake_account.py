@@ -73,7 +73,13 @@ class FakeAccount:
         return arn
 
     def cis_alarm(
-        self, region: str = HOME, pattern: str = CIS_PATTERN, subscribe: bool = True, with_alarm: bool = True
+        self,
+        region: str = HOME,
+        pattern: str = CIS_PATTERN,
+        subscribe: bool = True,
+        with_alarm: bool = True,
+        actions_enabled: bool = True,
+        topic_deleted: bool = False,
     ) -> str:
         """The CIS 4.5 metric filter on the log group, an alarm on it, and an SNS topic; returns the topic."""
         logs = self.client("logs", region)
@@ -102,7 +108,10 @@ class FakeAccount:
                 Threshold=1,
                 ComparisonOperator="GreaterThanOrEqualToThreshold",
                 AlarmActions=[topic],
+                ActionsEnabled=actions_enabled,
             )
+        if topic_deleted:
+            self.client("sns", region).delete_topic(TopicArn=topic)
         return topic
 
     # --- AWS Config -----------------------------------------------------------------------------------

@@ -285,9 +285,12 @@ def test_cis_filter_variants_pass(settings: Settings, pattern: str) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "words"),
     [
-        ({"pattern": CIS_PATTERN.replace(" || ($.eventName = StopLogging)", "")}, "no metric filter"),
+        ({"pattern": CIS_PATTERN.replace(" || ($.eventName = StopLogging)", "")}, "does not match StopLogging"),
         ({"with_alarm": False}, "has no alarm"),
         ({"subscribe": False}, "no confirmed subscriber"),
+        ({"actions_enabled": False}, "has its actions disabled: it notifies nobody"),  # ActionsEnabled: false
+        ({"topic_deleted": True}, "which no longer exists"),  # the topic answers NotFound: an answer, not an error
+        ({"pattern": "{ $.eventName = Create*Trail || $.eventName = *Logging }"}, "does not match CreateTrail"),
     ],
 )
 def test_cis_alarm_chain_failures(settings: Settings, kwargs: dict[str, object], words: str) -> None:
@@ -295,6 +298,36 @@ def test_cis_alarm_chain_failures(settings: Settings, kwargs: dict[str, object],
     f = only(audit(settings, [HOME]), "cloudtrail.config_change_alarm")
     assert f.status is Status.FAIL and words in f.detail, f.detail
     assert f.remediation == "cloudwatch.config_change_alarm"
+
+
+def test_the_alarms_trail_must_capture_the_write_management_events(settings: Settings) -> None:
+    """On moto state: the trail logs only read events, so the five changes never reach its log group."""
+    acct = _alarm_account()
+    read_only = [{"ReadWriteType": "ReadOnly", "IncludeManagementEvents": True}]
+    acct.client("cloudtrail").put_event_selectors(TrailName="management", EventSelectors=read_only)
+    f = only(audit(settings, [HOME]), "cloudtrail.config_change_alarm")
+    assert f.status is Status.FAIL and "never reach its log group" in f.detail, f.detail
+
+
+def test_the_alarms_trail_selectors_unread_is_error(settings: Settings, faults: Callable[..., Faults]) -> None:
+    _alarm_account()
+    faults(deny={"cloudtrail:GetEventSelectors"})
+    f = only(audit(settings, [HOME]), "cloudtrail.config_change_alarm")
+    assert f.status is Status.ERROR and "cloudtrail:GetEventSelectors" in f.detail, f.detail
+
+
+def test_a_pattern_nobody_can_evaluate_is_error(settings: Settings) -> None:
+    """moto stores any pattern and has no TestMetricFilter: the local evaluator judges, and cannot read this."""
+    _alarm_account(pattern="{ $.eventName = %(Create|Delete)Trail% }")
+    f = only(audit(settings, [HOME]), "cloudtrail.config_change_alarm")
+    assert f.status is Status.ERROR and "cannot evaluate this filter pattern" in f.detail, f.detail
+    assert "local evaluator" in f.evidence["evaluator"]
+
+
+def test_the_evidence_names_the_evaluator(settings: Settings) -> None:
+    _alarm_account()
+    f = only(audit(settings, [HOME]), "cloudtrail.config_change_alarm")
+    assert f.status is Status.PASS and f.evidence["evaluator"].startswith("local evaluator (logs:TestMetricFilter")
 
 
 def test_cis_alarm_unverifiable_is_error(settings: Settings, faults: Callable[..., Faults]) -> None:

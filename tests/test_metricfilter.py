@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+from botocore.stub import Stubber
 from hypothesis import given
 from hypothesis import strategies as st
 
-from workers.audit.metricfilter import CIS_EVENTS, PatternError, cis_match, compile_pattern, sample_event
+from workers.audit.accounts import Account, client_config
+from workers.audit.inventory import judge_pattern
+from workers.audit.metricfilter import CIS_EVENTS, PatternError, cis_match, compile_pattern, fields, message
+from workers.core.settings import Settings
 
 
 def clause(name: str, quote: bool, space: bool, parens: bool) -> str:
@@ -57,17 +64,103 @@ def test_wildcards_and_conditions_on_other_fields() -> None:
 
 def test_not_equals_and_exists() -> None:
     p = compile_pattern("{ $.errorCode NOT EXISTS && $.eventName != StopLogging }")
-    assert p(sample_event("CreateTrail")) and not p(sample_event("StopLogging"))
-    assert compile_pattern("{ $.readOnly IS FALSE }")(sample_event("CreateTrail"))
+    assert p(message("CreateTrail")) and not p(message("StopLogging"))
+    assert compile_pattern("{ $.readOnly IS FALSE }")(message("CreateTrail"))
 
 
 def test_unreadable_patterns_are_errors_not_matches() -> None:
     for bad in ["{ $.eventName = ", "{ eventName = CreateTrail }", "{ ($.eventName = CreateTrail }"]:
         m = cis_match(bad)
         assert not m.complete and m.error
-    try:
-        compile_pattern("{ $.a > x }")
-    except PatternError:
-        pass
+    with pytest.raises(PatternError):
+        compile_pattern("{ $.a > x }")  # a non-numeric > comparison
+
+
+# AWS's rules (CloudWatch Logs, "Filter pattern syntax"), on constructed log events: moto has no evaluator.
+
+
+def test_a_star_is_a_wildcard_only_at_the_start_or_end_of_a_value() -> None:
+    assert cis_match('{ $.eventName = "*Trail" || $.eventName = "*Logging" }').complete
+    assert cis_match("{ $.eventName = Create* || $.eventName = Update* || $.eventName = Delete* || "
+                     "$.eventName = Start* || $.eventName = Stop* }").complete  # fmt: skip
+    assert cis_match("{ $.eventName = *Trail* || $.eventName = *Logg* }").complete
+    inner = cis_match("{ $.eventName = Create*Trail || $.eventName = *Logging }")
+    assert inner.missing == ("CreateTrail", "UpdateTrail", "DeleteTrail")  # "Create*Trail" is literal
+    assert compile_pattern("{ $.eventName = Create*Trail }")('{"eventName":"Create*Trail"}')
+
+
+def test_regular_expressions_with_the_operators_aws_lists() -> None:
+    assert cis_match("{ $.eventName = %CreateTrail|UpdateTrail|DeleteTrail|StartLogging|StopLogging% }").complete
+    assert cis_match("{ $.eventName = %Trail$% || $.eventName = %^St[a-z]+Logging$% }").complete
+    assert cis_match("%CreateTrail|UpdateTrail|DeleteTrail|StartLogging|StopLogging%").complete  # a term regex
+    assert not cis_match("{ $.eventName = %^Trail% }").complete
+    for refused in ("{ $.eventName = %(Create|Delete)Trail% }", "%Stop!Logging%", "{ $.eventName = %[% }"):
+        m = cis_match(refused)
+        assert not m.complete and m.error and "cannot evaluate this filter pattern" in m.error, refused
+
+
+def test_space_delimited_patterns_split_fields_as_aws_does() -> None:
+    line = '203.0.113.7 - alice [27/Nov/2026:12:00:00 +0000] "POST /x HTTP/1.1" 403 512'
+    assert fields(line) == ["203.0.113.7", "-", "alice", "27/Nov/2026:12:00:00 +0000", "POST /x HTTP/1.1", "403", "512"]
+    assert compile_pattern("[ip, id, user, when, request, status=4*, size]")(line)
+    assert not compile_pattern("[ip, id, user, when, request, status=2*, size]")(line)
+    assert compile_pattern("[ip, ..., status>=400, size<1000]")(line)
+    assert compile_pattern("[..., status=403 || status=404, size]")(line)
+    assert not compile_pattern("[ip, user, size]")(line)  # three fields are not seven
+    assert compile_pattern('[ip=%^203%, ..., request="POST /x HTTP/1.1", status, size]')(line)
+
+
+def test_a_space_delimited_pattern_is_not_a_substring_search() -> None:
+    """A CloudTrail record is one line of compact JSON, split at the spaces of its user agent: `[...]` patterns
+    see its fields, as AWS does, not its text."""
+    assert len(fields(message("StopLogging"))) == 5
+    assert not cis_match("[StopLogging]").complete  # one field, but the line has five
+    assert cis_match("[head, ...]").complete  # a bare name matches any field
+    assert cis_match("[head=StopLogging, ...]").matched == ()  # the field is not the event name
+    names = " || ".join(f"head=*{n}*" for n in CIS_EVENTS)
+    assert cis_match(f"[{names}, ...]").complete  # the first field holds the eventName
+
+
+# AWS's own evaluator first: logs:TestMetricFilter, through botocore's Stubber (moto does not offer it).
+
+
+def stubbed_account() -> tuple[Account, Stubber]:
+    account = Account(id="123456789012", config=client_config(Settings(_env_file=None)))  # type: ignore[call-arg]
+    client = account.client("logs", "us-east-1", 1)
+    return account, Stubber(client)
+
+
+def expect(stub: Stubber, pattern: str, answer: dict[str, Any] | None = None, error: str | None = None) -> None:
+    params = {"filterPattern": pattern, "logEventMessages": [message(n) for n in CIS_EVENTS]}
+    if error:
+        stub.add_client_error("test_metric_filter", service_error_code=error, expected_params=params)
     else:
-        raise AssertionError("a non-numeric > comparison must be refused")
+        stub.add_response("test_metric_filter", answer or {}, params)
+
+
+def test_aws_judges_when_it_can() -> None:
+    account, stub = stubbed_account()
+    matches = [
+        {"eventNumber": i, "eventMessage": message(n), "extractedValues": {}} for i, n in enumerate(CIS_EVENTS, 1)
+    ]
+    expect(stub, "{ $.eventName = * }", {"matches": matches})
+    expect(stub, "{ $.x = y }", {"matches": matches[:2]})
+    with stub:
+        every = judge_pattern(account, "us-east-1", "{ $.eventName = * }")
+        some = judge_pattern(account, "us-east-1", "{ $.x = y }")
+    assert every.complete and every.evaluator == "logs:TestMetricFilter"
+    assert some.missing == ("DeleteTrail", "StartLogging", "StopLogging") and some.evaluator == "logs:TestMetricFilter"
+
+
+def test_a_pattern_aws_refuses_is_an_error_and_a_denied_evaluator_falls_back() -> None:
+    account, stub = stubbed_account()
+    expect(stub, "{ broken", error="InvalidParameterException")
+    expect(stub, CIS_EVENTS_PATTERN, error="AccessDeniedException")
+    with stub:
+        refused = judge_pattern(account, "us-east-1", "{ broken")
+        local = judge_pattern(account, "us-east-1", CIS_EVENTS_PATTERN)
+    assert not refused.complete and refused.error and refused.evaluator == "logs:TestMetricFilter"
+    assert local.complete and local.evaluator == "local evaluator (logs:TestMetricFilter: AccessDeniedException)"
+
+
+CIS_EVENTS_PATTERN = "{ " + " || ".join(f"$.eventName = {n}" for n in CIS_EVENTS) + " }"

@@ -294,3 +294,33 @@ def test_a_failed_reenable_keeps_the_backout_and_tries_again(
 def test_every_action_is_documented() -> None:
     text = (ROOT / "docs/remediations.md").read_text()
     assert all(f"`{action}`" in text for action in rem.REMEDIATIONS)
+
+
+def test_a_trail_name_is_found_in_whichever_region_holds_it(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On moto state: a single-region trail homed outside the home region is listed only in its own region."""
+    from workers.remediation import jobs
+    from workers.remediation.approvals import Request
+
+    monkeypatch.setenv("TRAIL_AUDIT_REGIONS", "us-east-1,eu-west-1,eu-central-1")
+    wide = Settings(_env_file=None)  # type: ignore[call-arg]
+    fake = FakeAccount()
+    fake.bucket()
+    eu = fake.trail("eu-data", region="eu-west-1", multi_region=False)
+    fake.trail("dup", region="eu-west-1", multi_region=False)
+    fake.trail("dup", region="eu-central-1", multi_region=False)
+    acct = default_account(wide)
+    assert isinstance(acct, Account)
+
+    def request(name: str) -> Request:
+        return Request(id="r1", action="cloudtrail.start_logging", requester="U1", reason="r", account=acct.id,
+                       region=HOME, resource=name, check="cloudtrail.trail_logging")  # fmt: skip
+
+    assert jobs.resolve(acct, wide, request("eu-data")) == ("eu-west-1", eu)
+    with pytest.raises(PlanError) as ambiguous:
+        jobs.resolve(acct, wide, request("dup"))
+    assert "Several trails are named `dup`" in str(ambiguous.value)
+    assert "eu-west-1" in str(ambiguous.value) and "eu-central-1" in str(ambiguous.value)
+    with pytest.raises(PlanError, match="No trail named `nowhere`"):
+        jobs.resolve(acct, wide, request("nowhere"))

@@ -46,10 +46,10 @@ class ApiError:
         return self.code in {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "403"}
 
     def sentence(self) -> str:
-        """A human sentence naming the error and the IAM action."""
+        """A human sentence naming the error; the IAM action only when a permission is what is missing."""
         if self.access_denied:
             return f"{self.operation} was denied ({self.code}): the IAM action {self.action} is missing."
-        return f"{self.operation} failed with {self.code} ({self.message}); it needs the IAM action {self.action}."
+        return f"{self.operation} failed with {self.code} ({self.message})."
 
     def to_dict(self) -> dict[str, str]:
         """Evidence form of the error."""

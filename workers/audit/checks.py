@@ -414,8 +414,11 @@ def multiregion_management_logging(facts: AccountFacts) -> Verdict:
     "cloudwatch.config_change_alarm",
 )
 def config_change_alarm(facts: AccountFacts) -> Verdict:
-    """CIS 4.5: a metric filter on all five trail changes, an alarm on it, and an SNS topic with a subscriber."""
+    """CIS 4.5: a multi-region, logging trail that captures all management events sends them to a log group
+    with a metric filter on all five trail changes, an alarm with its actions enabled on that metric, and an
+    SNS topic that exists and has a confirmed subscriber."""
     errors: list[ApiError] = [e for _, e in facts.trail_list_errors()]
+    doubts: list[tuple[str, dict[str, Any]]] = []
     best = "No multi-region trail that is logging sends its events to CloudWatch Logs."
     for tf in facts.trails():
         if not tf.trail.get("IsMultiRegionTrail"):
@@ -426,60 +429,88 @@ def config_change_alarm(facts: AccountFacts) -> Verdict:
             continue
         if not logging or tf.alarm is None:
             continue
+        if isinstance(tf.selectors, ApiError):
+            errors.append(tf.selectors)
+            continue
+        captured = coverage(tf.selectors)
+        if not captured.complete:
+            best = (f"Trail {tf.name} sends its events to CloudWatch Logs but captures {captured.sentence()}: the "
+                    "five trail changes are write management events, so they never reach its log group.")  # fmt: skip
+            continue
         if isinstance(tf.alarm, ApiError):
             errors.append(tf.alarm)
             continue
-        verdict, reason, chain_errors = _alarm_verdict(tf, tf.alarm)
-        if verdict is not None:
-            return verdict
-        errors.extend(chain_errors)
-        best = reason
+        chain = _alarm_verdict(tf, tf.alarm)
+        if chain.verdict is not None:
+            return chain.verdict
+        errors.extend(chain.errors)
+        doubts.extend(chain.doubts)
+        best = chain.reason
     if errors:
         return error_verdict(errors[0], "the CloudTrail change alarm")
+    if doubts:
+        sentence, evidence = doubts[0]
+        return Verdict(Status.ERROR, f"Could not verify the CloudTrail change alarm: {sentence}", evidence)
     return Verdict(Status.FAIL, best, {})
 
 
-def _alarm_verdict(tf: TrailFacts, filters: list[AlarmFacts]) -> tuple[Verdict | None, str, list[ApiError]]:
+@dataclass
+class _Chain:
+    """What one trail's alarm chain shows: a PASS, or the best reason it does not, and what kept us from knowing."""
+
+    verdict: Verdict | None = None
+    reason: str = ""
+    errors: list[ApiError] = field(default_factory=list)
+    doubts: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+
+def _alarm_verdict(tf: TrailFacts, filters: list[AlarmFacts]) -> _Chain:
     group = tf.trail.get("CloudWatchLogsLogGroupArn")
-    if not filters:
-        return (
-            None,
-            (
-                f"Log group of trail {tf.name} has no metric filter matching CreateTrail, UpdateTrail, "
-                "DeleteTrail, StartLogging and StopLogging."
-            ),
-            [],
-        )
-    reason = f"Metric filter {filters[0].filter_name} has no alarm on its metric {filters[0].metric}."
-    errors: list[ApiError] = []
+    chain = _Chain(
+        reason=f"Log group of trail {tf.name} has no metric filter matching CreateTrail, UpdateTrail, DeleteTrail, "
+        "StartLogging and StopLogging."
+    )
     for mf in filters:
+        if mf.judged.error:
+            chain.doubts.append((f"metric filter {mf.filter_name}: {mf.judged.error}.",
+                                 {"filterName": mf.filter_name, "filterPattern": mf.pattern,
+                                  "evaluator": mf.judged.evaluator}))  # fmt: skip
+        elif not mf.judged.complete:
+            chain.reason = (f"Metric filter {mf.filter_name} on the log group of trail {tf.name} does not match "
+                            f"{', '.join(mf.judged.missing)} (judged by the {mf.judged.evaluator}).")  # fmt: skip
+    complete = [mf for mf in filters if mf.judged.complete]
+    if complete:
+        chain.reason = f"Metric filter {complete[0].filter_name} has no alarm on its metric {complete[0].metric}."
+    for mf in complete:
         for alarm in mf.alarms:
+            if not alarm.get("enabled", True):
+                chain.reason = (
+                    f"Alarm {alarm['name']} on metric {mf.metric} has its actions disabled: it notifies nobody."
+                )
+                continue
             if not alarm["topics"]:
-                reason = f"Alarm {alarm['name']} on metric {mf.metric} has no SNS action."
+                chain.reason = f"Alarm {alarm['name']} on metric {mf.metric} has no SNS action."
             for topic, subscribers in alarm["topics"].items():
                 if isinstance(subscribers, ApiError):
-                    errors.append(subscribers)
+                    chain.errors.append(subscribers)
+                elif subscribers == "missing":
+                    chain.reason = f"Alarm {alarm['name']} notifies SNS topic {topic}, which no longer exists."
                 elif subscribers > 0:
                     evidence = {
                         "TrailARN": tf.arn,
                         "logGroup": group,
                         "filterName": mf.filter_name,
                         "filterPattern": mf.pattern,
+                        "evaluator": mf.judged.evaluator,
                         "metric": f"{mf.namespace}/{mf.metric}",
                         "alarm": alarm["name"],
                         "topic": topic,
                         "subscribers": subscribers,
                     }
-                    return (
-                        Verdict(
-                            Status.PASS,
-                            f"Alarm {alarm['name']} fires on CloudTrail configuration changes and notifies {topic}.",
-                            evidence,
-                            resource=tf.arn,
-                        ),
-                        "",
-                        [],
-                    )
+                    sentence = f"Alarm {alarm['name']} fires on CloudTrail configuration changes and notifies {topic}."
+                    return _Chain(Verdict(Status.PASS, sentence, evidence, resource=tf.arn))
                 else:
-                    reason = f"Alarm {alarm['name']} notifies SNS topic {topic}, which has no confirmed subscriber."
-    return None, reason, errors
+                    chain.reason = (
+                        f"Alarm {alarm['name']} notifies SNS topic {topic}, which has no confirmed subscriber."
+                    )
+    return chain

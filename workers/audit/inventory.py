@@ -6,6 +6,7 @@ mistake a missing answer for a good one. This module only reads; it makes no cha
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -16,7 +17,7 @@ from botocore import xform_name
 
 from workers.audit.accounts import Account
 from workers.audit.awserrors import AWS_ERRORS, ApiError, from_exception
-from workers.audit.metricfilter import cis_match
+from workers.audit.metricfilter import CIS_EVENTS, Match, cis_match, message
 
 T = TypeVar("T")
 Fact = Any  # the API's answer, or an ApiError
@@ -26,13 +27,15 @@ _REGION_THREADS = 64  # started on demand: 4 region calls, then 4 per trail home
 
 @dataclass
 class AlarmFacts:
-    """A metric filter that matches the CIS events, and the alarms on its metric."""
+    """A metric filter of a trail's log group, which CIS events it matches (and who judged), and, when it
+    matches all five, the alarms on its metric."""
 
     filter_name: str
     pattern: str
     metric: str
     namespace: str
-    alarms: list[dict[str, Any]]  # {"name", "actions": [...], "topics": {arn: subscriber count | ApiError}}
+    alarms: list[dict[str, Any]]  # {"name", "enabled", "actions", "topics": {arn: subscribers | "missing" | ApiError}}
+    judged: Match = dataclasses.field(default_factory=lambda: Match(CIS_EVENTS))
 
 
 @dataclass
@@ -67,9 +70,14 @@ class RegionFacts:
     channels: Fact = None
 
 
-def call(account: Account, service: str, region: str, operation: str, **params: Any) -> Fact:
-    """One API call: the answer (without ResponseMetadata, datetimes as ISO text) or an ApiError."""
-    client = account.client(service, region)
+def call(
+    account: Account, service: str, region: str, operation: str, attempts: int | None = None, **params: Any
+) -> Fact:
+    """One API call: the answer (without ResponseMetadata, datetimes as ISO text) or an ApiError.
+
+    `attempts` caps retries where a failure has a fallback (AWS's pattern evaluator, for one).
+    """
+    client = account.client(service, region, attempts)
     method = getattr(client, xform_name(operation))
     try:
         answer = method(**params)
@@ -166,22 +174,34 @@ def _alarm_chain(account: Account, trail: dict[str, Any]) -> Fact:
         return filters
     found: list[AlarmFacts] = []
     for mf in filters:
-        if not cis_match(mf.get("filterPattern", "")).complete:
-            continue
+        pattern = mf.get("filterPattern", "")
+        judged = judge_pattern(account, region, pattern)
         for transform in mf.get("metricTransformations", []):
-            alarms = _alarms(account, region, transform["metricName"], transform["metricNamespace"])
-            if isinstance(alarms, ApiError):
-                return alarms
+            alarms: Fact = []
+            if judged.complete:
+                alarms = _alarms(account, region, transform["metricName"], transform["metricNamespace"])
+                if isinstance(alarms, ApiError):
+                    return alarms
             found.append(
                 AlarmFacts(
-                    mf["filterName"],
-                    mf.get("filterPattern", ""),
-                    transform["metricName"],
-                    transform["metricNamespace"],
-                    alarms,
+                    mf["filterName"], pattern, transform["metricName"], transform["metricNamespace"], alarms, judged
                 )
             )
     return found
+
+
+def judge_pattern(account: Account, region: str, pattern: str) -> Match:
+    """Which CIS events a filter pattern matches: AWS's own evaluator (`logs:TestMetricFilter`) on a CloudTrail
+    log event of each, or, when that call is unavailable (denied, failing, or not offered, as in moto), the
+    local evaluator; `evaluator` says which judged."""
+    answer = call(account, "logs", region, "TestMetricFilter", attempts=1, filterPattern=pattern,
+                  logEventMessages=[message(name) for name in CIS_EVENTS])  # fmt: skip
+    if not isinstance(answer, ApiError):
+        hits = {m.get("eventNumber") for m in answer.get("matches", [])}
+        return Match(tuple(n for i, n in enumerate(CIS_EVENTS, 1) if i in hits), evaluator="logs:TestMetricFilter")
+    if answer.code == "InvalidParameterException":
+        return Match((), f"cannot evaluate this filter pattern: {answer.message}", "logs:TestMetricFilter")
+    return dataclasses.replace(cis_match(pattern), evaluator=f"local evaluator (logs:TestMetricFilter: {answer.code})")
 
 
 def _alarms(account: Account, region: str, metric: str, namespace: str) -> Fact:
@@ -194,7 +214,8 @@ def _alarms(account: Account, region: str, metric: str, namespace: str) -> Fact:
         for action in alarm.get("AlarmActions", []):
             if action.startswith("arn:aws:sns:") or ":sns:" in action:
                 topics[action] = _subscribers(account, action)
-        alarms.append({"name": alarm["AlarmName"], "actions": alarm.get("AlarmActions", []), "topics": topics})
+        alarms.append({"name": alarm["AlarmName"], "enabled": alarm.get("ActionsEnabled", True) is not False,
+                       "actions": alarm.get("AlarmActions", []), "topics": topics})  # fmt: skip
     return alarms
 
 
@@ -202,7 +223,7 @@ def _subscribers(account: Account, topic_arn: str) -> Fact:
     region = topic_arn.split(":")[3]
     subs = paginate(account, "sns", region, "ListSubscriptionsByTopic", "Subscriptions", TopicArn=topic_arn)
     if isinstance(subs, ApiError):
-        return subs
+        return "missing" if subs.code in {"NotFound", "NotFoundException"} else subs
     return sum(1 for s in subs if s.get("SubscriptionArn") not in {"PendingConfirmation", "Deleted", None})
 
 

@@ -1,14 +1,27 @@
 """Does a CloudWatch Logs metric filter pattern match the CIS set of CloudTrail changes?
 
 Real accounts write the CIS 4.5 (5.5) filter in many ways: any clause order, with or without spaces and
-parentheses, quoted or bare names, extra conditions, term patterns (`?StopLogging ?DeleteTrail`). Rather
-than compare text, this module parses the pattern and runs it on realistic CloudTrail records, one per
-event name: the filter counts when it matches all five.
+parentheses, quoted or bare names, extra conditions, term patterns (`?StopLogging ?DeleteTrail`). Rather than
+compare text, the pattern is run on realistic CloudTrail records, one per event name, as CloudTrail writes them
+to CloudWatch Logs (one compact JSON object a log event): the filter counts when it matches all five.
+
+In an account, AWS's own evaluator judges (`logs:TestMetricFilter`, see `workers.audit.inventory`); this module
+is the local evaluator used where that call is unavailable, and follows CloudWatch Logs' documented syntax:
+
+- term patterns: every plain term must occur, at least one `?term` when there are any, no `-term`; terms
+  and quoted phrases match case-sensitively anywhere in the event; `%regex%` terms are regular expressions;
+- JSON patterns `{ ... }`: selectors `$.a.b[0]`, `=`, `!=`, `<`, `>`, `<=`, `>=`, `&&`, `||`, parentheses,
+  `IS TRUE|FALSE|NULL`, `NOT EXISTS`; in a value a `*` is a wildcard only at its start or end (anywhere
+  else it is the character itself), and `%regex%` is a regular expression;
+- space-delimited patterns `[a, b=x, ..., c]`: the event split into fields at spaces (text in double quotes
+  or square brackets is one field), `...` standing for any number of fields, the same value rules;
+- regular expressions only with the characters and operators AWS lists (no parentheses).
+
+Anything else raises PatternError: the check then says it cannot evaluate the pattern, never PASS or FAIL.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import re
 from collections.abc import Callable
@@ -16,12 +29,14 @@ from dataclasses import dataclass
 from typing import Any
 
 CIS_EVENTS = ("CreateTrail", "UpdateTrail", "DeleteTrail", "StartLogging", "StopLogging")
+LOCAL = "local evaluator"
 
-Predicate = Callable[[dict[str, Any]], bool]
+Predicate = Callable[[str], bool]  # over a log event's message
+Test = Callable[[Any], bool]  # over one value (a JSON field, or a space-delimited field)
 
 
 class PatternError(ValueError):
-    """The pattern is not a filter pattern this module understands."""
+    """The pattern is not one this evaluator can read."""
 
 
 def sample_event(event_name: str) -> dict[str, Any]:
@@ -39,7 +54,7 @@ def sample_event(event_name: str) -> dict[str, Any]:
         "eventName": event_name,
         "awsRegion": "us-east-1",
         "sourceIPAddress": "203.0.113.7",
-        "userAgent": "aws-cli/2.15.0",
+        "userAgent": "aws-cli/2.15.0 Python/3.11.6 Linux/6.1 exe/x86_64 prompt/off",
         "requestParameters": {"name": "management-trail"},
         "responseElements": None,
         "requestID": "0f6f2b4e-8d0b-4f3e-9d7a-000000000000",
@@ -52,17 +67,23 @@ def sample_event(event_name: str) -> dict[str, Any]:
     }
 
 
+def message(event_name: str) -> str:
+    """The log event CloudTrail writes for `event_name`: its record as one line of compact JSON."""
+    return json.dumps(sample_event(event_name), separators=(",", ":"))
+
+
 @dataclass(frozen=True)
 class Match:
-    """Which of the CIS event names a pattern matches."""
+    """Which of the CIS event names a pattern matches, and who judged (or why nobody could)."""
 
     matched: tuple[str, ...]
     error: str | None = None
+    evaluator: str = LOCAL
 
     @property
     def complete(self) -> bool:
         """All five CIS events match."""
-        return set(self.matched) == set(CIS_EVENTS)
+        return self.error is None and set(self.matched) == set(CIS_EVENTS)
 
     @property
     def missing(self) -> tuple[str, ...]:
@@ -71,43 +92,81 @@ class Match:
 
 
 def cis_match(pattern: str) -> Match:
-    """Run `pattern` on one sample record per CIS event name."""
+    """Run `pattern` locally on one CloudTrail log event per CIS event name."""
     try:
         predicate = compile_pattern(pattern)
     except PatternError as exc:
-        return Match((), error=str(exc))
-    return Match(tuple(name for name in CIS_EVENTS if predicate(sample_event(name))))
+        return Match((), error=f"cannot evaluate this filter pattern: {exc}")
+    return Match(tuple(name for name in CIS_EVENTS if predicate(message(name))))
 
 
 def compile_pattern(pattern: str) -> Predicate:
-    """A predicate over a log event (a parsed JSON record) for a filter pattern."""
+    """A predicate over a log event's message for a filter pattern; PatternError when it cannot be read."""
     text = pattern.strip()
     if not text:
-        return lambda _event: True  # the empty pattern matches every event
+        return lambda _message: True  # the empty pattern matches every event
     if text.startswith("{"):
-        return _JsonParser(_tokenize(text)).parse()
+        return _json_pattern(text)
+    if text.startswith("["):
+        return _delimited_pattern(text)
     return _term_pattern(text)
 
 
-# --- JSON patterns: { $.a = x && ($.b != "y" || $.c > 3) } ---------------------------------------------
+# --- values: literals, edge wildcards, regular expressions -------------------------------------------------
+
+_REGEX_ALLOWED = re.compile(r"[A-Za-z0-9:_#=@/;,\-^$?\[\]{}|\\*+. ]*")
+
+
+def regex(body: str) -> re.Pattern[str]:
+    """A `%...%` regular expression, refused when it uses what CloudWatch Logs does not support."""
+    if not body:
+        raise PatternError("an empty regular expression")
+    if not _REGEX_ALLOWED.fullmatch(body):
+        bad = next(c for c in body if not _REGEX_ALLOWED.fullmatch(c))
+        raise PatternError(f"a regular expression with {bad!r}, which CloudWatch Logs does not support")
+    try:
+        return re.compile(body)
+    except re.error as exc:
+        raise PatternError(f"a regular expression that does not compile ({exc})") from None
+
+
+def text_test(value: str, quoted: bool) -> Callable[[str], bool]:
+    """How a string value matches: `%re%`, a `*` at the start and/or end, or exactly."""
+    if not quoted and len(value) >= 2 and value.startswith("%") and value.endswith("%"):
+        compiled = regex(value[1:-1])
+        return lambda actual: compiled.search(actual) is not None
+    if value == "*":
+        return lambda actual: True
+    head, tail = value.startswith("*"), value.endswith("*") and len(value) > 1
+    core = value[1 if head else 0 : len(value) - 1 if tail else len(value)]
+    if head and tail:
+        return lambda actual: core in actual
+    if head:
+        return lambda actual: actual.endswith(core)
+    if tail:
+        return lambda actual: actual.startswith(core)
+    return lambda actual: actual == value
+
+
+# --- JSON patterns ------------------------------------------------------------------------------------------
 
 _TOKEN = re.compile(
     r"""\s*(?:
         (?P<op>&&|\|\||!=|>=|<=|=|>|<|\(|\)|\{|\})
       | (?P<str>"(?:[^"\\]|\\.)*")
       | (?P<sel>\$(?:\.[A-Za-z0-9_@\-]+|\[\d+\])+)
+      | (?P<re>%[^%]+%)
       | (?P<word>[^\s()&|=!<>{}"]+)
     )""",
     re.VERBOSE,
 )
+_MISSING = object()
 
 
 def _tokenize(text: str) -> list[tuple[str, str]]:
     tokens: list[tuple[str, str]] = []
     pos = 0
-    while pos < len(text):
-        if text[pos:].strip() == "":
-            break
+    while text[pos:].strip():
         m = _TOKEN.match(text, pos)
         if m is None or m.end() == pos:
             raise PatternError(f"cannot read the pattern at {text[pos : pos + 20]!r}")
@@ -117,18 +176,31 @@ def _tokenize(text: str) -> list[tuple[str, str]]:
     return tokens
 
 
+def _json_pattern(text: str) -> Predicate:
+    test = _JsonParser(_tokenize(text)).parse()
+
+    def predicate(line: str) -> bool:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            return False  # a JSON pattern matches JSON log events only
+        return test(record)
+
+    return predicate
+
+
 class _JsonParser:
     def __init__(self, tokens: list[tuple[str, str]]) -> None:
         self.tokens = tokens
         self.pos = 0
 
-    def parse(self) -> Predicate:
+    def parse(self) -> Test:
         self._expect("{")
-        predicate = self._or()
+        test = self._or()
         self._expect("}")
         if self.pos != len(self.tokens):
             raise PatternError("text after the closing brace")
-        return predicate
+        return test
 
     def _peek(self) -> str | None:
         return self.tokens[self.pos][1] if self.pos < len(self.tokens) else None
@@ -145,21 +217,21 @@ class _JsonParser:
         if got != value or kind != "op":
             raise PatternError(f"expected {value!r}, found {got!r}")
 
-    def _or(self) -> Predicate:
+    def _or(self) -> Test:
         parts = [self._and()]
         while self._peek() == "||":
             self.pos += 1
             parts.append(self._and())
         return parts[0] if len(parts) == 1 else (lambda e: any(p(e) for p in parts))
 
-    def _and(self) -> Predicate:
+    def _and(self) -> Test:
         parts = [self._atom()]
         while self._peek() == "&&":
             self.pos += 1
             parts.append(self._atom())
         return parts[0] if len(parts) == 1 else (lambda e: all(p(e) for p in parts))
 
-    def _atom(self) -> Predicate:
+    def _atom(self) -> Test:
         if self._peek() == "(":
             self.pos += 1
             inner = self._or()
@@ -175,12 +247,13 @@ class _JsonParser:
         if kind != "op" or op not in {"=", "!=", ">", "<", ">=", "<="}:
             raise PatternError(f"expected a comparison after {selector}, found {op!r}")
         kind, raw = self._next()
-        if kind not in {"str", "word"}:
+        if kind not in {"str", "word", "re"}:
             raise PatternError(f"expected a value after {selector} {op}, found {raw!r}")
         value = json.loads(raw) if kind == "str" else raw
-        return _comparison(path, op, value)
+        test = _comparison(op, str(value), quoted=kind == "str")
+        return lambda e: test(_lookup(e, path))
 
-    def _keyword(self, path: list[str | int], first: str) -> Predicate:
+    def _keyword(self, path: list[str | int], first: str) -> Test:
         _, word = self._next()
         word = word.upper()
         if first == "NOT" and word == "EXISTS":
@@ -191,9 +264,6 @@ class _JsonParser:
         if first == "IS" and word == "NULL":
             return lambda e: _lookup(e, path) is None
         raise PatternError(f"unknown keyword {first} {word}")
-
-
-_MISSING = object()
 
 
 def _path(selector: str) -> list[str | int]:
@@ -213,61 +283,166 @@ def _lookup(event: Any, path: list[str | int]) -> Any:
     return node
 
 
-def _equals(actual: Any, value: str) -> bool:
-    if actual is _MISSING or isinstance(actual, (dict, list)):
-        return False
-    if isinstance(actual, bool):
-        return value.lower() == str(actual).lower()
-    if isinstance(actual, (int, float)):
-        try:
-            return float(value) == float(actual)
-        except ValueError:
-            return False
-    if actual is None:
-        return False
-    if value.startswith("%") and value.endswith("%") and len(value) > 1:
-        return re.search(value[1:-1], str(actual)) is not None
-    return fnmatch.fnmatchcase(str(actual), value) if "*" in value else str(actual) == value
-
-
-def _comparison(path: list[str | int], op: str, value: str) -> Predicate:
-    if op == "=":
-        return lambda e: _equals(_lookup(e, path), value)
-    if op == "!=":
-        return lambda e: _lookup(e, path) is not _MISSING and not _equals(_lookup(e, path), value)
+def _comparison(op: str, value: str, quoted: bool) -> Test:
+    """A test of one field's value (a JSON value, or a space-delimited field's text)."""
+    if op in {"=", "!="}:
+        equal = _equality(value, quoted)
+        if op == "=":
+            return lambda actual: actual is not _MISSING and equal(actual)
+        return lambda actual: actual is not _MISSING and not equal(actual)
     try:
         number = float(value)
-    except ValueError as exc:
-        raise PatternError(f"{op} needs a number, found {value!r}") from exc
+    except ValueError:
+        raise PatternError(f"{op} needs a number, found {value!r}") from None
 
-    def numeric(e: dict[str, Any]) -> bool:
-        actual = _lookup(e, path)
-        if not isinstance(actual, (int, float)) or isinstance(actual, bool):
+    def numeric(actual: Any) -> bool:
+        if isinstance(actual, str):
+            try:
+                actual = float(actual)
+            except ValueError:
+                return False
+        if not isinstance(actual, int | float) or isinstance(actual, bool):
             return False
         return {">": actual > number, "<": actual < number, ">=": actual >= number, "<=": actual <= number}[op]
 
     return numeric
 
 
-# --- term patterns: CreateTrail ?StopLogging -"x" ------------------------------------------------------
+def _equality(value: str, quoted: bool) -> Test:
+    text = text_test(value, quoted)
+    try:
+        number: float | None = float(value) if not quoted else None
+    except ValueError:
+        number = None
 
-_TERM = re.compile(r'([?\-]?)("(?:[^"\\]|\\.)*"|\S+)')
+    def equal(actual: Any) -> bool:
+        if isinstance(actual, dict | list) or actual is None:
+            return False
+        if isinstance(actual, bool):
+            return value.lower() == str(actual).lower()
+        if isinstance(actual, int | float):
+            return number is not None and float(actual) == number
+        return text(str(actual))
+
+    return equal
+
+
+# --- space-delimited patterns ---------------------------------------------------------------------------------
+
+
+def fields(line: str) -> list[str]:
+    """A log event split as space-delimited patterns see it: at spaces, "..." and [...] each one field."""
+    out: list[str] = []
+    i = 0
+    while i < len(line):
+        if line[i].isspace():
+            i += 1
+            continue
+        closer = {'"': '"', "[": "]"}.get(line[i])
+        if closer:
+            end = line.find(closer, i + 1)
+            end = len(line) if end < 0 else end
+            out.append(line[i + 1 : end])
+            i = end + 1
+            continue
+        j = i
+        while j < len(line) and not line[j].isspace():
+            j += 1
+        out.append(line[i:j])
+        i = j
+    return out
+
+
+_CONDITION = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*(!=|>=|<=|=|>|<)\s*("(?:[^"\\]|\\.)*"|[^\s&|"]+)\s*')
+
+
+def _delimited_pattern(text: str) -> Predicate:
+    if not text.endswith("]"):
+        raise PatternError("a space-delimited pattern ends with ']'")
+    specs = [_field_spec(part) for part in _split_top(text[1:-1], ",")]
+    return lambda line: _fit(specs, fields(line))
+
+
+def _split_top(text: str, sep: str) -> list[str]:
+    parts, current, quoted = [], "", False
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if c == '"' and (i == 0 or text[i - 1] != "\\"):
+            quoted = not quoted
+        if not quoted and text.startswith(sep, i):
+            parts.append(current)
+            current, i = "", i + len(sep)
+            continue
+        current += c
+        i += 1
+    if quoted:
+        raise PatternError("an unclosed quote")
+    return [*parts, current]
+
+
+def _field_spec(part: str) -> Test | None:
+    """None for `...`; a test for a field: a bare name (anything), or conditions joined by && and ||."""
+    spec = part.strip()
+    if spec == "...":
+        return None
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", spec):
+        return lambda _field: True
+    alternatives = []
+    for alternative in _split_top(spec, "||"):
+        tests = []
+        for condition in _split_top(alternative, "&&"):
+            m = _CONDITION.fullmatch(condition)
+            if m is None:
+                raise PatternError(f"cannot read the field {spec!r}")
+            _, op, raw = m.groups()
+            quoted = raw.startswith('"')
+            tests.append(_comparison(op, json.loads(raw) if quoted else raw, quoted))
+        alternatives.append(tests)
+    return lambda field: any(all(t(field) for t in tests) for tests in alternatives)
+
+
+def _fit(specs: list[Test | None], values: list[str]) -> bool:
+    """Whether the fields fit the specs in order, `...` (None) taking any number of them."""
+    if not specs:
+        return not values
+    head, rest = specs[0], specs[1:]
+    if head is None:
+        return any(_fit(rest, values[i:]) for i in range(len(values) + 1))
+    return bool(values) and head(values[0]) and _fit(rest, values[1:])
+
+
+# --- term patterns --------------------------------------------------------------------------------------------
+
+_TERM = re.compile(r'([?\-]?)("(?:[^"\\]|\\.)*"|%[^%]+%|\S+)')
 
 
 def _term_pattern(text: str) -> Predicate:
-    required: list[str] = []
-    optional: list[str] = []
-    excluded: list[str] = []
+    required: list[Callable[[str], bool]] = []
+    optional: list[Callable[[str], bool]] = []
+    excluded: list[Callable[[str], bool]] = []
     for sign, raw in _TERM.findall(text):
-        term = json.loads(raw) if raw.startswith('"') else raw
-        {"": required, "?": optional, "-": excluded}[sign].append(term)
+        if raw.startswith('"'):
+            try:
+                term = str(json.loads(raw))
+            except ValueError:
+                raise PatternError(f"cannot read the quoted term {raw!r}") from None
+            test = _contains(term)
+        elif len(raw) >= 2 and raw.startswith("%") and raw.endswith("%"):
+            test = _found(regex(raw[1:-1]))
+        else:
+            test = _contains(raw)
+        {"": required, "?": optional, "-": excluded}[sign].append(test)
+    return lambda line: (
+        all(t(line) for t in required)
+        and (not optional or any(t(line) for t in optional))
+        and not any(t(line) for t in excluded)
+    )
 
-    def predicate(event: dict[str, Any]) -> bool:
-        line = json.dumps(event)
-        return (
-            all(t in line for t in required)
-            and (not optional or any(t in line for t in optional))
-            and not any(t in line for t in excluded)
-        )
 
-    return predicate
+def _found(compiled: re.Pattern[str]) -> Callable[[str], bool]:
+    return lambda line: compiled.search(line) is not None
+
+
+def _contains(term: str) -> Callable[[str], bool]:
+    return lambda line: term in line

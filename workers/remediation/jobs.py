@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from typing import Any
 
@@ -27,6 +28,7 @@ from workers.audit.awserrors import ApiError
 from workers.audit.engine import recheck
 from workers.audit.findings import GLOBAL
 from workers.audit.inventory import call
+from workers.audit.regions import plan as region_plan
 from workers.core import failpoints, logs
 from workers.core.mrkdwn import channel, code, escape, mention
 from workers.core.settings import Settings
@@ -104,18 +106,40 @@ def _commit(conn: Redis, req: Request, to: RequestStatus, expect: set[RequestSta
 
 
 def resolve(acct: Account, settings: Settings, req: Request) -> tuple[str, str]:
-    """The request's (region, resource): a trail name becomes its ARN, and its region the trail's home."""
+    """The request's (region, resource): a trail name becomes its ARN, and its region the trail's home.
+
+    A name is looked for in the home region first (which lists every multi-region trail), then in every
+    enabled region (a single-region trail lives only in its own); a name two trails share is refused with
+    their ARNs, to choose from.
+    """
     if not remediations.on_trail(req.action):
         return req.region, req.resource
     if req.resource.startswith("arn:"):
         return remediations.trail_region(req.resource), req.resource
-    trails = call(acct, "cloudtrail", settings.home_region, "DescribeTrails", includeShadowTrails=True)
+    found = _trails_named(acct, settings.home_region, req.resource)
+    if not found:
+        regions = region_plan(acct, settings.home_region, settings.regions)
+        if isinstance(regions, ApiError):
+            raise PlanError(regions.sentence())
+        others = [r for r in regions.enabled if r != settings.home_region]
+        with ThreadPoolExecutor(max(1, min(16, len(others)))) as pool:
+            for trails in pool.map(lambda region: _trails_named(acct, region, req.resource), others):
+                found.update(trails)
+    if len(found) > 1:
+        raise PlanError(f"Several trails are named {code(req.resource[:80])}: give one of their ARNs: "
+                        + ", ".join(code(arn) for arn in sorted(found)) + ".")  # fmt: skip
+    if found:
+        arn, home = next(iter(found.items()))
+        return home, arn
+    raise PlanError(f"No trail named {code(req.resource[:80])} in account {acct.id}.")
+
+
+def _trails_named(acct: Account, region: str, name: str) -> dict[str, str]:
+    """The trails called `name` that a region lists: ARN -> home region."""
+    trails = call(acct, "cloudtrail", region, "DescribeTrails", includeShadowTrails=True)
     if isinstance(trails, ApiError):
         raise PlanError(trails.sentence())
-    found = [t for t in trails.get("trailList", []) if t.get("Name") == req.resource]
-    if found:
-        return found[0]["HomeRegion"], found[0]["TrailARN"]
-    raise PlanError(f"No trail named {code(req.resource[:80])} in account {acct.id}.")
+    return {t["TrailARN"]: t["HomeRegion"] for t in trails.get("trailList", []) if t.get("Name") == name}
 
 
 def current_plan(settings: Settings, acct: Account, req: Request) -> Plan:
