@@ -102,8 +102,8 @@ class Faults:
         self.attempts: Counter[str] = Counter()
 
     def install(self, session: Any) -> Any:
-        """Register on a boto3 session; returns the session."""
-        session.events.register("before-send", self._before_send)
+        """Register on a botocore session (every client it makes sends through this); returns the session."""
+        session.register("before-send", self._before_send)
         return session
 
     def _before_send(self, request: Any, event_name: str, **_: Any) -> AWSResponse | None:

@@ -164,3 +164,20 @@ def test_a_pattern_aws_refuses_is_an_error_and_a_denied_evaluator_falls_back() -
 
 
 CIS_EVENTS_PATTERN = "{ " + " || ".join(f"$.eventName = {n}" for n in CIS_EVENTS) + " }"
+
+
+def test_pending_subscriptions_do_not_count_and_a_missing_topic_is_an_answer() -> None:
+    """Constructed answers (Stubber): moto confirms every subscription at once."""
+    from workers.audit import inventory
+
+    account = Account(id="123456789012", config=client_config(Settings(_env_file=None)))  # type: ignore[call-arg]
+    stub = Stubber(account.client("sns", "us-east-1"))
+    topic = "arn:aws:sns:us-east-1:123456789012:oncall"
+    pending = {"SubscriptionArn": "PendingConfirmation", "Owner": "1", "Protocol": "email", "Endpoint": "a@b.c",
+               "TopicArn": topic}  # fmt: skip
+    stub.add_response("list_subscriptions_by_topic", {"Subscriptions": [pending]}, {"TopicArn": topic})
+    stub.add_client_error("list_subscriptions_by_topic", service_error_code="NotFound", http_status_code=404,
+                          expected_params={"TopicArn": topic})  # fmt: skip
+    with stub:
+        assert inventory._subscribers(account, topic) == 0
+        assert inventory._subscribers(account, topic) == "missing"

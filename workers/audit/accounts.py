@@ -8,8 +8,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
 import botocore.session
+from botocore.client import ClientCreator
 from botocore.config import Config
 from botocore.loaders import Loader
 
@@ -27,37 +27,57 @@ def client_config(settings: Settings) -> Config:
     )
 
 
-_BASE: boto3.Session | None = None
+_BASE: botocore.session.Session | None = None
 _BASE_LOCK = threading.RLock()
-
-
 _LOADER: Loader | None = None
 
 
-def new_session(**kwargs: Any) -> boto3.Session:
-    """A boto3 session on the standard credential chain (AWS_ENDPOINT_URL is honoured by botocore itself).
+def new_session() -> botocore.session.Session:
+    """A botocore session on the standard credential chain (AWS_ENDPOINT_URL is honoured by botocore itself).
 
-    Every session of the process shares one loader, which keeps the service models it has parsed: a new
-    session (new credentials, a reset) does not parse them again, which is most of what making clients costs.
+    Every session of the process shares one loader, which keeps the service models it has parsed, and one
+    client class per service: a new session (new credentials, a reset) or a new region parses nothing again and
+    builds no class again, which is most of what making a client costs (an audit makes two per region).
     """
     global _LOADER
-    core = botocore.session.Session()
+    session = botocore.session.Session()
     with _BASE_LOCK:
         if _LOADER is None:
-            _LOADER = core.get_component("data_loader")
-        core.register_component("data_loader", _LOADER)
-        session = boto3.Session(botocore_session=core, **kwargs)
-        paths = _LOADER.search_paths  # boto3 adds its own data path again for each session: keep one of each
-        paths[:] = list(dict.fromkeys(paths))
+            _LOADER = session.get_component("data_loader")
+            _reuse_client_classes()
+        session.register_component("data_loader", _LOADER)
     return session
 
 
-def base_session() -> boto3.Session:
-    """The process's one boto3 session, made on first use.
+def _reuse_client_classes() -> None:
+    """Keep, for the process, the service model and the client class (one method per operation) botocore
+    makes for a service each time it makes a client: both are read-only once made."""
+    for name in ("_load_service_model", "_create_client_class"):
+        make = getattr(ClientCreator, name, None)
+        if make is None or getattr(make, "_kept", False):
+            continue  # another botocore: it makes them as it likes
+        setattr(ClientCreator, name, _kept(make))
 
-    Its loader keeps the parsed service models, so later audits in the same process (a worker runs many)
-    do not parse them again. boto3 sessions are not thread-safe: use it only under `_BASE_LOCK`.
-    """
+
+def _kept(make: Any) -> Any:
+    made: dict[tuple[Any, ...], Any] = {}
+
+    def kept(self: ClientCreator, service_name: str, other: Any = None) -> Any:
+        key = (service_name, str(getattr(other, "api_version", other)))
+        with _BASE_LOCK:
+            found = made.get(key)
+        if found is None:
+            found = make(self, service_name, other)
+            with _BASE_LOCK:
+                found = made.setdefault(key, found)
+        return found
+
+    kept._kept = True  # type: ignore[attr-defined]
+    return kept
+
+
+def base_session() -> botocore.session.Session:
+    """The process's one botocore session, made on first use (use it only under `_BASE_LOCK`)."""
     global _BASE
     with _BASE_LOCK:
         if _BASE is None:
@@ -110,7 +130,9 @@ class Account:
         if max_attempts is not None:
             config = config.merge(Config(retries={"mode": "standard", "max_attempts": max_attempts}))
         with _BASE_LOCK:
-            made = base_session().client(service, region_name=region, config=config, **(self.credentials or {}))
+            made = base_session().create_client(
+                service, region_name=region, config=config, **(self.credentials or {})
+            )
         made.meta.events.register("before-call", self._count)
         with self._lock:
             return self._clients.setdefault(key, made)

@@ -108,8 +108,7 @@ def collect_region(account: Account, region: str, audited: list[str]) -> RegionF
     facts = RegionFacts(account=account.id, region=region)
     with ThreadPoolExecutor(_REGION_THREADS, thread_name_prefix=f"ta-{region}") as pool:
         trails = pool.submit(call, account, "cloudtrail", region, "DescribeTrails", includeShadowTrails=True)
-        recorders = pool.submit(call, account, "config", region, "DescribeConfigurationRecorders")
-        statuses = pool.submit(call, account, "config", region, "DescribeConfigurationRecorderStatus")
+        recorders = pool.submit(_recorders, account, region)
         channels = pool.submit(call, account, "config", region, "DescribeDeliveryChannels")
         answer = trails.result()
         facts.trails = answer if isinstance(answer, ApiError) else answer.get("trailList", [])
@@ -122,10 +121,18 @@ def collect_region(account: Account, region: str, audited: list[str]) -> RegionF
         for tf, futures in pending:
             tf.status, tf.selectors, tf.bucket, tf.alarm = (f.result() for f in futures)
             facts.trail_facts.append(tf)
-        facts.recorders = _unwrap(recorders.result(), "ConfigurationRecorders")
-        facts.recorder_statuses = _unwrap(statuses.result(), "ConfigurationRecordersStatus")
+        facts.recorders, facts.recorder_statuses = recorders.result()
         facts.channels = _unwrap(channels.result(), "DeliveryChannels")
     return facts
+
+
+def _recorders(account: Account, region: str) -> tuple[Fact, Fact]:
+    """The Config recorders of a region and, when there are any, their status (most regions have none)."""
+    recorders = _unwrap(call(account, "config", region, "DescribeConfigurationRecorders"), "ConfigurationRecorders")
+    if not recorders or isinstance(recorders, ApiError):
+        return recorders, []
+    statuses = call(account, "config", region, "DescribeConfigurationRecorderStatus")
+    return recorders, _unwrap(statuses, "ConfigurationRecordersStatus")
 
 
 def _gathered_here(trail: dict[str, Any], region: str, audited: list[str]) -> bool:
