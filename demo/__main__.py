@@ -57,6 +57,7 @@ class Conversation:
         say(f"── @{NAMES[user]} clicks [ {label} ]" + (" on the prompt, and confirms" if label != "Restore" else ""))
         url = self.slack.response_url(f"{label}-{user}-{time.monotonic_ns()}")
         channel, ts = self.message_with(request_id)
+        self.stack.landed(ts)
         body = action_body(label.lower(), request_id, user, channel, ts, url)
         post(self.stack.url + "/slack/events", body, SECRET)
 

@@ -60,6 +60,21 @@ class Stack:
         subprocess.run(["pkill", f"-{int(sig)}", "-s", str(proc.pid)], check=False)
         proc.wait(15)
 
+    def landed(self, ts: str, timeout: float = 15) -> None:
+        """Wait until the bot has recorded that one of its messages landed at `ts` (a person can only click a
+        message once Slack has shown it; the bot records its ts as Slack answers the post)."""
+        from redis import Redis
+
+        conn = Redis.from_url(self.env["REDIS_URL"])
+
+        def seen() -> bool:
+            for key in conn.scan_iter("ta:msg:*", count=500):
+                if not key.endswith(b":lock") and conn.hget(key, "ts") == ts.encode():
+                    return True
+            return False
+
+        wait_for(seen, timeout, f"the message at {ts}")
+
     def restart(self, name: str) -> None:
         """Stop one process and start it again with the current `env`."""
         self._end(name)

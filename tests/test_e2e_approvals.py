@@ -70,11 +70,14 @@ def command(flow: dict[str, Any], text: str, user: str) -> dict[str, Any]:
     return dict(json.loads(answer))
 
 
-def click(flow: dict[str, Any], action: str, request_id: str, user: str, prompt: Call) -> str:
+def click(flow: dict[str, Any], action: str, request_id: str, user: str, prompt: Call, landed: bool = True) -> str:
     """Click a button of a posted message (`prompt`) as `user`, in the channel and on the message it was posted
-    to; returns the response_url name the answer (if any) goes to."""
+    to, once the bot knows where it landed (unless `landed` is False); returns the response_url name the answer
+    (if any) goes to."""
     name = f"{action}-{user}-{time.monotonic_ns()}"
     ts = prompt.params.get("_ts") or prompt.params.get("ts") or "1.0"  # a post's answered ts, or an update's
+    if landed:
+        flow["stack"].landed(ts)
     body = action_body(action, request_id, user, prompt.params.get("channel") or ALERTS, ts,
                        flow["slack"].response_url(name))  # fmt: skip
     assert post(flow["stack"].url + "/slack/events", body, SECRET)[0] == 200

@@ -198,7 +198,7 @@ def test_approve_while_the_prompt_is_still_being_posted_executes_once(faulty: di
     wait_until(lambda: approvals.load(conn, rid).status is S.PENDING, 30)
     # a click before trail-audit knows where its prompt landed cannot be bound to it: refused, nothing decided
     early = Call("chat.postMessage", {"channel": ALERTS, "_ts": "1.0"})
-    assert "still being posted" in answer_to(slack, click(faulty, "approve", rid, "U0BOB", early))
+    assert "still being posted" in answer_to(slack, click(faulty, "approve", rid, "U0BOB", early, landed=False))
     prompt = prompt_of(slack, rid)
     slack.delay.clear()
     click(faulty, "approve", rid, "U0BOB", prompt)

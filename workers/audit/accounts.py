@@ -130,9 +130,7 @@ class Account:
         if max_attempts is not None:
             config = config.merge(Config(retries={"mode": "standard", "max_attempts": max_attempts}))
         with _BASE_LOCK:
-            made = base_session().create_client(
-                service, region_name=region, config=config, **(self.credentials or {})
-            )
+            made = base_session().create_client(service, region_name=region, config=config, **(self.credentials or {}))
         made.meta.events.register("before-call", self._count)
         with self._lock:
             return self._clients.setdefault(key, made)
