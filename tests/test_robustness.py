@@ -54,3 +54,15 @@ def test_policy_covers_every_call_of_a_full_audit(settings: Settings) -> None:
     assert used - allowed == set(), f"the audit calls actions the policy lacks: {sorted(used - allowed)}"
     assert allowed - used == set(), f"the policy grants actions the audit never uses: {sorted(allowed - used)}"
     assert not any(a.split(":")[1].startswith(("Put", "Create", "Delete", "Update", "Start", "Stop")) for a in allowed)
+
+
+def test_an_error_names_the_iam_action_only_when_a_permission_is_missing() -> None:
+    from workers.audit.awserrors import ApiError
+
+    denied = ApiError("cloudtrail", "LookupEvents", "AccessDeniedException", "not authorized")
+    broken = ApiError("cloudtrail", "LookupEvents", "500", "the service answered with an HTML error page")
+    slow = ApiError("cloudtrail", "LookupEvents", "Timeout", "read timeout")
+    assert "cloudtrail:LookupEvents" in denied.sentence() and "denied" in denied.sentence()
+    for error in (broken, slow):
+        assert "IAM" not in error.sentence() and "cloudtrail:" not in error.sentence()
+        assert error.sentence().startswith("LookupEvents failed with")
