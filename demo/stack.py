@@ -43,6 +43,8 @@ class Stack:
     def start(self, *names: str) -> Stack:
         """Start Procfile entries (all when none named; `worker#2` is another worker) and wait for /healthz."""
         entries = procfile()
+        if not names and not self.env.get("TRAIL_AUDIT_EVENTS_QUEUE_URL"):
+            entries.pop("events", None)  # with no queue it only idles: not started where nothing uses it
         for name in names or tuple(entries):
             entry = name.split("#")[0]  # "worker#2": a second process of the worker entry
             log = None if os.environ.get("TA_STACK_LOGS") else subprocess.DEVNULL  # TA_STACK_LOGS=1 shows them

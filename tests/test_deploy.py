@@ -21,7 +21,7 @@ def compose() -> dict:  # type: ignore[type-arg]
 def test_compose_runs_exactly_the_procfile_commands() -> None:
     services = compose()["services"]
     entries = procfile()
-    assert set(entries) == {"web", "worker", "clock"}
+    assert set(entries) == {"web", "worker", "clock", "events"}
     for name in entries:
         assert services[name]["command"] == ["sh", "-c", entries[name]]
     assert {services[name]["image"] for name in entries} == {"trail-audit"}  # one image

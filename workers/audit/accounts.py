@@ -85,6 +85,12 @@ def base_session() -> botocore.session.Session:
         return _BASE
 
 
+def own_client(service: str, region: str, config: Config) -> Any:
+    """A client on the process's own credentials (not an audited account's), e.g. for its event queue."""
+    with _BASE_LOCK:
+        return base_session().create_client(service, region_name=region, config=config)
+
+
 def reset_base_session() -> None:
     """Forget the process's session and accounts (tests that change the environment or session factory)."""
     global _BASE

@@ -71,6 +71,14 @@ class Settings(BaseSettings):
     )  # a queued re-enable that has not restored within this long is fired again
     lookup_max_pages: int = Field(20, ge=1, le=1000, validation_alias=AliasChoices("TRAIL_AUDIT_LOOKUP_MAX_PAGES"))
 
+    events_queue_url: str | None = Field(None, validation_alias=AliasChoices("TRAIL_AUDIT_EVENTS_QUEUE_URL"))
+    events_wait_seconds: int = Field(
+        20, ge=0, le=20, validation_alias=AliasChoices("TRAIL_AUDIT_EVENTS_WAIT_SECONDS")
+    )  # the SQS long poll (20 s: SQS's longest, the fewest calls)
+    events_burst_seconds: float = Field(
+        60, ge=0, validation_alias=AliasChoices("TRAIL_AUDIT_EVENTS_BURST_SECONDS")
+    )  # pushed alerts of one account and region within this long share one message
+
     team_id: str | None = Field(None, validation_alias=AliasChoices("TRAIL_AUDIT_TEAM_ID"))  # unset: auth.test's
     channels: CommaList = Field(default_factory=list, validation_alias=AliasChoices("TRAIL_AUDIT_CHANNELS"))
     operators: CommaList = Field(default_factory=list, validation_alias=AliasChoices("TRAIL_AUDIT_OPERATORS"))

@@ -104,11 +104,17 @@ def group_id(doc: dict[str, Any]) -> str:
     return f"alert-{doc.get('group') or doc['id']}"
 
 
-def stage_group(pipe: Pipeline, settings: Settings, docs: list[dict[str, Any]]) -> str | None:
-    """Stage new alerts (one account and region, one cycle) and the one message that shows them all."""
+def stage_group(
+    pipe: Pipeline,
+    settings: Settings,
+    docs: list[dict[str, Any]],
+    joining: tuple[str, list[dict[str, Any]]] | None = None,
+) -> str | None:
+    """Stage new alerts (one account and region, one cycle) and the one message that shows them all; with
+    `joining` (a group's id and its alerts so far), they join that group's message instead (a burst)."""
     if not docs:
         return None
-    gid = new_id()
+    gid, earlier = joining if joining else (new_id(), [])
     for doc in docs:
         doc["group"] = gid
         machine.create_alert(pipe, doc["id"], doc["key"], _doc(doc), indexed=doc["field"] not in ("attempt", "event"))
@@ -120,7 +126,7 @@ def stage_group(pipe: Pipeline, settings: Settings, docs: list[dict[str, Any]]) 
     pipe.expire(keys.alert_group(gid), keys.MESSAGE_TTL)
     if not settings.alert_channel:
         return None
-    return outbox.stage(pipe, f"alert-{gid}", settings.alert_channel, blocks.alert_group(docs))
+    return outbox.stage(pipe, f"alert-{gid}", settings.alert_channel, blocks.alert_group([*earlier, *docs]))
 
 
 def members(conn: Redis, doc: dict[str, Any]) -> list[dict[str, Any]]:

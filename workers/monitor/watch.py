@@ -192,7 +192,7 @@ def _watch_region(
             continue
         doc = change.to_dict() | {"key": change.key, "title": change.sentence(), "restorable": True}
         doc["approved"] = drift.correlate(doc, actions, since)
-        doc["restore"] = _restore(doc)
+        doc["restore"] = restore_offer(doc)
         if truncated:
             doc["truncated"] = truncated
         if _attribute(doc, events):
@@ -230,7 +230,7 @@ def _watch_region(
     return len(docs), drift.unreadable(observed), truncated
 
 
-def _restore(doc: dict[str, Any]) -> dict[str, Any]:
+def restore_offer(doc: dict[str, Any]) -> dict[str, Any]:
     """What the alert's Restore button asks for: the plan back to the last known good state, its permissions,
     the check re-run afterwards, and the value it is planned against (a restore onto a changed state is
     refused at execution)."""

@@ -31,20 +31,20 @@ class _Stop:
     requested = False
 
 
-def keep_running(what: str, run_once: Callable[[], None]) -> None:
-    """Run `run_once` again after every Redis failure (backing off), until a stop is requested."""
+def keep_running(what: str, run_once: Callable[[], None], stop: Any = _Stop) -> None:
+    """Run `run_once` again after every Redis failure (backing off), until `stop.requested`."""
     attempt = 0
-    while not _Stop.requested:
+    while not stop.requested:
         started = time.monotonic()
         try:
             run_once()
-            if _Stop.requested:
+            if stop.requested:
                 return
         except KeyboardInterrupt:
             return
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
             log.warning(f"{what}: Redis unreachable; reconnecting", extra={"error": type(exc).__name__})
-        if _Stop.requested:
+        if stop.requested:
             return
         attempt = 0 if time.monotonic() - started > 30 else attempt + 1
         time.sleep(BACKOFF[min(attempt, len(BACKOFF) - 1)])

@@ -154,3 +154,12 @@ def group_members(group: str) -> str:
 def quota(kind: str, who: str, minute: int) -> str:
     """How many requests of a kind one user or channel made in one minute."""
     return f"ta:quota:{kind}:{who}:{minute}"
+
+
+# pushed CloudTrail events (EventBridge -> SQS)
+def event_burst(account: str, region: str) -> str:
+    """The alert group that pushed alerts of an account and region join while a burst lasts."""
+    return f"ta:events:burst:{account}:{region}"
+
+
+EVENTS_LAST = "ta:events:last"  # JSON: when the consumer last received, and how many

@@ -1,0 +1,108 @@
+"""A CloudTrail event as EventBridge pushes it (through SQS), read and turned into the change it announces.
+
+Pure functions: `parse` reads a queue message's body (the EventBridge event, `detail` the CloudTrail record)
+and says what is wrong with it when it is not a watched call; `change_of` maps a call that takes monitoring
+away onto the regression the poller would find (same resource, same field, so the same alert key), from the
+region's last known state.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from workers.monitor import drift, tampering
+from workers.monitor.lookup import WATCHED, ChangeEvent, parse_event
+
+DETAIL_TYPE = "AWS API Call via CloudTrail"
+SOURCES = {"aws.cloudtrail": "cloudtrail.amazonaws.com", "aws.config": "config.amazonaws.com"}
+_ACCOUNT = re.compile(r"[0-9]{12}")
+
+# the successful call -> the watched field it turns off (the poller's regression of the same name)
+TURNS_OFF = {
+    "StopLogging": ("trail", "logging"),
+    "DeleteTrail": ("trail", "present"),
+    "StopConfigurationRecorder": ("recorder", "recording"),
+    "DeleteConfigurationRecorder": ("recorder", "present"),
+    "DeleteDeliveryChannel": ("channel", "present"),
+}
+# the successful call -> the field it turns back on
+TURNS_ON = {
+    "StartLogging": ("trail", "logging"),
+    "CreateTrail": ("trail", "present"),
+    "StartConfigurationRecorder": ("recorder", "recording"),
+    "PutConfigurationRecorder": ("recorder", "present"),
+    "PutDeliveryChannel": ("channel", "present"),
+}
+_PART = {"trail": "trails", "recorder": "recorders", "channel": "channels"}
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """Why a queue message is not a watched CloudTrail call (it is logged, and left to the dead-letter queue)."""
+
+    reason: str
+
+
+def parse(body: str) -> ChangeEvent | Unreadable:
+    """The watched call a queue message announces, or why it announces none."""
+    try:
+        event = json.loads(body)
+    except ValueError:
+        return Unreadable("not JSON")
+    if not isinstance(event, dict):
+        return Unreadable("not a JSON object")
+    source, detail = event.get("source"), event.get("detail")
+    if event.get("detail-type") != DETAIL_TYPE or source not in SOURCES or not isinstance(detail, dict):
+        return Unreadable(f"not a CloudTrail API call event (source {str(source)[:40]!r})")
+    if detail.get("eventSource") != SOURCES[str(source)]:
+        return Unreadable("its source and its record's eventSource disagree")
+    name = detail.get("eventName")
+    if name not in WATCHED[SOURCES[str(source)]]:
+        return Unreadable(f"{str(name)[:60]!r} is not a watched call")
+    account = str(detail.get("recipientAccountId") or "")
+    if not _ACCOUNT.fullmatch(account):
+        return Unreadable("no recipientAccountId")
+    if not detail.get("eventID") or not isinstance(detail.get("awsRegion") or event.get("region"), str):
+        return Unreadable("no eventID or region")
+    region = str(detail.get("awsRegion") or event.get("region"))
+    return parse_event({"CloudTrailEvent": json.dumps(detail)}, account, region)
+
+
+def resource_of(event: ChangeEvent, kind: str, state: dict[str, Any]) -> str | None:
+    """The resource of the region's known state that an event names (a trail by name or ARN)."""
+    named = tampering.target(event)
+    if not named:
+        return None
+    items = state.get(_PART[kind]) or {}
+    if named in items:
+        return named
+    if kind == "trail":
+        return next((arn for arn in items if arn.rsplit("/", 1)[-1] == named), None)
+    return None
+
+
+def change_of(event: ChangeEvent, state: dict[str, Any]) -> drift.Change | None:
+    """The regression a successful call made, as the poller would report it, when the last known state holds
+    the resource it names (otherwise the call is alerted as an event: see `tampering.event_alerts`)."""
+    if event.failed or event.name not in TURNS_OFF:
+        return None
+    kind, field = TURNS_OFF[event.name]
+    resource = resource_of(event, kind, state)
+    if resource is None:
+        return None
+    was = (state.get(_PART[kind]) or {}).get(resource) or {}
+    if "error" in was or (field != "present" and was.get(field) is not True):
+        return None  # not known to be on: nothing the poller would call a regression
+    before, after = ("present", "missing") if field == "present" else (True, False)
+    return drift.Change(event.account, event.region, kind, resource, field, before, after, was)
+
+
+def undoes(event: ChangeEvent, alert: dict[str, Any]) -> bool:
+    """Whether a successful call turns back on what an open alert says was turned off."""
+    if event.failed or TURNS_ON.get(event.name) != (alert.get("kind"), alert.get("field")):
+        return False
+    named = tampering.target(event)
+    return bool(named) and named in (alert["resource"], str(alert["resource"]).rsplit("/", 1)[-1])

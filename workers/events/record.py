@@ -1,0 +1,142 @@
+"""Pushed CloudTrail calls recorded as alerts: one alert per change, whichever path sees it first.
+
+For each call, in one Redis transaction with the ids of the calls it handled (so a redelivered event, or one
+the poller already read from LookupEvents, is never alerted twice):
+
+- a call an open alert already shows (the poller saw the state change first) only names who made it there;
+- a call that turns a known-good field off becomes the alert the poller would raise for that field, under the
+  same key, with before and after from the region's last known state: the poller then finds it open and
+  raises nothing, and closes it when the field is back;
+- any other call that takes monitoring away, and a failed attempt, becomes an event alert (as the poller
+  makes them from LookupEvents);
+- a call that turns a field back on closes the open alert about it (stop, then restart: alerted, then closed).
+
+Alerts of one account and region within TRAIL_AUDIT_EVENTS_BURST_SECONDS join one message.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import defaultdict
+from typing import Any
+
+from redis import Redis
+from redis.client import Pipeline
+
+from workers.core.mrkdwn import code, escape
+from workers.core.settings import Settings
+from workers.events import pushed
+from workers.monitor import alerts, drift, tampering
+from workers.monitor.lookup import ChangeEvent
+from workers.monitor.watch import restore_offer
+from workers.remediation import executed
+from workers.slack import outbox
+from workers.state import keys
+from workers.state.machine import Refused
+
+LOOKBACK = 3600  # seconds of trail-audit's own approved actions that may explain a call
+
+
+def record(conn: Redis, settings: Settings, events: list[ChangeEvent]) -> int:
+    """Record pushed calls (any accounts and regions); returns how many alerts they raised."""
+    places: dict[tuple[str, str], list[ChangeEvent]] = defaultdict(list)
+    for event in events:
+        places[(event.account, event.region)].append(event)
+    return sum(_record_place(conn, settings, account, region, found) for (account, region), found in places.items())
+
+
+def _record_place(conn: Redis, settings: Settings, account: str, region: str, events: list[ChangeEvent]) -> int:
+    seen = {e.event_id: keys.event_seen(e.event_id) for e in events}
+    burst = keys.event_burst(account, region)
+    outcome: dict[str, Any] = {}
+
+    def attempt(pipe: Pipeline) -> None:
+        outcome.clear()
+        fresh = [e for e in events if not pipe.exists(seen[e.event_id])]
+        if not fresh:
+            return
+        now = time.time()
+        state = _state(pipe, account, region)
+        actions = executed.since(pipe, now - LOOKBACK)
+        opened = alerts.open_alerts(pipe, account, region)
+        docs, enriched, closed = _alerts_for(settings, account, region, fresh, state, actions, opened, now)
+        joining = _burst(pipe, burst, now, settings)
+        pipe.multi()
+        for event in fresh:
+            pipe.set(seen[event.event_id], "1", ex=keys.EVENT_SEEN_TTL)
+        outcome["message"] = alerts.stage_group(pipe, settings, docs, joining)
+        if docs:
+            gid = docs[0]["group"]
+            pipe.set(burst, json.dumps({"group": gid, "until": now + settings.events_burst_seconds}),
+                     ex=max(1, int(settings.events_burst_seconds) + 1))  # fmt: skip
+        outcome.update(enriched=enriched, closed=closed, raised=len(docs))
+
+    conn.transaction(attempt, *seen.values(), burst)
+    outbox.kick(conn, [outcome["message"]] if outcome.get("message") else [])
+    for doc in outcome.get("enriched", []):
+        alerts.refresh(conn, settings, doc)
+    for doc, event in outcome.get("closed", []):
+        alerts.recover(conn, settings, doc, f"restored by {code(event.actor)} at {escape(event.time)} "
+                                            f"from {escape(event.source_ip)}")  # fmt: skip
+    return int(outcome.get("raised", 0))
+
+
+def _state(pipe: Pipeline, account: str, region: str) -> dict[str, Any]:
+    raw = pipe.get(keys.region_state(account, region))
+    return dict(json.loads(raw).get("state") or {}) if raw else {}
+
+
+def _burst(pipe: Pipeline, key: str, now: float, settings: Settings) -> tuple[str, list[dict[str, Any]]] | None:
+    """The group a new alert joins: the one a burst of this account and region opened, while it lasts."""
+    raw = pipe.get(key)
+    if not raw:
+        return None
+    found = json.loads(raw)
+    if found["until"] < now:
+        return None
+    try:
+        earlier = alerts.group_of(pipe, found["group"])
+    except Refused:
+        return None
+    return found["group"], earlier
+
+
+def _alerts_for(
+    settings: Settings,
+    account: str,
+    region: str,
+    fresh: list[ChangeEvent],
+    state: dict[str, Any],
+    actions: list[dict[str, Any]],
+    opened: list[dict[str, Any]],
+    now: float,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[tuple[dict[str, Any], ChangeEvent]]]:
+    docs: list[dict[str, Any]] = []
+    enriched: list[dict[str, Any]] = []
+    closed: list[tuple[dict[str, Any], ChangeEvent]] = []
+    for event in fresh:
+        shown = next((d for d in opened if d["field"] not in ("attempt", "event")
+                      and drift.attribute(d, [event]) is not None), None)  # fmt: skip
+        if shown is not None:
+            if not shown.get("attribution"):
+                shown["attribution"] = event.to_dict()
+                shown.pop("lookup_error", None)
+                enriched.append(shown)
+            continue
+        closed += [(d, event) for d in opened if pushed.undoes(event, d)]
+        if event.failed:
+            docs += [alerts.new(settings, d) for d in tampering.attempts(account, region, [event])]
+            continue
+        change = pushed.change_of(event, state)
+        if change is not None and change.key not in {d["key"] for d in docs}:
+            doc = change.to_dict() | {"key": change.key, "title": change.sentence(), "restorable": True}
+            doc["attribution"] = event.to_dict()
+            doc["approved"] = drift.correlate(doc, actions, now - LOOKBACK)
+            doc["restore"] = restore_offer(doc)
+            docs.append(alerts.new(settings, doc))
+            continue
+        if change is None:
+            made = tampering.event_alerts(account, region, [event], fresh, 0.0, actions)
+            docs += [alerts.new(settings, d) for d in made]
+    return docs, enriched, closed
