@@ -28,6 +28,7 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/cfn-lint deploy/events/*.yaml
 
 # lint and the suite at once (the suite mostly waits on the processes it starts); both must pass
 test: setup

@@ -64,7 +64,7 @@ def faults(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Faults]]:
 
 # The longest tests first, so that the parallel workers (`make test` runs pytest-xdist) end together.
 FIRST = {"test_e2e_faults.py": 0, "test_demo.py": 0, "test_e2e_approvals.py": 1, "test_e2e.py": 1,
-         "test_e2e_monitor.py": 1}  # fmt: skip
+         "test_e2e_monitor.py": 1, "test_e2e_events.py": 1}  # fmt: skip
 
 
 SHARED = ("shared", "web")  # module fixtures that run processes: their tests go to one pytest-xdist worker

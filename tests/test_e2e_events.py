@@ -1,0 +1,93 @@
+"""Pushed events end to end: the CloudFormation template on moto (an event on the bus reaches the queue), then
+the `events` process beside web, worker, clock, a real redis-server, moto's SQS and the Slack stand-in."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from redis import Redis as RedisClient
+
+from demo.fake_account import HOME, FakeAccount, compliant
+from demo.servers import Moto, start_redis
+from demo.slack_standin import SlackStandIn
+from demo.stack import Stack
+from tests.cloudtrail_records import pushed
+from tests.waiting import wait_until
+from workers.state import keys
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "events-secret"
+ALERTS = "C0ALERTS"
+
+
+def test_the_template_deploys_and_a_watched_call_on_the_bus_reaches_the_queue(aws: Moto) -> None:
+    """On moto: CloudFormation for the queues and the rule; the queue policy with boto3 (moto's CloudFormation
+    has no AWS::SQS::QueuePolicy)."""
+    cf = boto3.client("cloudformation", region_name=HOME)
+    cf.create_stack(
+        StackName="trail-audit-events", TemplateBody=(ROOT / "deploy/events/single-account.yaml").read_text()
+    )
+    stack = cf.describe_stacks(StackName="trail-audit-events")["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    out = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+    sqs, events = boto3.client("sqs", region_name=HOME), boto3.client("events", region_name=HOME)
+    template = (ROOT / "deploy/events/single-account.yaml").read_text()
+    assert "SqsManagedSseEnabled: true" in template and "ArnEquals: {aws:SourceArn: !GetAtt ToQueue.Arn}" in template
+    attributes = sqs.get_queue_attributes(QueueUrl=out["QueueUrl"], AttributeNames=["All"])["Attributes"]
+    assert json.loads(attributes["RedrivePolicy"])["deadLetterTargetArn"].endswith("trail-audit-events-dlq")
+
+    def put(body: str) -> None:
+        event = json.loads(body)
+        entry = {"Source": event["source"], "DetailType": event["detail-type"], "Detail": json.dumps(event["detail"])}
+        assert events.put_events(Entries=[entry])["FailedEntryCount"] == 0
+
+    put(pushed("DescribeTrails"))  # not watched: the rule lets it by
+    put(pushed("StopLogging", actor="mallory"))
+    got = sqs.receive_message(QueueUrl=out["QueueUrl"], WaitTimeSeconds=2, MaxNumberOfMessages=10).get("Messages", [])
+    assert len(got) == 1
+    body = json.loads(got[0]["Body"])
+    assert body["detail-type"] == "AWS API Call via CloudTrail" and body["detail"]["eventName"] == "StopLogging"
+
+
+def alert_posts(slack: SlackStandIn) -> list[Any]:
+    return [c for c in slack.of("chat.postMessage") if c.params["channel"] == ALERTS and not c.params.get("thread_ts")]
+
+
+def test_a_pushed_stop_alerts_once_with_who_and_the_poller_adds_nothing(aws: Moto) -> None:
+    compliant([HOME])
+    sqs = boto3.client("sqs", region_name=HOME)
+    dlq = sqs.create_queue(QueueName="events-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    url = sqs.create_queue(QueueName="events", Attributes={"VisibilityTimeout": "1", "RedrivePolicy": json.dumps(
+        {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"})})["QueueUrl"]  # fmt: skip
+    redis = start_redis()
+    settings = {"TRAIL_AUDIT_REGIONS": HOME, "TRAIL_AUDIT_ALERT_CHANNEL": ALERTS, "TRAIL_AUDIT_MONITOR_SECONDS": "5",
+                "TRAIL_AUDIT_EVENTS_QUEUE_URL": url, "TRAIL_AUDIT_EVENTS_WAIT_SECONDS": "1"}  # fmt: skip
+    with SlackStandIn() as slack:
+        stack = Stack(aws.url, redis.url, slack.api_url, SECRET, settings)
+        try:
+            stack.start()
+            assert "events" in stack.procs
+            conn = RedisClient.from_url(redis.url)
+            wait_until(lambda: conn.get(keys.MONITOR_LAST), 30)  # the poller's baseline
+            FakeAccount().client("cloudtrail").stop_logging(Name="management")
+            stop = pushed("StopLogging", actor="mallory", ip="203.0.113.66")
+            sqs.send_message(QueueUrl=url, MessageBody=stop)
+            posted = wait_until(lambda: [c for c in alert_posts(slack) if "mallory" in json.dumps(c.params)], 30)
+            shown = json.dumps(posted[0].params)
+            assert "203.0.113.66" in shown and "stopped logging" in shown
+            sqs.send_message(QueueUrl=url, MessageBody=stop)  # delivered again
+            sqs.send_message(QueueUrl=url, MessageBody="{not an event")
+            wait_until(lambda: sqs.receive_message(QueueUrl=dlq, WaitTimeSeconds=1).get("Messages"), 30)
+            at = json.loads(conn.get(keys.MONITOR_LAST) or "{}")["at"]
+            wait_until(lambda: json.loads(conn.get(keys.MONITOR_LAST) or "{}")["at"] > at + 5, 30)  # two more polls
+            assert len([c for c in alert_posts(slack) if "stopped logging" in json.dumps(c.params)]) == 1
+            assert all(p.poll() is None for p in stack.procs.values())  # the malformed message crashed nothing
+        finally:
+            stack.stop()
+            redis.stop()
