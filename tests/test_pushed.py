@@ -138,3 +138,30 @@ def test_a_burst_shares_one_message(conn: Redis, settings: Settings) -> None:
     assert len(messages) == 1  # one message, redrawn as the burst grew
     body: dict[str, Any] = json.loads(conn.hget(keys.message(messages[0].decode()), "body") or "{}")
     assert "100 changes" in json.dumps(body)
+
+
+def test_a_change_no_event_announced_says_once_that_the_path_is_broken_then_healed(
+    conn: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from workers.monitor import watch
+
+    monkeypatch.setenv("TRAIL_AUDIT_ALERT_CHANNEL", "C0ALERTS")
+    monkeypatch.setenv("TRAIL_AUDIT_EVENTS_QUEUE_URL", "http://localhost/123456789012/events")
+    monkeypatch.setenv("TRAIL_AUDIT_EVENTS_GRACE_SECONDS", "60")
+    on = Settings(_env_file=None)  # type: ignore[call-arg]
+    known(conn, "management")
+    change = Change(ACCOUNT, REGION, "trail", ARN, "logging", True, False, {})
+    polled = alerts.new(on, change.to_dict() | {"key": change.key, "title": change.sentence(), "restorable": False,
+                                                "seen_by": "poll", "created": 1.0})  # long ago  # fmt: skip
+    pipe = conn.pipeline(transaction=True)
+    alerts.stage_group(pipe, on, [polled])
+    pipe.execute()
+    flag = keys.monitor_blind(watch.event_path(ACCOUNT, REGION))
+    watch._silent_paths(conn, on, ACCOUNT)
+    watch._silent_paths(conn, on, ACCOUNT)
+    assert conn.exists(flag)
+    said = [m.decode() for m in conn.zrange(keys.OUTBOX_DUE, 0, -1) if m.decode().startswith("events-broken")]
+    assert len(said) == 1  # once
+    record(conn, on, [event(pushed("CreateTrail", params={"name": "other"}))])  # any event from there
+    assert not conn.exists(flag)
+    assert [m for m in conn.zrange(keys.OUTBOX_DUE, 0, -1) if m.decode().startswith("events-healed")]

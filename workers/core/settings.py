@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     events_burst_seconds: float = Field(
         60, ge=0, validation_alias=AliasChoices("TRAIL_AUDIT_EVENTS_BURST_SECONDS")
     )  # pushed alerts of one account and region within this long share one message
+    events_grace_seconds: float = Field(
+        300, gt=0, validation_alias=AliasChoices("TRAIL_AUDIT_EVENTS_GRACE_SECONDS")
+    )  # a change the poller alerted that no pushed event announced within this long: the path is broken
 
     team_id: str | None = Field(None, validation_alias=AliasChoices("TRAIL_AUDIT_TEAM_ID"))  # unset: auth.test's
     channels: CommaList = Field(default_factory=list, validation_alias=AliasChoices("TRAIL_AUDIT_CHANNELS"))

@@ -29,7 +29,7 @@ from workers.core.settings import Settings
 from workers.events import pushed
 from workers.monitor import alerts, drift, tampering
 from workers.monitor.lookup import ChangeEvent
-from workers.monitor.watch import restore_offer
+from workers.monitor.watch import healed, restore_offer
 from workers.remediation import executed
 from workers.slack import outbox
 from workers.state import keys
@@ -76,6 +76,7 @@ def _record_place(conn: Redis, settings: Settings, account: str, region: str, ev
     outbox.kick(conn, [outcome["message"]] if outcome.get("message") else [])
     for doc in outcome.get("enriched", []):
         alerts.refresh(conn, settings, doc)
+    healed(conn, settings, account, region)
     for doc, event in outcome.get("closed", []):
         alerts.recover(conn, settings, doc, f"restored by {code(event.actor)} at {escape(event.time)} "
                                             f"from {escape(event.source_ip)}")  # fmt: skip
@@ -119,8 +120,10 @@ def _alerts_for(
         shown = next((d for d in opened if d["field"] not in ("attempt", "event")
                       and drift.attribute(d, [event]) is not None), None)  # fmt: skip
         if shown is not None:
-            if not shown.get("attribution"):
-                shown["attribution"] = event.to_dict()
+            if not shown.get("pushed"):
+                shown["pushed"] = True  # the event path announced it (late, or after the poller)
+                if not shown.get("attribution"):
+                    shown["attribution"] = event.to_dict()
                 shown.pop("lookup_error", None)
                 enriched.append(shown)
             continue
@@ -131,7 +134,7 @@ def _alerts_for(
         change = pushed.change_of(event, state)
         if change is not None and change.key not in {d["key"] for d in docs}:
             doc = change.to_dict() | {"key": change.key, "title": change.sentence(), "restorable": True}
-            doc["attribution"] = event.to_dict()
+            doc |= {"attribution": event.to_dict(), "seen_by": "push", "pushed": True}
             doc["approved"] = drift.correlate(doc, actions, now - LOOKBACK)
             doc["restore"] = restore_offer(doc)
             docs.append(alerts.new(settings, doc))

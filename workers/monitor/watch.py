@@ -105,6 +105,7 @@ def watch_account(role_arn: str | None) -> dict[str, Any]:
             )
         else:
             _sighted(conn, settings, role_arn or "current credentials", acct.id)
+        _silent_paths(conn, settings, acct.id)
         calls = sum((acct.calls - before_calls).values())
         summary = {
             "at": time.time(),
@@ -124,20 +125,48 @@ def watch_account(role_arn: str | None) -> dict[str, Any]:
         conn.delete(lock)
 
 
+def event_path(account: str, region: str) -> str:
+    """How the pushed event path of one account and region is named (in its flag and its notices)."""
+    return f"the pushed event path of {account} {region}"
+
+
+def _silent_paths(conn: Redis, settings: Settings, account: str) -> None:
+    """With the pushed event path on, a change the poller alerted that no pushed event announced within
+    TRAIL_AUDIT_EVENTS_GRACE_SECONDS means the path is broken there: said once (its healing too: `healed`)."""
+    if not settings.events_queue_url:
+        return
+    now = time.time()
+    for doc in alerts.open_alerts(conn, account):
+        if doc.get("seen_by") != "poll" or doc.get("pushed") or now - doc["created"] < settings.events_grace_seconds:
+            continue
+        who = event_path(doc["account"], doc["region"])
+        why = f"no pushed event announced {doc['title']} within {settings.events_grace_seconds:g} s"
+        text = (f":warning: {escape(who[0].upper() + who[1:])} looks broken: {escape(why)}. The poller still "
+                "watches; check the EventBridge rule and the queue (deploy/events/).")  # fmt: skip
+        flag(conn, settings, who, why, f"events-broken-{doc['account']}-{doc['region']}-{int(now)}", text)
+
+
+def healed(conn: Redis, settings: Settings, account: str, region: str) -> None:
+    """A pushed event arrived from an account and region: if its path was said broken, say that it works."""
+    who = event_path(account, region)
+    text = f":white_check_mark: {escape(who[0].upper() + who[1:])} delivers events again."
+    flag(conn, settings, who, None, f"events-healed-{account}-{region}-{int(time.time())}", text)
+
+
 def _blind(conn: Redis, settings: Settings, who: str, why: str) -> None:
     """Say once, in the alert channel, that part of an account cannot be watched (never a silent blind spot)."""
     text = f":warning: The monitor cannot watch all of {escape(who)}: {escape(why)}. Changes there would go unnoticed."
-    _flag(conn, settings, who, why, f"blind-{who}-{int(time.time())}", text)
+    flag(conn, settings, who, why, f"blind-{who}-{int(time.time())}", text)
 
 
 def _sighted(conn: Redis, settings: Settings, *names: str) -> None:
     """Say once that a blind spot is gone."""
     for who in names:
         text = f":white_check_mark: The monitor watches all of {escape(who)} again."
-        _flag(conn, settings, who, None, f"sighted-{who}-{int(time.time())}", text)
+        flag(conn, settings, who, None, f"sighted-{who}-{int(time.time())}", text)
 
 
-def _flag(conn: Redis, settings: Settings, who: str, why: str | None, message_id: str, text: str) -> None:
+def flag(conn: Redis, settings: Settings, who: str, why: str | None, message_id: str, text: str) -> None:
     """Set (a reason) or clear (None) an account's blind-spot flag, and on a change commit its notice with it."""
     key = keys.monitor_blind(who)
     staged: list[str] = []
@@ -190,7 +219,7 @@ def _watch_region(
     for change in changes:
         if alerts.is_open(conn, change.key):
             continue
-        doc = change.to_dict() | {"key": change.key, "title": change.sentence(), "restorable": True}
+        doc = change.to_dict() | {"key": change.key, "title": change.sentence(), "restorable": True, "seen_by": "poll"}
         doc["approved"] = drift.correlate(doc, actions, since)
         doc["restore"] = restore_offer(doc)
         if truncated:
