@@ -16,6 +16,7 @@ import sys
 import time
 from typing import Any
 
+from demo import bus
 from demo.fake_account import ACCOUNT, FakeAccount, demo_account
 from demo.servers import aws_env, moto_server, start_redis
 from demo.signing import action_body, post, slash_body
@@ -129,6 +130,8 @@ def main() -> int:
     with moto_server() as moto, SlackStandIn() as slack:
         os.environ.update(aws_env(moto.url))
         demo_account(REGIONS[:4])
+        settings["TRAIL_AUDIT_EVENTS_QUEUE_URL"] = bus.event_queue(FakeAccount())
+        settings["TRAIL_AUDIT_EVENTS_WAIT_SECONDS"] = "1"
         redis = start_redis()
         stack = Stack(moto.url, redis.url, slack.api_url, SECRET, settings)
         try:
@@ -157,9 +160,13 @@ def main() -> int:
             talk.until("backout active until")
             say("   … the deadline passes; nobody does anything …\n")
             talk.until("restored at its deadline")
-            say("4. Tampering: someone outside trail-audit stops the management trail (the monitor runs every 5 s)\n")
+            say(
+                "4. Tampering: someone outside trail-audit stops the management trail; EventBridge pushes the call\n"
+                "   to the events queue within seconds (the poller, every 5 s, is the backstop and adds nothing)\n"
+            )
             say(f"── mallory, with stolen keys: aws cloudtrail stop-logging --name {MANAGEMENT}\n")
             FakeAccount().client("cloudtrail").stop_logging(Name=MANAGEMENT)
+            bus.put(FakeAccount(), bus.call("StopLogging", "mallory", "203.0.113.66", {"name": MANAGEMENT}))
             talk.until("UNAPPROVED change")
             talk.click("U0BOB", "Restore", alert_id(slack))
             talk.until("Approval needed")

@@ -71,4 +71,7 @@ def test_make_demo_runs_the_whole_flow_offline() -> None:
                  "APPROVAL NEEDED: RESTORE.LAST_KNOWN_GOOD", "@alice clicks [ Approve ]",
                  "Recovered: logging is back to yes; restored by trail-audit request"):  # fmt: skip
         assert text in tamper, text
+    # pushed through the event queue: the alert names who did it, and the poller's backstop adds no second one
+    assert "arn:aws:iam::123456789012:user/mallory" in tamper and "203.0.113.66" in tamper
+    assert tamper.count("posts in #oncall-alerts\n   │ UNAPPROVED CHANGE: TRAIL MANAGEMENT STOPPED LOGGING") == 1
     assert "Traceback" not in proc.stderr
