@@ -38,7 +38,13 @@ def test_the_template_deploys_and_a_watched_call_on_the_bus_reaches_the_queue(aw
     sqs, events = boto3.client("sqs", region_name=HOME), boto3.client("events", region_name=HOME)
     template = (ROOT / "deploy/events/single-account.yaml").read_text()
     assert "SqsManagedSseEnabled: true" in template and "ArnEquals: {aws:SourceArn: !GetAtt ToQueue.Arn}" in template
+    rule = next(r for r in events.list_rules()["Rules"] if r["Name"].startswith("trail-audit-events-ToQueue"))
+    policy = {"Version": "2012-10-17", "Statement": [{"Sid": "OnlyTheTrailAuditRule", "Effect": "Allow",
+              "Principal": {"Service": "events.amazonaws.com"}, "Action": "sqs:SendMessage",
+              "Resource": out["QueueArn"], "Condition": {"ArnEquals": {"aws:SourceArn": rule["Arn"]}}}]}  # fmt: skip
+    sqs.set_queue_attributes(QueueUrl=out["QueueUrl"], Attributes={"Policy": json.dumps(policy)})
     attributes = sqs.get_queue_attributes(QueueUrl=out["QueueUrl"], AttributeNames=["All"])["Attributes"]
+    assert json.loads(attributes["Policy"])["Statement"][0]["Condition"]["ArnEquals"]["aws:SourceArn"] == rule["Arn"]
     assert json.loads(attributes["RedrivePolicy"])["deadLetterTargetArn"].endswith("trail-audit-events-dlq")
 
     def put(body: str) -> None:
