@@ -23,6 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.monitor_bench import wait
 from demo import bus
 from demo.fake_account import FakeAccount
 from demo.servers import aws_env, moto_server, start_redis
@@ -30,16 +31,6 @@ from demo.slack_standin import SlackStandIn
 from demo.stack import Stack
 
 ALERTS = "C0ALERTS"
-
-
-def wait(check: object, timeout: float = 60) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()  # type: ignore[operator]
-        if value:
-            return value
-        time.sleep(0.005)
-    raise SystemExit(f"bench: timed out after {timeout}s")
 
 
 def message(user: str, trail: str) -> str:
@@ -74,7 +65,7 @@ def main() -> None:
                 user = f"user-{i:04d}"
                 sent = time.monotonic()
                 sqs.send_message(QueueUrl=one, MessageBody=message(user, f"trail-{i:04d}"))
-                wait(lambda user=user: shown(slack, f"user/{user}"))
+                wait(lambda user=user: shown(slack, f"user/{user}"), 60, step=0.005)
                 latencies.append(time.monotonic() - sent)
                 time.sleep(max(0.0, 1.1 - (time.monotonic() - sent)))
         finally:
@@ -95,7 +86,7 @@ def main() -> None:
                 entries = [{"Id": str(i), "MessageBody": message(f"burst-{i:03d}", f"burst-trail-{i:03d}")}
                            for i in range(start, start + 10)]  # fmt: skip
                 sqs.send_message_batch(QueueUrl=burst_queue, Entries=entries)
-            wait(lambda: shown(slack, "100 changes"), 120)
+            wait(lambda: shown(slack, "100 changes"), 120, step=0.005)
             took = time.monotonic() - sent
             posts = [c for c in slack.calls if c.method == "chat.postMessage" and c.params.get("channel") == ALERTS]
             updates = [c for c in slack.calls if c.method == "chat.update"]

@@ -33,13 +33,14 @@ from workers.monitor.watch import LAST
 ALERTS = "C0ALERTS"
 
 
-def wait(check: object, timeout: float) -> object:
+def wait(check: object, timeout: float, step: float = 0.05) -> object:
+    """Poll `check()` every `step` seconds until it is truthy (its value), or raise after `timeout`."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = check()  # type: ignore[operator]
         if value:
             return value
-        time.sleep(0.05)
+        time.sleep(step)
     raise TimeoutError("waited too long")
 
 
