@@ -60,6 +60,26 @@ def test_the_template_deploys_and_a_watched_call_on_the_bus_reaches_the_queue(aw
     assert body["detail-type"] == "AWS API Call via CloudTrail" and body["detail"]["eventName"] == "StopLogging"
 
 
+def test_the_organization_templates_carry_a_member_call_to_the_central_queue(aws: Moto) -> None:
+    """On moto, one account plays the security account (central.yaml: the bus, its rule, the queues) and a
+    member (member.yaml, the StackSet's template): a watched call on the member's default bus reaches the
+    central queue through the central bus."""
+    cf = boto3.client("cloudformation", region_name=HOME)
+    cf.create_stack(StackName="central", TemplateBody=(ROOT / "deploy/events/central.yaml").read_text(),
+                    Parameters=[{"ParameterKey": "OrganizationId", "ParameterValue": "o-exampleorg1"}])  # fmt: skip
+    central = cf.describe_stacks(StackName="central")["Stacks"][0]
+    out = {o["OutputKey"]: o["OutputValue"] for o in central["Outputs"]}
+    cf.create_stack(StackName="member", TemplateBody=(ROOT / "deploy/events/member.yaml").read_text(),
+                    Parameters=[{"ParameterKey": "CentralBusArn", "ParameterValue": out["CentralBusArn"]}],
+                    Capabilities=["CAPABILITY_IAM"])  # fmt: skip
+    assert cf.describe_stacks(StackName="member")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+    event = json.loads(pushed("StopLogging", actor="mallory"))
+    entry = {"Source": event["source"], "DetailType": event["detail-type"], "Detail": json.dumps(event["detail"])}
+    boto3.client("events", region_name=HOME).put_events(Entries=[entry])
+    got = boto3.client("sqs", region_name=HOME).receive_message(QueueUrl=out["QueueUrl"], WaitTimeSeconds=2)
+    assert [json.loads(m["Body"])["detail"]["eventName"] for m in got.get("Messages", [])] == ["StopLogging"]
+
+
 def alert_posts(slack: SlackStandIn) -> list[Any]:
     return [c for c in slack.of("chat.postMessage") if c.params["channel"] == ALERTS and not c.params.get("thread_ts")]
 
@@ -86,7 +106,7 @@ def test_a_pushed_stop_alerts_once_with_who_and_the_poller_adds_nothing(aws: Mot
             sqs.send_message(QueueUrl=url, MessageBody=stop)
             posted = wait_until(lambda: [c for c in alert_posts(slack) if "mallory" in json.dumps(c.params)], 30)
             shown = json.dumps(posted[0].params)
-            assert "203.0.113.66" in shown and "stopped logging" in shown
+            assert "203.0.113.66" in shown and "stopped logging" in shown and "*Before* `yes`" in shown
             sqs.send_message(QueueUrl=url, MessageBody=stop)  # delivered again
             sqs.send_message(QueueUrl=url, MessageBody="{not an event")
             wait_until(lambda: sqs.receive_message(QueueUrl=dlq, WaitTimeSeconds=1).get("Messages"), 30)
