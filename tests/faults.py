@@ -93,8 +93,11 @@ def error_response(url: str, protocol: str, code: str, message: str) -> AWSRespo
 class Faults:
     """Deny chosen operations, and throttle a share of all attempts (seeded, so runs repeat)."""
 
-    def __init__(self, deny: set[str] | None = None, throttle: float = 0.0, seed: int = 7) -> None:
+    def __init__(
+        self, deny: set[str] | None = None, throttle: float = 0.0, seed: int = 7, deny_if: str | None = None
+    ) -> None:
         self.deny = deny or set()  # IAM-style names: "cloudtrail:GetTrailStatus"
+        self.deny_if = deny_if  # deny only the requests whose body holds this text (one role of many, say)
         self.throttle = throttle
         self.rng = random.Random(seed)
         self.lock = threading.Lock()
@@ -118,7 +121,8 @@ class Faults:
         with self.lock:
             self.attempts[name] += 1
             throttled = self.throttle and self.rng.random() < self.throttle
-        if name in self.deny:
+        body = request.body if isinstance(request.body, bytes) else str(request.body or "").encode()
+        if name in self.deny and (self.deny_if is None or self.deny_if.encode() in body):
             return error_response(request.url, protocol, DENIED[protocol], f"not authorized to perform {name}")
         if throttled:
             with self.lock:

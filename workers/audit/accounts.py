@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections import Counter
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -150,21 +150,27 @@ class AccountError:
     error: ApiError
 
 
-_ACCOUNTS: dict[str, Account] = {}
+_ACCOUNTS: OrderedDict[str, Account] = OrderedDict()
+_KEEP = 256  # accounts kept (TRAIL_AUDIT_ACCOUNT_CACHE): their credentials and clients, least recently used out
 _RENEW_BEFORE = dt.timedelta(minutes=10)
 
 
 def _cached(key: str) -> Account | None:
     with _BASE_LOCK:
         account = _ACCOUNTS.get(key)
+        if account is not None:
+            _ACCOUNTS.move_to_end(key)
     if account and account.expires and account.expires - _RENEW_BEFORE < dt.datetime.now(dt.UTC):
         return None
     return account
 
 
-def _remember(key: str, account: Account) -> Account:
+def _remember(key: str, account: Account, keep: int = _KEEP) -> Account:
     with _BASE_LOCK:
         _ACCOUNTS[key] = account
+        _ACCOUNTS.move_to_end(key)
+        while len(_ACCOUNTS) > keep:
+            _ACCOUNTS.popitem(last=False)  # its clients go with it
     return account
 
 
@@ -213,14 +219,17 @@ def assumed_account(settings: Settings, role_arn: str) -> Account | AccountError
         role_arn=role_arn,
         expires=expires if isinstance(expires, dt.datetime) else None,
     )
-    return _remember(role_arn, account)
+    return _remember(role_arn, account, settings.account_cache)
 
 
 def accounts(settings: Settings) -> list[Account | AccountError]:
-    """Every account to audit: the assumed roles when configured, otherwise the current credentials."""
-    if settings.role_arns:
-        return [assumed_account(settings, arn) for arn in settings.role_arns]
-    return [default_account(settings)]
+    """Every account to audit: the configured roles and the organization's accounts (`organization.roles`),
+    otherwise the current credentials; an organization that cannot be read is one unreachable entry."""
+    from workers.audit.organization import roles  # it reads accounts through this module
+
+    found, error = roles(settings)
+    reached = [assumed_account(settings, arn) if arn else default_account(settings) for arn in found]
+    return reached + ([AccountError("the organization", error)] if error else [])
 
 
 def account_label(item: Account | AccountError) -> str:

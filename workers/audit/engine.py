@@ -37,6 +37,12 @@ class AuditResult:
     aws_calls: Counter[str] = field(default_factory=Counter)
     started: str = ""
     seconds: float = 0.0
+    unreachable: list[str] = field(default_factory=list)  # accounts (or the organization) not reached
+
+    @property
+    def coverage(self) -> str:
+        """`N of M accounts covered`: reached, and asked for their regions."""
+        return covered(len(self.accounts), len(self.unreachable))
 
     @property
     def exit_status(self) -> int:
@@ -52,6 +58,8 @@ class AuditResult:
                 "overall": overall(self.findings).value,
                 "counts": {s: counts.get(s, 0) for s in ("PASS", "FAIL", "ERROR", "SKIPPED")},
                 "accounts": self.accounts,
+                "unreachable": self.unreachable,
+                "covered": self.coverage,
                 "regions": self.regions,
                 "started": self.started,
                 "seconds": round(self.seconds, 3),
@@ -59,6 +67,11 @@ class AuditResult:
             },
             "events": self.events.to_dict() if self.events else None,
         }
+
+
+def covered(total: int, unreachable: int) -> str:
+    """`N of M accounts covered`."""
+    return f"{total - unreachable} of {total} account{'' if total == 1 else 's'} covered"
 
 
 def judge(account: str, gathered: list[RegionFacts], skipped: list[str]) -> list[Finding]:
@@ -120,6 +133,7 @@ def run_audit(
         accounts=[account_label(t.account) for t in targets],
         regions=sorted({r for pl in plans for r in pl.enabled + pl.skipped}),
         events=report,
+        unreachable=[account_label(t.account) for t in targets if not isinstance(t.plan, RegionPlan)],
         aws_calls=calls,
         started=started.isoformat(),
         seconds=time.monotonic() - t0,

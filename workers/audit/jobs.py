@@ -18,6 +18,7 @@ from rq import Callback, Worker
 from rq.job import Dependency, Job, JobStatus
 from rq.worker import WorkerStatus
 
+from workers.audit import organization
 from workers.audit.accounts import Account, AccountError, assumed_account, default_account
 from workers.audit.awserrors import ApiError
 from workers.audit.checks import unreachable_account
@@ -61,9 +62,12 @@ def start_audit(request: dict[str, Any]) -> str:
         return post_events(settings, request)
     conn = connection(settings)
     audit_id = request["id"]
-    roles: list[str | None] = list(settings.role_arns) or [None]
+    roles, unread = organization.roles(settings)
     requested = request.get("regions") or settings.regions
     targets = [_target(settings, role, requested) for role in roles]
+    if unread is not None:  # the organization's accounts could not be listed: said, never silently fewer
+        targets.append({"role_arn": None, "label": "the organization", "error": unread.__dict__, "enabled": [],
+                        "skipped": []})  # fmt: skip
     units = [region for t in targets for region in (t["enabled"] if not t.get("error") else [])]
     state = {"request": request, "targets": targets, "total": len(units), "message": message_id(audit_id)}
     conn.set(_key(audit_id), json.dumps(state), ex=KEEP)
@@ -204,6 +208,7 @@ def finish_audit(audit_id: str, job_ids: list[str]) -> dict[str, Any]:
         "findings": [f.to_dict() for f in findings],
         "summary": {
             "accounts": [t["label"] for t in state["targets"]],
+            "unreachable": [t["label"] for t in state["targets"] if t["error"]],
             "regions": sorted({r for t in state["targets"] for r in t["enabled"] + t["skipped"]}),
         },
     }

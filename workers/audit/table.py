@@ -58,8 +58,30 @@ def _headline(result: AuditResult, paint: _Paint) -> str:
     accounts = ", ".join(result.accounts)
     return (
         f"{paint.bold('trail-audit')}  {paint.status(verdict)}  account {accounts} · {len(result.regions)} "
-        f"regions · {', '.join(parts)} · {result.seconds:.1f}s"
+        f"regions · {', '.join(parts)} · {result.coverage} · {result.seconds:.1f}s"
     )
+
+
+def summary(result: AuditResult, colour: bool = False) -> str:
+    """`--summary`: one line per account that is not clean (its fail and error counts), one for the clean."""
+    paint = _Paint(colour)
+    by_account: dict[str, Counter[Status]] = {}
+    for f in result.findings:
+        by_account.setdefault(f.account, Counter())[f.status] += 1
+    lines = [_headline(result, paint)]
+    clean = []
+    for account in sorted(by_account):
+        counts = by_account[account]
+        if not counts.get(Status.FAIL) and not counts.get(Status.ERROR):
+            clean.append(account)
+            continue
+        verdict = Status.FAIL if counts.get(Status.FAIL) else Status.ERROR
+        unreached = " (not reached)" if account in result.unreachable else ""
+        lines.append(f"{paint.status(verdict)} {account}{unreached}: {counts.get(Status.FAIL, 0)} fail, "
+                     f"{counts.get(Status.ERROR, 0)} error")  # fmt: skip
+    if clean:
+        lines.append(f"{paint.status(Status.PASS)} {len(clean)} account{'' if len(clean) == 1 else 's'} clean")
+    return "\n".join(lines) + "\n"
 
 
 def _group(check_id: str, findings: list[Finding], paint: _Paint) -> list[str]:

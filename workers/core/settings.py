@@ -29,6 +29,13 @@ class Settings(BaseSettings):
     regions: CommaList = Field(default_factory=list, validation_alias=AliasChoices("TRAIL_AUDIT_REGIONS"))
     role_arns: CommaList = Field(default_factory=list, validation_alias=AliasChoices("TRAIL_AUDIT_ROLE_ARNS"))
     external_id: SecretStr | None = Field(None, validation_alias=AliasChoices("TRAIL_AUDIT_EXTERNAL_ID"))
+    org_role_name: str | None = Field(None, validation_alias=AliasChoices("TRAIL_AUDIT_ORG_ROLE_NAME"))
+    accounts_exclude: CommaList = Field(
+        default_factory=list, validation_alias=AliasChoices("TRAIL_AUDIT_ACCOUNTS_EXCLUDE")
+    )  # account ids and/or OU ids left out of the organization's accounts
+    account_cache: int = Field(
+        256, ge=1, validation_alias=AliasChoices("TRAIL_AUDIT_ACCOUNT_CACHE")
+    )  # accounts (credentials and clients) a process keeps, least recently used first out
     home_region: str = Field(
         "us-east-1", validation_alias=AliasChoices("TRAIL_AUDIT_HOME_REGION", "AWS_DEFAULT_REGION", "AWS_REGION")
     )
@@ -92,7 +99,7 @@ class Settings(BaseSettings):
         20, ge=1, validation_alias=AliasChoices("TRAIL_AUDIT_CHANNEL_REQUESTS_PER_MINUTE")
     )
 
-    @field_validator("approvers", "regions", "role_arns", "channels", "operators", mode="before")
+    @field_validator("approvers", "regions", "role_arns", "channels", "operators", "accounts_exclude", mode="before")
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
         if isinstance(value, str):

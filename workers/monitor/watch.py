@@ -19,6 +19,7 @@ from typing import Any
 from redis import Redis
 from redis.client import Pipeline
 
+from workers.audit import organization
 from workers.audit.accounts import Account
 from workers.audit.awserrors import ApiError
 from workers.audit.regions import RegionPlan, plan
@@ -56,7 +57,11 @@ def cycle() -> int:
     conn = connection(settings)
     alerts.repost_unacknowledged(conn, settings)
     q = queue(conn, MONITOR)
-    roles: list[str | None] = list(settings.role_arns) or [None]
+    roles, unread = organization.roles(settings)
+    if unread is not None:
+        _blind(conn, settings, "the organization", unread.sentence())
+    elif settings.org_role_name:
+        _sighted(conn, settings, "the organization")
     for role in roles:
         q.enqueue(
             "workers.monitor.watch.watch_account",

@@ -288,8 +288,11 @@ def enqueue_execute(conn: Redis, request_id: str) -> Job:
 
 
 def role_for(settings: Settings, account_id: str | None) -> str | None:
-    """The configured role of an account id (None: the current credentials' account)."""
+    """The role of an account id: configured, or the organization's role name (None: the current
+    credentials' account)."""
+    if not account_id:
+        return settings.role_arns[0] if settings.role_arns else None
     for arn in settings.role_arns:
-        if account_id and arn.split(":")[4:5] == [account_id]:
+        if arn.split(":")[4:5] == [account_id]:
             return arn
-    return settings.role_arns[0] if settings.role_arns and not account_id else None
+    return f"arn:aws:iam::{account_id}:role/{settings.org_role_name}" if settings.org_role_name else None

@@ -106,7 +106,7 @@ def report(doc: dict[str, Any], fix_ids: dict[int, str] | None = None) -> tuple[
     tally = " · ".join(f"{_EMOJI[s]} {counts.get(s, 0)} {s.lower()}" for s in ("FAIL", "ERROR", "PASS", "SKIPPED"))
     blocks: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": head}},
-        context(f"{tally}  ·  {len(regions)} regions"),
+        context(f"{tally}  ·  {len(regions)} regions  ·  {_covered(doc)}"),
     ]
     attention = [(i, f) for i, f in enumerate(findings) if f["status"] in ("FAIL", "ERROR")]
     attention.sort(key=lambda item: (_ORDER[item[1]["status"]], item[1]["check"], item[1]["region"]))
@@ -122,6 +122,14 @@ def report(doc: dict[str, Any], fix_ids: dict[int, str] | None = None) -> tuple[
     text = f"{verdict}: {counts.get('FAIL', 0)} failing, {counts.get('ERROR', 0)} unverifiable ({accounts})"
     thread = [{"text": f"More findings ({i + 1})", "blocks": chunk} for i, chunk in enumerate(_chunks(rest))]
     return {"text": text, "blocks": blocks}, thread
+
+
+def _covered(doc: dict[str, Any]) -> str:
+    """`N of M accounts covered`, naming those not reached."""
+    summary = doc.get("summary", {})
+    total, unreached = len(summary.get("accounts", [])), summary.get("unreachable", [])
+    text = f"{total - len(unreached)} of {total} account{'' if total == 1 else 's'} covered"
+    return text + (f" (not reached: {escape(', '.join(unreached[:5]))})" if unreached else "")
 
 
 def _finding(f: dict[str, Any], fix_id: str | None) -> Block:

@@ -1,0 +1,113 @@
+"""A whole AWS Organization on moto: accounts discovered (every page), suspended and excluded ones left out,
+each assumed role reaching its own account's state, an unreachable account an ERROR that is not covered."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+import pytest
+
+from demo.fake_account import BUCKET, HOME
+from demo.servers import Moto
+from tests.faults import Faults
+from workers.audit import organization
+from workers.audit.engine import run_audit
+from workers.audit.findings import Status
+from workers.core.settings import Settings
+
+
+def org_with(accounts: int) -> tuple[Any, str, list[str]]:
+    """An organization (this account its management account) with `accounts` member accounts."""
+    org = boto3.client("organizations", region_name=HOME)
+    org.create_organization(FeatureSet="ALL")
+    root = org.list_roots()["Roots"][0]["Id"]
+    ids = [org.create_account(Email=f"member{i}@example.com", AccountName=f"member-{i}")["CreateAccountStatus"]
+           ["AccountId"] for i in range(accounts)]  # fmt: skip
+    return org, root, ids
+
+
+def settings_with(monkeypatch: pytest.MonkeyPatch, **env: str) -> Settings:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+def test_discovery_reads_every_page_and_leaves_out_suspended_and_excluded(
+    aws: Moto, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    org, root, ids = org_with(24)  # with the management account, more than one page of ListAccounts
+    sandbox = org.create_organizational_unit(ParentId=root, Name="sandbox")["OrganizationalUnit"]["Id"]
+    nested = org.create_organizational_unit(ParentId=sandbox, Name="experiments")["OrganizationalUnit"]["Id"]
+    org.move_account(AccountId=ids[0], SourceParentId=root, DestinationParentId=sandbox)
+    org.move_account(AccountId=ids[1], SourceParentId=root, DestinationParentId=nested)  # below the excluded OU
+    org.close_account(AccountId=ids[2])  # SUSPENDED
+    pages = org.get_paginator("list_accounts").paginate(MaxResults=20)  # as trail-audit asks: 20, the API's most
+    assert sum(1 for _ in pages) > 1, "the organization must span pages for this test to mean anything"
+    settings = settings_with(monkeypatch, TRAIL_AUDIT_ORG_ROLE_NAME="TrailAudit",
+                             TRAIL_AUDIT_ACCOUNTS_EXCLUDE=f"{sandbox},{ids[3]}")  # fmt: skip
+    roles, error = organization.roles(settings)
+    assert error is None
+    reached = {str(r).split(":")[4] for r in roles}
+    assert reached == {"123456789012", *ids[4:]}  # 21 accounts: not the OU's two, the suspended, the excluded
+    assert all(str(r).endswith(":role/TrailAudit") for r in roles)
+
+
+def test_each_account_is_audited_in_its_own_state_and_the_unreachable_is_error(
+    aws: Moto, monkeypatch: pytest.MonkeyPatch, faults: Callable[..., Faults]
+) -> None:
+    _, _, ids = org_with(2)
+    good, bare = ids
+    creds = boto3.client("sts", region_name=HOME).assume_role(
+        RoleArn=f"arn:aws:iam::{good}:role/TrailAudit", RoleSessionName="seed")["Credentials"]  # fmt: skip
+    member = boto3.Session(aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                           aws_session_token=creds["SessionToken"], region_name=HOME)  # fmt: skip
+    member.client("s3").create_bucket(Bucket=f"{BUCKET}-{good}")
+    arn = member.client("cloudtrail").create_trail(Name="org-member", S3BucketName=f"{BUCKET}-{good}",
+                                                   IsMultiRegionTrail=True)["TrailARN"]  # fmt: skip
+    member.client("cloudtrail").start_logging(Name=arn)
+    settings = settings_with(monkeypatch, TRAIL_AUDIT_ORG_ROLE_NAME="TrailAudit",
+                             TRAIL_AUDIT_ROLE_ARNS="arn:aws:iam::000000000000:role/NotThere")  # fmt: skip
+    faults(deny={"sts:AssumeRole"}, deny_if="000000000000")  # that one role cannot be assumed
+    result = run_audit(settings, regions=[HOME])
+    logging = {f.account: f.status for f in result.findings if f.check == "cloudtrail.trail_logging"}
+    assert logging.get(good) is Status.PASS  # its own trail, seen through its own role
+    assert bare not in logging or logging[bare] is not Status.PASS  # no trail of its own
+    unreachable = [f for f in result.findings if f.account == "000000000000"]
+    assert unreachable and all(f.status is Status.ERROR for f in unreachable)
+    assert result.unreachable == ["000000000000"]
+    assert result.coverage == f"{len(result.accounts) - 1} of {len(result.accounts)} accounts covered"
+    assert {"123456789012", good, bare} <= set(result.accounts)
+
+
+def test_an_organization_that_cannot_be_read_is_said(aws: Moto, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = settings_with(monkeypatch, TRAIL_AUDIT_ORG_ROLE_NAME="TrailAudit")  # no organization exists
+    result = run_audit(settings, regions=[HOME])
+    assert "the organization" in result.unreachable
+    assert any(f.account == "the organization" and f.status is Status.ERROR for f in result.findings)
+
+
+def test_the_summary_is_a_line_per_account_that_is_not_clean(aws: Moto, monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from workers import cli
+
+    org_with(2)
+    settings_with(monkeypatch, TRAIL_AUDIT_ORG_ROLE_NAME="TrailAudit")
+    out = io.StringIO()
+    status = cli.main(["audit", "--regions", HOME, "--no-events", "--summary"], stdout=out, stderr=io.StringIO())
+    lines = out.getvalue().splitlines()
+    assert status == 1 and "3 of 3 accounts covered" in lines[0]
+    assert len([line for line in lines[1:] if ": " in line and " fail, " in line]) == 3  # none has a trail
+
+
+def test_a_process_keeps_a_bounded_number_of_accounts(aws: Moto, monkeypatch: pytest.MonkeyPatch) -> None:
+    from workers.audit import accounts
+
+    settings = settings_with(monkeypatch, TRAIL_AUDIT_ACCOUNT_CACHE="3")
+    for i in range(6):
+        assert isinstance(
+            accounts.assumed_account(settings, f"arn:aws:iam::{i:012d}:role/TrailAudit"), accounts.Account
+        )
+    assert list(accounts._ACCOUNTS) == [f"arn:aws:iam::{i:012d}:role/TrailAudit" for i in (3, 4, 5)]
