@@ -146,3 +146,23 @@ def test_usage_names_every_subcommand() -> None:
     text = blocks.usage()["text"]
     assert all(f"/trail-audit {name}" in text for name in SUBCOMMANDS if name != "audit")
     assert len(text) <= blocks.MAX_SECTION
+
+
+def test_a_thousand_accounts_roll_up_within_slacks_limits() -> None:
+    findings = []
+    for n in range(1000):
+        account = f"{n:012d}"
+        status = "FAIL" if n % 3 == 0 else ("ERROR" if n % 3 == 1 else "PASS")
+        findings += [{"check": "cloudtrail.trail_logging", "status": status, "account": account, "region": "us-east-1",
+                      "resource": "t", "detail": "d", "remediation": None}]  # fmt: skip
+    doc = {"findings": findings, "summary": {"accounts": [f"{n:012d}" for n in range(1000)],
+                                             "unreachable": ["000000000001"], "regions": ["us-east-1"]}}  # fmt: skip
+    message, thread = blocks.report(doc)
+    assert thread == [] and len(message["blocks"]) <= blocks.MAX_BLOCKS
+    assert all(len(text) <= blocks.MAX_SECTION for _, text in all_texts(message))
+    assert len(message["blocks"][0]["text"]["text"]) <= blocks.MAX_HEADER
+    shown = json.dumps(message, ensure_ascii=False)
+    assert "667 accounts need attention · 333 clean · 999 of 1000 accounts covered" in shown
+    assert "`000000000000`: 1 failing, 0 unverifiable" in shown  # the worst first
+    assert "`000000000001` not reached" in shown or "more accounts" in shown
+    assert message["text"].startswith("FAIL: 667 of 1000 accounts need attention")

@@ -131,6 +131,12 @@ def every_message(h: str) -> list[Any]:
         blocks.alert_group([{**d, "id": f"{h}{i}"} for i, d in enumerate(alerts * 8)]),
         blocks.recovery(alert_doc(h, "logging", False, True), f"restored by {mrkdwn.code(h)}"),
         blocks.repost(alert_doc(h, "logging", False, True), 15, ONCALL),
+        blocks.rollup(
+            {
+                "findings": [{**trail_doc(h), "account": f"{h}{i}"} for i in range(8)],
+                "summary": {"accounts": [h] * 8, "unreachable": [h]},
+            }
+        ),
         blocks.usage(parse(h).problem),
         blocks.usage(parse(f"audit {h}").problem),
         blocks.usage(planned),

@@ -96,6 +96,8 @@ def report(doc: dict[str, Any], fix_ids: dict[int, str] | None = None) -> tuple[
     carries a "Request fix" button whose value is the opaque id in `fix_ids` (by finding index). Passing
     and skipped checks are folded into one line each. What does not fit in 50 blocks goes to the thread.
     """
+    if len(doc.get("summary", {}).get("accounts", [])) > ROLLUP_ACCOUNTS:
+        return rollup(doc), []
     findings = doc["findings"]
     counts = Counter(f["status"] for f in findings)
     verdict = next((s for s in ("FAIL", "ERROR", "PASS") if counts.get(s)), "SKIPPED")
@@ -122,6 +124,43 @@ def report(doc: dict[str, Any], fix_ids: dict[int, str] | None = None) -> tuple[
     text = f"{verdict}: {counts.get('FAIL', 0)} failing, {counts.get('ERROR', 0)} unverifiable ({accounts})"
     thread = [{"text": f"More findings ({i + 1})", "blocks": chunk} for i, chunk in enumerate(_chunks(rest))]
     return {"text": text, "blocks": blocks}, thread
+
+
+ROLLUP_ACCOUNTS = 5  # beyond this many accounts, a report is a line per account that is not clean
+
+
+def rollup(doc: dict[str, Any]) -> dict[str, Any]:
+    """The report of many accounts: a line per account that is not clean (its fail and error counts, worst
+    first), one line for the clean ones; within Slack's limits for any number of accounts (the whole report
+    is `trail-audit audit --format json`, or `--summary`)."""
+    by_account: dict[str, Counter[str]] = {}
+    for f in doc["findings"]:
+        by_account.setdefault(f["account"], Counter())[f["status"]] += 1
+    unreached = set(doc.get("summary", {}).get("unreachable", []))
+    dirty = sorted((a for a, c in by_account.items() if c.get("FAIL") or c.get("ERROR")),
+                   key=lambda a: (-by_account[a].get("FAIL", 0), -by_account[a].get("ERROR", 0), a))  # fmt: skip
+    clean = len(by_account) - len(dirty)
+    counts = Counter(f["status"] for f in doc["findings"])
+    verdict = next((s for s in ("FAIL", "ERROR", "PASS") if counts.get(s)), "SKIPPED")
+    lines = [
+        f"{_EMOJI['FAIL' if by_account[a].get('FAIL') else 'ERROR']} {code(a)}"
+        + (" not reached" if a in unreached else "")
+        + f": {by_account[a].get('FAIL', 0)} failing, {by_account[a].get('ERROR', 0)} unverifiable"
+        for a in dirty
+    ]
+    head = f"{verdict}: trail-audit of {len(by_account)} accounts"
+    blocks: list[Block] = [
+        {"type": "header", "text": {"type": "plain_text", "text": clip(head, MAX_HEADER)}},
+        context(f"{len(dirty)} accounts need attention · {clean} clean · {_covered(doc)}"),
+    ]
+    chunks = _text_chunks("\n".join(lines))
+    room = MAX_BLOCKS - len(blocks) - 1
+    if len(chunks) > room:
+        chunks = [*chunks[: room - 1], f"… and {sum(c.count(chr(10)) + 1 for c in chunks[room - 1 :])} more accounts"]
+    blocks.extend(section(chunk) for chunk in chunks)
+    blocks.append(context(f":white_check_mark: {clean} accounts clean · details: `trail-audit audit --summary`"))
+    text = f"{verdict}: {len(dirty)} of {len(by_account)} accounts need attention ({_covered(doc)})"
+    return {"text": text, "blocks": blocks}
 
 
 def _covered(doc: dict[str, Any]) -> str:
