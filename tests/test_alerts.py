@@ -15,6 +15,7 @@ from workers.monitor import alerts
 from workers.remediation.approvals import Refused
 from workers.slack import messages as blocks
 from workers.slack import outbox
+from workers.state import keys
 
 
 @pytest.fixture
@@ -91,12 +92,21 @@ def test_status_shows_each_accounts_last_cycle(env: tuple[RedisClient, Settings,
 
     conn, _, _ = env
     assert status_lines(conn) == ["Monitor: no cycle yet"]
+    now = time.time()
+    conn.set(keys.MONITOR_COVERAGE, json.dumps({"at": now, "interval": 60, "accounts": 3}))  # one never reached
     for account, calls in (("111111111111", 88), ("222222222222", 8)):
-        summary = {"at": 0, "seconds": 1.6, "account": account, "calls": calls, "regions": 17, "unreadable": []}
+        summary = {"at": now, "seconds": 1.6, "account": account, "calls": calls, "regions": 17, "unreadable": []}
         conn.hset(BY_ACCOUNT, account, json.dumps(summary))
     lines = status_lines(conn)
-    assert "88 AWS calls, 17 regions of 111111111111" in lines[0] and "8 AWS calls" in lines[1]
+    assert lines[0] == "Monitor: 2 of 3 accounts covered"
+    assert "88 AWS calls, 17 regions of 111111111111" in lines[1] and "8 AWS calls" in lines[2]
     assert lines[-1] == "Open alerts: 0"
+    for n in range(10):  # many accounts: only those not fully watched are listed
+        summary = {"at": now, "seconds": 1, "account": f"9{n:011d}", "calls": 1, "regions": 1,
+                   "unreadable": ["x"] if n == 4 else []}  # fmt: skip
+        conn.hset(BY_ACCOUNT, summary["account"], json.dumps(summary))
+    lines = status_lines(conn)
+    assert lines[0] == "Monitor: 11 of 12 accounts covered" and len(lines) == 3 and "900000000004" in lines[1]
 
 
 def test_an_approved_change_is_reposted_without_the_mention(env: tuple[RedisClient, Settings, SlackStandIn]) -> None:

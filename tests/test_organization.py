@@ -3,6 +3,7 @@ each assumed role reaching its own account's state, an unreachable account an ER
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -111,3 +112,22 @@ def test_a_process_keeps_a_bounded_number_of_accounts(aws: Moto, monkeypatch: py
             accounts.assumed_account(settings, f"arn:aws:iam::{i:012d}:role/TrailAudit"), accounts.Account
         )
     assert list(accounts._ACCOUNTS) == [f"arn:aws:iam::{i:012d}:role/TrailAudit" for i in (3, 4, 5)]
+
+
+def test_the_monitor_spreads_accounts_over_its_interval(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from redis import Redis
+    from rq.registry import ScheduledJobRegistry
+
+    from workers.monitor import watch
+    from workers.queue.queues import MONITOR, queue
+
+    conn = Redis.from_url(redis_url)
+    conn.flushdb()
+    roles = ",".join(f"arn:aws:iam::{n:012d}:role/TrailAudit" for n in range(4))
+    settings_with(monkeypatch, REDIS_URL=redis_url, TRAIL_AUDIT_ROLE_ARNS=roles, TRAIL_AUDIT_MONITOR_SECONDS="60")
+    assert watch.cycle() == 4
+    q = queue(conn, MONITOR)
+    assert len(q) == 1  # the first account now
+    scheduled = ScheduledJobRegistry(queue=q)
+    when = sorted(scheduled.get_scheduled_time(j).timestamp() for j in scheduled.get_job_ids())
+    assert len(when) == 3 and [round(b - a) for a, b in itertools.pairwise(when)] == [15, 15]

@@ -12,14 +12,20 @@ from workers.core.mrkdwn import escape
 from workers.monitor import alerts
 from workers.state import keys
 
+SHOWN = 5  # accounts listed one by one; beyond, only those not fully watched (up to this many)
+
 
 def status_lines(conn: Redis) -> list[str]:
-    """`/trail-audit status`'s monitor lines: each account's last cycle, its AWS calls, open alerts."""
+    """`/trail-audit status`'s monitor lines: N of M accounts covered, each account's last cycle (or, for many
+    accounts, those not fully watched), open alerts."""
     cycles = [json.loads(v) for v in conn.hvals(keys.MONITOR_ACCOUNTS)]
     if not cycles:
         return ["Monitor: no cycle yet"]
-    lines = []
-    for last in sorted(cycles, key=lambda c: c["account"]):
+    lines = [_coverage(conn, cycles)]
+    shown = sorted(cycles, key=lambda c: c["account"])
+    if len(shown) > SHOWN:
+        shown = [c for c in shown if c.get("unreadable") or c.get("truncated")][:SHOWN]
+    for last in shown:
         when = time.strftime("%H:%M:%S UTC", time.gmtime(last["at"]))
         blind = f" · :warning: {len(last['unreadable'])} parts unreadable" if last.get("unreadable") else ""
         if last.get("truncated"):
@@ -29,3 +35,12 @@ def status_lines(conn: Redis) -> list[str]:
             f"regions of {escape(last['account'])}){blind}"
         )
     return [*lines, f"Open alerts: {len(alerts.open_alerts(conn))}"]
+
+
+def _coverage(conn: Redis, cycles: list[dict[str, object]]) -> str:
+    raw = conn.get(keys.MONITOR_COVERAGE)
+    plan = json.loads(raw) if raw else {"accounts": len(cycles), "interval": 60}
+    fresh = time.time() - 3 * float(plan["interval"])
+    watched = sum(1 for c in cycles if float(str(c["at"])) >= fresh and not c.get("unreadable"))
+    total = max(int(plan["accounts"]), len(cycles))
+    return f"Monitor: {watched} of {total} account{'' if total == 1 else 's'} covered"

@@ -51,7 +51,8 @@ def state_key(account: str, region: str) -> str:
 
 
 def cycle() -> int:
-    """Cron job: enqueue one watch job per account; re-post unacknowledged alerts. Returns the jobs queued."""
+    """Cron job: one watch job per account, spread evenly over the interval (a thousand accounts do not all
+    start at once); re-post unacknowledged alerts. Returns the jobs queued or scheduled."""
     settings = Settings()
     logs.setup()
     conn = connection(settings)
@@ -62,14 +63,17 @@ def cycle() -> int:
         _blind(conn, settings, "the organization", unread.sentence())
     elif settings.org_role_name:
         _sighted(conn, settings, "the organization")
-    for role in roles:
-        q.enqueue(
-            "workers.monitor.watch.watch_account",
-            role,
-            job_timeout=max(60, settings.monitor_seconds * 2),
-            result_ttl=600,
-            failure_ttl=86400,
-        )
+    planned = {"at": time.time(), "interval": settings.monitor_seconds, "accounts": len(roles) + (unread is not None)}
+    conn.set(keys.MONITOR_COVERAGE, json.dumps(planned))
+    spacing = settings.monitor_seconds / max(1, len(roles))
+    options: dict[str, Any] = {"job_timeout": max(60, settings.monitor_seconds * 2), "result_ttl": 600,
+                               "failure_ttl": 86400}  # fmt: skip
+    for i, role in enumerate(roles):
+        later = dt.timedelta(seconds=i * spacing)
+        if later < dt.timedelta(seconds=1):
+            q.enqueue("workers.monitor.watch.watch_account", role, **options)
+        else:  # the worker's RQ scheduler queues it when its time comes
+            q.enqueue_in(later, "workers.monitor.watch.watch_account", role, **options)
     return len(roles)
 
 
