@@ -131,3 +131,39 @@ def test_the_monitor_spreads_accounts_over_its_interval(redis_url: str, monkeypa
     scheduled = ScheduledJobRegistry(queue=q)
     when = sorted(scheduled.get_scheduled_time(j).timestamp() for j in scheduled.get_job_ids())
     assert len(when) == 3 and [round(b - a) for a, b in itertools.pairwise(when)] == [15, 15]
+
+
+def test_alerts_and_prompts_route_by_account_or_ou(aws: Moto, monkeypatch: pytest.MonkeyPatch) -> None:
+    from workers.audit.organization import _PARENTS, channel_for
+
+    org, root, ids = org_with(3)
+    payments = org.create_organizational_unit(ParentId=root, Name="payments")["OrganizationalUnit"]["Id"]
+    inner = org.create_organizational_unit(ParentId=payments, Name="prod")["OrganizationalUnit"]["Id"]
+    org.move_account(AccountId=ids[0], SourceParentId=root, DestinationParentId=inner)
+    _PARENTS.clear()
+    settings = settings_with(monkeypatch, TRAIL_AUDIT_ALERT_CHANNEL="C0ALERTS",
+                             TRAIL_AUDIT_CHANNEL_ROUTES=f"{payments}=C0PAYMENTS, {ids[1]}=C0TEAM")  # fmt: skip
+    assert channel_for(settings, ids[0]) == "C0PAYMENTS"  # through its OU's parent
+    assert channel_for(settings, ids[1]) == "C0TEAM"  # by its id
+    assert channel_for(settings, ids[2]) == "C0ALERTS"  # no route: the alert channel
+
+
+def test_a_routed_alert_is_posted_in_its_accounts_channel(
+    aws: Moto, monkeypatch: pytest.MonkeyPatch, redis_url: str
+) -> None:
+    from redis import Redis
+
+    from tests.cloudtrail_records import pushed
+    from workers.events import pushed as reading
+    from workers.events.record import record
+    from workers.state import keys
+
+    conn = Redis.from_url(redis_url)
+    conn.flushdb()
+    settings = settings_with(monkeypatch, TRAIL_AUDIT_ALERT_CHANNEL="C0ALERTS",
+                             TRAIL_AUDIT_CHANNEL_ROUTES="123456789012=C0TEAM")  # fmt: skip
+    event = reading.parse(pushed("DeleteTrail", params={"name": "unknown"}))
+    assert not isinstance(event, reading.Unreadable)
+    assert record(conn, settings, [event]) == 1
+    [message] = [m.decode() for m in conn.zrange(keys.OUTBOX_DUE, 0, -1)]
+    assert conn.hget(keys.message(message), "channel") == b"C0TEAM"

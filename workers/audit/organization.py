@@ -75,3 +75,41 @@ def roles(settings: Settings) -> tuple[list[str | None], ApiError | None]:
     if not found:  # an audit of nothing would read as all clear
         return arns, ApiError("organizations", "ListAccounts", "NoAccounts", "the organization lists no active account")
     return arns + [arn for arn in found if arn not in arns], None
+
+
+_PARENTS: dict[str, list[str]] = {}  # account -> its OUs, innermost first (the process's memory of them)
+
+
+def channel_for(settings: Settings, account: str) -> str | None:
+    """Where an account's alerts and approval prompts go: its route (by account id, or by the innermost of its
+    OUs that has one), else TRAIL_AUDIT_ALERT_CHANNEL."""
+    routes = settings.routes()
+    if account in routes:
+        return routes[account]
+    if any(key.startswith("ou-") for key in routes):
+        for unit in _units_of(settings, account):
+            if unit in routes:
+                return routes[unit]
+    return settings.alert_channel
+
+
+def _units_of(settings: Settings, account: str) -> list[str]:
+    """The OUs an account sits in, innermost first (`organizations:ListParents` up to the root); empty when the
+    organization cannot be read (the account's alerts then go to the alert channel)."""
+    from workers.audit.accounts import AccountError, default_account
+
+    if account in _PARENTS:
+        return _PARENTS[account]
+    caller = default_account(settings)
+    if isinstance(caller, AccountError):
+        return []
+    units: list[str] = []
+    child = account
+    while True:
+        parents = paginate(caller, "organizations", HOME, "ListParents", "Parents", ChildId=child)
+        if isinstance(parents, ApiError) or not parents or parents[0].get("Type") != "ORGANIZATIONAL_UNIT":
+            break
+        child = parents[0]["Id"]
+        units.append(child)
+    _PARENTS[account] = units
+    return units

@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     regions: CommaList = Field(default_factory=list, validation_alias=AliasChoices("TRAIL_AUDIT_REGIONS"))
     role_arns: CommaList = Field(default_factory=list, validation_alias=AliasChoices("TRAIL_AUDIT_ROLE_ARNS"))
     external_id: SecretStr | None = Field(None, validation_alias=AliasChoices("TRAIL_AUDIT_EXTERNAL_ID"))
+    channel_routes: CommaList = Field(
+        default_factory=list, validation_alias=AliasChoices("TRAIL_AUDIT_CHANNEL_ROUTES")
+    )  # "account-or-OU-id=channel-id,...": where an account's alerts and prompts go (else the alert channel)
     org_role_name: str | None = Field(None, validation_alias=AliasChoices("TRAIL_AUDIT_ORG_ROLE_NAME"))
     accounts_exclude: CommaList = Field(
         default_factory=list, validation_alias=AliasChoices("TRAIL_AUDIT_ACCOUNTS_EXCLUDE")
@@ -99,7 +102,21 @@ class Settings(BaseSettings):
         20, ge=1, validation_alias=AliasChoices("TRAIL_AUDIT_CHANNEL_REQUESTS_PER_MINUTE")
     )
 
-    @field_validator("approvers", "regions", "role_arns", "channels", "operators", "accounts_exclude", mode="before")
+    def routes(self) -> dict[str, str]:
+        """TRAIL_AUDIT_CHANNEL_ROUTES as account or OU id -> channel id."""
+        pairs = (entry.split("=", 1) for entry in self.channel_routes if "=" in entry)
+        return {key.strip(): channel.strip() for key, channel in pairs if key.strip() and channel.strip()}
+
+    @field_validator(
+        "approvers",
+        "regions",
+        "role_arns",
+        "channels",
+        "operators",
+        "accounts_exclude",
+        "channel_routes",
+        mode="before",
+    )
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
         if isinstance(value, str):

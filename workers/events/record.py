@@ -24,6 +24,7 @@ from typing import Any
 from redis import Redis
 from redis.client import Pipeline
 
+from workers.audit import organization
 from workers.core.mrkdwn import code, escape
 from workers.core.settings import Settings
 from workers.events import pushed
@@ -48,6 +49,7 @@ def record(conn: Redis, settings: Settings, events: list[ChangeEvent]) -> int:
 
 def _record_place(conn: Redis, settings: Settings, account: str, region: str, events: list[ChangeEvent]) -> int:
     seen = {e.event_id: keys.event_seen(e.event_id) for e in events}
+    routed = organization.channel_for(settings, account)
     burst = keys.event_burst(account, region)
     outcome: dict[str, Any] = {}
 
@@ -61,6 +63,8 @@ def _record_place(conn: Redis, settings: Settings, account: str, region: str, ev
         actions = executed.since(pipe, now - LOOKBACK)
         opened = alerts.open_alerts(pipe, account, region)
         docs, enriched, closed = _alerts_for(settings, account, region, fresh, state, actions, opened, now)
+        for doc in docs:
+            doc["channel"] = routed
         joining = _burst(pipe, burst, now, settings)
         pipe.multi()
         for event in fresh:

@@ -99,6 +99,11 @@ def new(settings: Settings, doc: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
+def channel_of(settings: Settings, doc: dict[str, Any]) -> str:
+    """The channel an alert is shown in: its account's route, chosen when it was raised, or the alert channel."""
+    return str(doc.get("channel") or settings.alert_channel or "")
+
+
 def group_id(doc: dict[str, Any]) -> str:
     """The outbox id of the message an alert is shown in."""
     return f"alert-{doc.get('group') or doc['id']}"
@@ -124,9 +129,9 @@ def stage_group(
         )
     pipe.rpush(keys.alert_group(gid), *[d["id"] for d in docs])
     pipe.expire(keys.alert_group(gid), keys.MESSAGE_TTL)
-    if not settings.alert_channel:
+    if not channel_of(settings, docs[0]):
         return None
-    return outbox.stage(pipe, f"alert-{gid}", settings.alert_channel, blocks.alert_group([*earlier, *docs]))
+    return outbox.stage(pipe, f"alert-{gid}", channel_of(settings, docs[0]), blocks.alert_group([*earlier, *docs]))
 
 
 def members(conn: Redis, doc: dict[str, Any]) -> list[dict[str, Any]]:
@@ -153,9 +158,9 @@ def group_of(conn: Redis, group: str) -> list[dict[str, Any]]:
 
 
 def _redraw(pipe: Pipeline, settings: Settings, docs: list[dict[str, Any]]) -> str | None:
-    if not settings.alert_channel or not docs:
+    if not docs or not channel_of(settings, docs[0]):
         return None
-    return outbox.stage(pipe, group_id(docs[0]), settings.alert_channel, blocks.alert_group(docs))
+    return outbox.stage(pipe, group_id(docs[0]), channel_of(settings, docs[0]), blocks.alert_group(docs))
 
 
 def refresh(conn: Redis, settings: Settings, doc: dict[str, Any]) -> None:
@@ -207,12 +212,12 @@ def recover(conn: Redis, settings: Settings, doc: dict[str, Any], by: str) -> bo
     def then(pipe: Pipeline) -> None:
         auditlog.stage(pipe, "recovered", None, None, alert=doc["id"], by=by)
         staged.append(_redraw(pipe, settings, docs))
-        if settings.alert_channel:
+        if channel_of(settings, doc):
             staged.append(
                 outbox.stage(
                     pipe,
                     f"alert-{doc['id']}-recovered",
-                    settings.alert_channel,
+                    channel_of(settings, doc),
                     blocks.recovery(doc, by),
                     thread=group_id(doc),
                 )
@@ -232,7 +237,7 @@ def repost_unacknowledged(conn: Redis, settings: Settings, now: float | None = N
     count = 0
     for doc in open_alerts(conn):
         late = now - doc["created"] > settings.alert_repost_minutes * 60
-        if doc["status"] != AlertStatus.OPEN or not late or doc.get("reposted") or not settings.alert_channel:
+        if doc["status"] != AlertStatus.OPEN or not late or doc.get("reposted") or not channel_of(settings, doc):
             continue
         mention = None if doc.get("approved") else settings.alert_mention
         doc["reposted"] = now
@@ -241,7 +246,7 @@ def repost_unacknowledged(conn: Redis, settings: Settings, now: float | None = N
         mid = outbox.stage(
             pipe,
             f"alert-{doc['id']}-repost",
-            settings.alert_channel,
+            channel_of(settings, doc),
             blocks.repost(doc, settings.alert_repost_minutes, mention),
         )
         pipe.execute()

@@ -246,6 +246,10 @@ def _watch_region(
         ]
         docs += [alerts.new(settings, d) for d in tampering.attempts(acct.id, region, fresh)]
         used |= {d["attribution"]["event_id"] for d in docs if d.get("attribution")} | explained
+    if docs:
+        routed = organization.channel_for(settings, acct.id)
+        for doc in docs:
+            doc["channel"] = routed
     staged: list[str | None] = []
     pipe = conn.pipeline(transaction=True)
     pipe.set(state_key(acct.id, region), json.dumps({"at": now, "since": watching_since, "state": merged}))

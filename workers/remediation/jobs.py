@@ -23,6 +23,7 @@ from redis import Redis
 from redis.client import Pipeline
 from rq.job import Job
 
+from workers.audit import organization
 from workers.audit.accounts import Account, AccountError, assumed_account, default_account
 from workers.audit.awserrors import ApiError
 from workers.audit.engine import recheck
@@ -165,10 +166,11 @@ def prepare(request_id: str) -> str:
     if req.status is not S.PLANNING:
         return req.status.value
     try:
-        if not settings.alert_channel:
-            raise PlanError("TRAIL_AUDIT_ALERT_CHANNEL is not set, so there is nowhere to ask for approval.")
         acct = account_of(settings, req.role_arn)
         req.account = acct.id
+        req.prompt_channel = organization.channel_for(settings, acct.id)
+        if not req.prompt_channel:
+            raise PlanError("TRAIL_AUDIT_ALERT_CHANNEL is not set, so there is nowhere to ask for approval.")
         if req.plan is None:  # a Restore from an alert comes with its plan (the last known good state)
             req.region, req.resource = resolve(acct, settings, req)
             plan = remediations.plan(req.action, acct, req.region, req.resource, settings)
@@ -180,7 +182,6 @@ def prepare(request_id: str) -> str:
     req.plan = plan.to_dict()
     req.permissions = req.permissions or list(remediations.get(req.action).permissions)
     req.expires = time.time() + settings.approval_minutes * 60
-    req.prompt_channel = settings.alert_channel
     shown = Request(**{**asdict(req), "status": S.PENDING})
 
     def stage(pipe: Pipeline) -> list[str | None]:

@@ -57,11 +57,11 @@ def _open(conn: Redis, settings: Settings, docs: list[dict[str, Any]], user: str
     req = _request(settings, docs, user, channel)
     approvals.open_request(conn, req)
     told = f"Restore requested by {mention(user)} as request `{req.id}`."
-    if settings.alert_channel:
+    if alerts.channel_of(settings, docs[0]):
         outbox.send(
             conn,
             f"alert-restore-{req.id}",
-            settings.alert_channel,
+            alerts.channel_of(settings, docs[0]),
             {"text": told, "blocks": [blocks.section(told)]},
             thread=alerts.group_id(docs[0]),
         )
