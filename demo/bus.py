@@ -10,11 +10,9 @@ import uuid
 from typing import Any
 
 from demo.fake_account import ACCOUNT, HOME, FakeAccount
+from workers.monitor.lookup import WATCHED_NAMES
 
-WATCHED = {"aws.cloudtrail": ["CreateTrail", "UpdateTrail", "DeleteTrail", "StartLogging", "StopLogging",
-                              "PutEventSelectors", "PutInsightSelectors"],
-           "aws.config": ["PutConfigurationRecorder", "DeleteConfigurationRecorder", "StopConfigurationRecorder",
-                          "StartConfigurationRecorder", "PutDeliveryChannel", "DeleteDeliveryChannel"]}  # fmt: skip
+SOURCES = {"cloudtrail.amazonaws.com": "aws.cloudtrail", "config.amazonaws.com": "aws.config"}
 
 
 def event_queue(fake: FakeAccount, name: str = "trail-audit-events") -> str:
@@ -22,8 +20,8 @@ def event_queue(fake: FakeAccount, name: str = "trail-audit-events") -> str:
     sqs, events = fake.client("sqs"), fake.client("events")
     url: str = sqs.create_queue(QueueName=name)["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    pattern = {"source": list(WATCHED), "detail-type": ["AWS API Call via CloudTrail"],
-               "detail": {"eventName": [n for names in WATCHED.values() for n in names]}}  # fmt: skip
+    pattern = {"source": list(SOURCES.values()), "detail-type": ["AWS API Call via CloudTrail"],
+               "detail": {"eventName": list(WATCHED_NAMES)}}  # fmt: skip
     events.put_rule(Name="trail-audit-events", EventPattern=json.dumps(pattern))
     events.put_targets(Rule="trail-audit-events", Targets=[{"Id": "queue", "Arn": arn}])
     return url

@@ -17,6 +17,7 @@ from demo.slack_standin import SlackStandIn
 from demo.stack import Stack
 from tests.cloudtrail_records import pushed
 from tests.waiting import wait_until
+from workers.monitor.lookup import WATCHED_NAMES
 from workers.state import keys
 
 pytestmark = pytest.mark.e2e
@@ -37,6 +38,11 @@ def test_the_template_deploys_and_a_watched_call_on_the_bus_reaches_the_queue(aw
     out = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
     sqs, events = boto3.client("sqs", region_name=HOME), boto3.client("events", region_name=HOME)
     template = (ROOT / "deploy/events/single-account.yaml").read_text()
+    for name in ("single-account", "member", "central"):  # every template watches exactly what the poller does
+        text = (ROOT / f"deploy/events/{name}.yaml").read_text()
+        listed = {line.strip()[2:] for line in text.split("eventName:")[1].split("Targets:")[0].splitlines()
+                  if line.strip().startswith("- ")}  # fmt: skip
+        assert listed == set(WATCHED_NAMES) and "source: [aws.cloudtrail, aws.config]" in text, name
     assert "SqsManagedSseEnabled: true" in template and "ArnEquals: {aws:SourceArn: !GetAtt ToQueue.Arn}" in template
     rule = next(r for r in events.list_rules()["Rules"] if r["Name"].startswith("trail-audit-events-ToQueue"))
     policy = {"Version": "2012-10-17", "Statement": [{"Sid": "OnlyTheTrailAuditRule", "Effect": "Allow",
