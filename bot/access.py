@@ -36,6 +36,7 @@ log = logging.getLogger("trail_audit.bot")
 
 ACKNOWLEDGE = ("ack_alert", "ack_group")
 REQUESTS = ("restore", "restore_all", "request_fix")  # clicks that start a change request
+READS = ("report_account",)  # clicks that show more of a report
 DECISIONS = ("approve", "deny")
 LIMITED = ("audit", "events", "remediate", "backout")  # commands that start work
 FOR_OPERATORS_AND_APPROVERS = ("status", "log")
@@ -80,7 +81,7 @@ def caller(body: dict[str, Any]) -> Caller:
         user_team=_str(user.get("team_id")),
         channel=_str(container.get("channel_id") or _dict(body.get("channel")).get("id")),
         action=_str(first.get("action_id")),
-        value=str(first.get("value") or ""),
+        value=str(first.get("value") or _dict(first.get("selected_option")).get("value") or ""),
     )
 
 
@@ -160,6 +161,8 @@ class Access:
         _bound(conn, who, body)
         if who.action in ACKNOWLEDGE and not self.may_acknowledge(conn, client, who.user):
             raise Refused("Only trail-audit's operators and approvers can acknowledge an alert.")
+        if who.action in READS and not self.is_operator(conn, client, who.user):
+            raise Refused("Only trail-audit's operators can read the report's details (TRAIL_AUDIT_OPERATORS).")
         if who.action in REQUESTS:
             if not self.is_operator(conn, client, who.user):
                 raise Refused("Only trail-audit's operators can request changes (TRAIL_AUDIT_OPERATORS).")
@@ -289,6 +292,10 @@ def _message_of(conn: Redis, who: Caller) -> tuple[str | None, str | None]:
     if who.action in ("ack_group", "restore_all"):
         found = who.value.isalnum() and len(who.value) <= 32 and conn.exists(keys.alert_group(who.value))
         return (alerts.group_id({"group": who.value, "id": who.value}) if found else None), None
+    if who.action == "report_account":
+        audit = who.value.split(":", 1)[0]
+        found = audit.isalnum() and len(audit) <= 32 and conn.exists(keys.audit_report(audit))
+        return (outbox.report_id(audit) if found else None), None
     if who.action == "request_fix":
         fix = fixes.recall(conn, who.value)
         return (fix.get("message") if fix else None), (fix.get("channel") if fix else None)

@@ -155,7 +155,7 @@ def test_a_thousand_accounts_roll_up_within_slacks_limits() -> None:
         status = "FAIL" if n % 3 == 0 else ("ERROR" if n % 3 == 1 else "PASS")
         findings += [{"check": "cloudtrail.trail_logging", "status": status, "account": account, "region": "us-east-1",
                       "resource": "t", "detail": "d", "remediation": None}]  # fmt: skip
-    doc = {"findings": findings, "summary": {"accounts": [f"{n:012d}" for n in range(1000)],
+    doc = {"id": "a1", "findings": findings, "summary": {"accounts": [f"{n:012d}" for n in range(1000)],
                                              "unreachable": ["000000000001"], "regions": ["us-east-1"]}}  # fmt: skip
     message, thread = blocks.report(doc)
     assert thread == [] and len(message["blocks"]) <= blocks.MAX_BLOCKS
@@ -166,3 +166,5 @@ def test_a_thousand_accounts_roll_up_within_slacks_limits() -> None:
     assert "`000000000000`: 1 failing, 0 unverifiable" in shown  # the worst first
     assert "`000000000001` not reached" in shown or "more accounts" in shown
     assert message["text"].startswith("FAIL: 667 of 1000 accounts need attention")
+    [menu] = [b["elements"][0] for b in message["blocks"] if b["type"] == "actions"]
+    assert len(menu["options"]) == 100 and menu["options"][0]["value"] == "a1:000000000000"  # the worst first

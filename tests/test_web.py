@@ -287,3 +287,27 @@ def test_only_operators_and_approvers_acknowledge(
             assert alerts.load(conn, "a1b2c3d4")["status"] == "open"
     assert alerts.load(conn, "a1b2c3d4")["acked_by"] == "U0DAVE"
     assert outbox.where(conn, "alert-a1b2c3d4") is not None
+
+
+def test_an_accounts_details_come_in_the_reports_thread(app: App, slack: SlackStandIn, redis_url: str) -> None:
+    conn = Redis.from_url(redis_url)
+    audit = "feedc0de00000001"
+    failing = {"check": "cloudtrail.trail_logging", "status": "FAIL", "account": "111111111111", "region": "us-east-1",
+               "resource": "arn:aws:cloudtrail:us-east-1:111111111111:trail/t", "detail": "Trail t is not logging.",
+               "remediation": "cloudtrail.start_logging", "evidence": {}}  # fmt: skip
+    doc = {"id": audit, "findings": [failing, {**failing, "account": "222222222222"}],
+           "summary": {"accounts": ["111111111111", "222222222222"]}}  # fmt: skip
+    conn.set(keys.audit_report(audit), json.dumps(doc))
+    delivered(conn, outbox.report_id(audit), "C0AUDIT", "40.4")
+    payload = {"type": "block_actions", "user": {"id": "U0ALICE", "team_id": "T1"}, "team": {"id": "T1"},
+               "container": {"type": "message", "message_ts": "40.4", "channel_id": "C0AUDIT"},
+               "channel": {"id": "C0AUDIT"}, "message": {"ts": "40.4"}, "trigger_id": "1.2.3",
+               "response_url": slack.response_url("details"),
+               "actions": [{"action_id": "report_account", "block_id": "report_account", "type": "static_select",
+                            "selected_option": {"value": f"{audit}:111111111111"}}]}  # fmt: skip
+    body = urlencode({"payload": json.dumps(payload)})
+    assert call(app, body.encode(), signed(body))[0] == 200
+    staged = conn.hgetall(keys.message(f"{outbox.report_id(audit)}-account-111111111111-0"))
+    shown = staged[b"body"].decode()
+    assert staged[b"thread"].decode() == outbox.report_id(audit) and staged[b"channel"] == b"C0AUDIT"
+    assert "Trail t is not logging." in shown and "request_fix" in shown and "222222222222" not in shown

@@ -46,7 +46,7 @@ def _key(audit_id: str) -> str:
 
 def message_id(audit_id: str) -> str:
     """The outbox id of an audit's message (progress first, then the report in its place)."""
-    return f"audit-{audit_id}"
+    return outbox.report_id(audit_id)
 
 
 def account_for(settings: Settings, role_arn: str | None) -> Account | AccountError:
@@ -205,6 +205,7 @@ def finish_audit(audit_id: str, job_ids: list[str]) -> dict[str, Any]:
         findings += judge(t["label"], facts.get(t["label"], []), t["skipped"])
     findings.sort(key=sort_key)
     doc: dict[str, Any] = {
+        "id": audit_id,
         "findings": [f.to_dict() for f in findings],
         "summary": {
             "accounts": [t["label"] for t in state["targets"]],

@@ -140,6 +140,11 @@ def sweep() -> int:
     return len(due)
 
 
+def report_id(audit_id: str) -> str:
+    """The outbox id of an audit's message (progress first, then the report in its place)."""
+    return f"audit-{audit_id}"
+
+
 def where(conn: Redis, message_id: str) -> Delivered | None:
     """Where a message landed, once delivered to a channel (None before, or for answers without a ts)."""
     found = conn.hmget(keys.message(message_id), "posted_channel", "ts")

@@ -154,13 +154,43 @@ def rollup(doc: dict[str, Any]) -> dict[str, Any]:
         context(f"{len(dirty)} accounts need attention · {clean} clean · {_covered(doc)}"),
     ]
     chunks = _text_chunks("\n".join(lines))
-    room = MAX_BLOCKS - len(blocks) - 1
+    room = MAX_BLOCKS - len(blocks) - 2  # the menu and the closing line
     if len(chunks) > room:
         chunks = [*chunks[: room - 1], f"… and {sum(c.count(chr(10)) + 1 for c in chunks[room - 1 :])} more accounts"]
     blocks.extend(section(chunk) for chunk in chunks)
+    if doc.get("id") and dirty:
+        blocks.append({"type": "actions", "block_id": "report_account", "elements": [account_menu(doc["id"], dirty)]})
     blocks.append(context(f":white_check_mark: {clean} accounts clean · details: `trail-audit audit --summary`"))
     text = f"{verdict}: {len(dirty)} of {len(by_account)} accounts need attention ({_covered(doc)})"
     return {"text": text, "blocks": blocks}
+
+
+MAX_OPTIONS = 100  # a select menu's options
+
+
+def account_menu(audit_id: str, accounts: list[str]) -> dict[str, Any]:
+    """A menu of the accounts that need attention (the worst first): choosing one posts its findings in the
+    report's thread. Each option's value is the audit's id and the account's, nothing more."""
+    return {
+        "type": "static_select",
+        "action_id": "report_account",
+        "placeholder": {"type": "plain_text", "text": "Details of an account…"},
+        "options": [
+            {"text": {"type": "plain_text", "text": clip(a, MAX_BUTTON_TEXT)}, "value": f"{audit_id}:{a}"[:150]}
+            for a in accounts[:MAX_OPTIONS]
+        ],
+    }
+
+
+def account_details(doc: dict[str, Any], account: str, fix_ids: dict[int, str]) -> list[dict[str, Any]]:
+    """One account's findings from a report, as thread replies (failing and unverifiable first, each fix with
+    its button), within Slack's limits."""
+    findings = [f for f in doc["findings"] if f["account"] == account]
+    attention = [(i, f) for i, f in enumerate(findings) if f["status"] in ("FAIL", "ERROR")]
+    attention.sort(key=lambda item: (_ORDER[item[1]["status"]], item[1]["check"], item[1]["region"]))
+    shown = [section(f"*Account* {code(account)}: {len(attention)} findings need attention")]
+    shown += [_finding(f, fix_ids.get(i)) for i, f in attention]
+    return [{"text": f"Findings of account {escape(account)}", "blocks": chunk} for chunk in _chunks(shown)]
 
 
 def _covered(doc: dict[str, Any]) -> str:
