@@ -55,6 +55,14 @@ class SlackStandIn:
 
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+                if self.path.startswith("/upload/"):  # a file's bytes, to the URL files.getUploadURLExternal gave
+                    stand_in.answer("file_upload", {"file_id": self.path.rsplit("/", 1)[-1], "content": raw})
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/plain")
+                    self.send_header("Content-Length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"OK")
+                    return
                 if "json" in (self.headers.get("Content-Type") or ""):
                     params = json.loads(raw or "{}")
                 else:
@@ -153,6 +161,15 @@ class SlackStandIn:
                     return {"ok": False, "error": "user_not_found"}
                 found = {"id": user, "team_id": "T1", "is_restricted": False, "is_ultra_restricted": False}
                 return {"ok": True, "user": found | (self.users.get(user) or {})}
+            if method == "files.getUploadURLExternal":
+                self._ts += 0.0001
+                file_id = f"F{int(self._ts * 10000) % 10**9:09d}"
+                return {"ok": True, "upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}
+            if method == "file_upload":
+                return "OK"
+            if method == "files.completeUploadExternal":
+                files = json.loads(params["files"]) if isinstance(params.get("files"), str) else params.get("files")
+                return {"ok": True, "files": files or []}
             if method == "usergroups.users.list":
                 return {"ok": True, "users": self.groups.get(str(params.get("usergroup", "")), [])}
             return {"ok": True}

@@ -106,3 +106,27 @@ def test_a_reply_waits_for_its_parent_and_a_newer_body_replaces_the_older(
     outbox.send(conn, "p", "C0AUDIT", {"text": "v3"})
     assert outbox.flush(conn, settings) == 1
     assert stand_in.of("chat.update")[-1].params["text"] == "v3" and len(stand_in.of("chat.postMessage")) == 2
+
+
+def test_a_reports_files_go_in_its_thread(env: tuple[RedisClient, Settings, SlackStandIn]) -> None:
+    import csv
+    import io
+    import json
+
+    conn, settings, stand_in = env
+    finding = {"check": "cloudtrail.trail_logging", "status": "FAIL", "account": "111111111111", "region": "us-east-1",
+               "resource": "t", "detail": "Trail t, \"quoted\", is not logging.", "remediation": None}  # fmt: skip
+    conn.set(keys.audit_report("r1"), json.dumps({"id": "r1", "findings": [finding], "summary": {}}))
+    outbox.send(conn, "audit-r1", "C0AUDIT", {"text": "FAIL: 1 of 6 accounts need attention"})
+    for kind in ("json", "csv"):
+        outbox.send(conn, f"audit-r1-file-{kind}", "C0AUDIT", {"report": "r1", "format": kind}, thread="audit-r1",
+                    kind="file")  # fmt: skip
+    outbox.flush(conn, settings)
+    parent = stand_in.of("chat.postMessage")[0].params["_ts"]
+    done = stand_in.of("files.completeUploadExternal")
+    assert len(done) == 2 and all(c.params["thread_ts"] == parent and c.params["channel_id"] == "C0AUDIT" for c in done)
+    uploads = {c.params["file_id"]: c.params["content"] for c in stand_in.of("file_upload")}
+    contents = sorted(uploads.values(), key=len)
+    rows = list(csv.reader(io.StringIO(contents[0])))
+    assert rows[0][:3] == ["check", "status", "account"] and rows[1][5] == finding["detail"]
+    assert json.loads(contents[1])["findings"] == [finding]

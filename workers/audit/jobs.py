@@ -228,6 +228,9 @@ def finish_audit(audit_id: str, job_ids: list[str]) -> dict[str, Any]:
     staged += [
         outbox.stage(pipe, f"{mid}-more-{i}", request["channel"], reply, thread=mid) for i, reply in enumerate(thread)
     ]
+    if len(doc["summary"]["accounts"]) > blocks.ROLLUP_ACCOUNTS:  # a rollup: every finding in files, in its thread
+        staged += [outbox.stage(pipe, f"{mid}-file-{kind}", request["channel"], {"report": audit_id, "format": kind},
+                                thread=mid, kind="file") for kind in ("json", "csv")]  # fmt: skip
     pipe.execute()
     outbox.kick(conn, staged)
     return {"status": "done", "findings": len(findings)}

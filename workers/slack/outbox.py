@@ -32,6 +32,7 @@ from slack_sdk.webhook import WebhookClient
 from workers.core.mrkdwn import code, escape
 from workers.core.settings import Settings
 from workers.queue.queues import URGENT, connection, queue
+from workers.slack import messages as blocks
 from workers.state import keys
 
 log = logging.getLogger("trail_audit.outbox")
@@ -89,7 +90,8 @@ def stage(
 ) -> str:
     """Write (or replace) a message in the caller's transaction; it is due at once. Returns its id.
 
-    `thread` is the id of the message this one replies to; `kind` is "message", "ephemeral" (to `user` in
+    `thread` is the id of the message this one replies to; `kind` is "file" (`body` names a report and a
+    format: its findings are uploaded when sent), "message", "ephemeral" (to `user` in
     `channel`) or "response" (through `response_url` only)."""
     key = keys.message(message_id)
     fields: dict[Any, Any] = {
@@ -257,6 +259,14 @@ def _post(settings: Settings, conn: Redis, message_id: str, rec: dict[str, str])
                 raise Transient(_PARENT, PARENT_WAIT)
             thread_ts, channel = parent.ts, parent.channel or channel
         _pace(settings, conn, channel)
+        if kind == "file":  # a report's findings as a file (JSON or CSV), read from the report when sent
+            raw = conn.get(keys.audit_report(str(body["report"])))
+            if raw is None:
+                raise Permanent("the report has expired")
+            name, content = blocks.report_file(json.loads(raw), str(body["format"]))
+            _call(client.files_upload_v2, channel=channel, thread_ts=thread_ts, filename=name, title=name,
+                  content=content)  # fmt: skip
+            return Delivered(None, None)
         answer = _call(client.chat_postMessage, channel=channel, thread_ts=thread_ts, **body)
         return Delivered(str(answer["channel"]), str(answer["ts"]))
     except Permanent as exc:

@@ -6,6 +6,8 @@ Slack's limits are kept here, in one place: 50 blocks a message, 3000 characters
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import time
 from collections import Counter
@@ -166,6 +168,19 @@ def rollup(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 MAX_OPTIONS = 100  # a select menu's options
+FILE_FIELDS = ("check", "status", "account", "region", "resource", "detail", "remediation")
+
+
+def report_file(doc: dict[str, Any], kind: str) -> tuple[str, str]:
+    """A report's findings as a file: (name, content), JSON (the whole document) or CSV (a row a finding)."""
+    name = f"trail-audit-{doc.get('id') or 'report'}.{kind}"
+    if kind == "json":
+        return name, json.dumps(doc, indent=1, default=str)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(FILE_FIELDS)
+    writer.writerows([f.get(k) or "" for k in FILE_FIELDS] for f in doc["findings"])
+    return name, out.getvalue()
 
 
 def account_menu(audit_id: str, accounts: list[str]) -> dict[str, Any]:
