@@ -6,7 +6,8 @@ redis-server, the Slack stand-in, and only worker processes (the audit is queued
 Measures wall time from queueing to the report, CPU per account-region (worker processes and their work
 horses), the peak RSS of any worker process, Redis memory after, and the report's size.
 
-Run: `.venv/bin/python bench/org_bench.py [accounts ...]` (default 10 100); prints a Markdown table.
+Run: `.venv/bin/python bench/org_bench.py [accounts ...]` (default 10 100; `BENCH_WORKERS=4` for one worker
+count); prints a Markdown table.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from workers.queue.queues import queue
 from workers.state import keys
 
 TICK = os.sysconf("SC_CLK_TCK")
+WORKERS = [int(w) for w in os.environ.get("BENCH_WORKERS", "1,2,4").split(",")]  # BENCH_WORKERS=4: only 4
 
 
 def cpu_seconds(pid: int) -> float:
@@ -100,7 +102,7 @@ def table(sizes: list[int], url: str) -> None:
           "Redis memory (MiB) | report (KiB) |")  # fmt: skip
     print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for accounts in sizes:
-        for workers in (1, 2, 4):
+        for workers in WORKERS:
             wall, cpu, rss, memory, report = run(accounts, workers, url)
             print(f"| {accounts} | {workers} | {wall:.1f} | {cpu:.1f} | {rss:.0f} | {memory:.1f} | "
                   f"{report / 1024:.0f} |", flush=True)  # fmt: skip
