@@ -64,7 +64,8 @@ def start_audit(request: dict[str, Any]) -> str:
     audit_id = request["id"]
     roles, unread = organization.roles(settings)
     requested = request.get("regions") or settings.regions
-    targets = [_target(settings, role, requested) for role in roles]
+    with ThreadPoolExecutor(max(1, min(settings.max_workers, len(roles)))) as pool:  # a role and a call an account
+        targets = list(pool.map(lambda role: _target(settings, role, requested), roles))
     if unread is not None:  # the organization's accounts could not be listed: said, never silently fewer
         targets.append({"role_arn": None, "label": "the organization", "error": unread.__dict__, "enabled": [],
                         "skipped": []})  # fmt: skip
