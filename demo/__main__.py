@@ -106,9 +106,10 @@ def show(call: Call) -> None:
 
 def alert_id(slack: SlackStandIn) -> str:
     """The id the newest alert's Restore button carries."""
-    alert = [c for c in slack.of("chat.postMessage") if "UNAPPROVED change" in c.params.get("text", "")][-1]
-    return next(e["value"] for b in alert.params["blocks"] if b["type"] == "actions" for e in b["elements"]
-                if e["action_id"] == "restore")  # fmt: skip
+    alerts = [c for c in slack.of("chat.postMessage") if "UNAPPROVED" in c.params.get("text", "")]
+    buttons = [e for c in alerts for b in c.params["blocks"] for e in [b.get("accessory") or {}, *b.get("elements", [])]
+               if isinstance(e, dict) and e.get("action_id") == "restore"]  # fmt: skip
+    return str(buttons[-1]["value"])
 
 
 def restore_id(slack: SlackStandIn) -> str:
