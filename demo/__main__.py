@@ -106,10 +106,14 @@ def show(call: Call) -> None:
 
 def alert_id(slack: SlackStandIn) -> str:
     """The id the newest alert's Restore button carries."""
-    alerts = [c for c in slack.of("chat.postMessage") if "UNAPPROVED" in c.params.get("text", "")]
-    buttons = [e for c in alerts for b in c.params["blocks"] for e in [b.get("accessory") or {}, *b.get("elements", [])]
-               if isinstance(e, dict) and e.get("action_id") == "restore"]  # fmt: skip
-    return str(buttons[-1]["value"])
+    deadline = time.monotonic() + 30  # the poller's alert, if the pushed call could not be matched to a state
+    while True:
+        alerts = [c for c in slack.of("chat.postMessage") if "UNAPPROVED" in c.params.get("text", "")]
+        buttons = [e for c in alerts for b in c.params["blocks"] for e in [b.get("accessory") or {},
+                   *b.get("elements", [])] if isinstance(e, dict) and e.get("action_id") == "restore"]  # fmt: skip
+        if buttons or time.monotonic() > deadline:
+            return str(buttons[-1]["value"])
+        time.sleep(0.2)
 
 
 def restore_id(slack: SlackStandIn) -> str:

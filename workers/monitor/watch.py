@@ -225,13 +225,9 @@ def _watch_region(
     actions = executed.since(conn, since - 5)
     used: set[str] = set()
     docs = []
-    told = [d["attribution"] for d in alerts.recent(conn, acct.id, region) if d["field"] == "event"]
-    pushed = [ChangeEvent(**{k: v for k, v in a.items() if k != "failed"}) for a in told if a]
     for change in changes:
         if alerts.is_open(conn, change.key):
             continue
-        if pushed and drift.attribute(change.to_dict(), pushed) is not None:
-            continue  # the pushed path alerted this call already (as an event: its state was not known then)
         doc = change.to_dict() | {"key": change.key, "title": change.sentence(), "restorable": True, "seen_by": "poll"}
         doc["approved"] = drift.correlate(doc, actions, since)
         doc["restore"] = restore_offer(doc)
