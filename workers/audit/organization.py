@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from workers.audit.accounts import Account
+from workers.audit.accounts import Account, AccountError, default_account
 from workers.audit.awserrors import ApiError
 from workers.audit.inventory import paginate
 from workers.core.settings import Settings
@@ -61,8 +61,6 @@ def _accounts_under(caller: Account, units: list[str]) -> set[str] | ApiError:
 def roles(settings: Settings) -> tuple[list[str | None], ApiError | None]:
     """Every account to reach, as the role to assume (None: the current credentials' own account), and why
     the organization's accounts could not be read, if they could not."""
-    from workers.audit.accounts import AccountError, default_account
-
     arns: list[str | None] = list(settings.role_arns)
     if not settings.org_role_name:
         return arns or [None], None
@@ -96,8 +94,6 @@ def channel_for(settings: Settings, account: str) -> str | None:
 def _units_of(settings: Settings, account: str) -> list[str]:
     """The OUs an account sits in, innermost first (`organizations:ListParents` up to the root); empty when the
     organization cannot be read (the account's alerts then go to the alert channel)."""
-    from workers.audit.accounts import AccountError, default_account
-
     if account in _PARENTS:
         return _PARENTS[account]
     caller = default_account(settings)

@@ -8,7 +8,6 @@ nothing. A message that is not a watched CloudTrail call is logged and not delet
 
 from __future__ import annotations
 
-import json
 import logging
 import signal
 import time
@@ -24,7 +23,6 @@ from workers.events.record import record
 from workers.monitor.lookup import ChangeEvent
 from workers.queue.queues import connection
 from workers.queue.run import keep_running
-from workers.state import keys
 
 log = logging.getLogger("trail_audit.events")
 BATCH = 10  # SQS's most messages a receive
@@ -57,7 +55,6 @@ def handle(conn: Any, settings: Settings, messages: list[dict[str, Any]]) -> lis
         raised = record(conn, settings, [e for e, _ in events])
         log.info("pushed events recorded", extra={"events": len(events), "alerts": raised})
         done += [handle for _, handle in events]
-    conn.set(keys.EVENTS_LAST, json.dumps({"at": time.time(), "received": len(messages), "recorded": len(events)}))
     return done
 
 

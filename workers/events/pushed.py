@@ -20,22 +20,11 @@ DETAIL_TYPE = "AWS API Call via CloudTrail"
 SOURCES = {"aws.cloudtrail": "cloudtrail.amazonaws.com", "aws.config": "config.amazonaws.com"}
 _ACCOUNT = re.compile(r"[0-9]{12}")
 
-# the successful call -> the watched field it turns off (the poller's regression of the same name)
-TURNS_OFF = {
-    "StopLogging": ("trail", "logging"),
-    "DeleteTrail": ("trail", "present"),
-    "StopConfigurationRecorder": ("recorder", "recording"),
-    "DeleteConfigurationRecorder": ("recorder", "present"),
-    "DeleteDeliveryChannel": ("channel", "present"),
-}
-# the successful call -> the field it turns back on
-TURNS_ON = {
-    "StartLogging": ("trail", "logging"),
-    "CreateTrail": ("trail", "present"),
-    "StartConfigurationRecorder": ("recorder", "recording"),
-    "PutConfigurationRecorder": ("recorder", "present"),
-    "PutDeliveryChannel": ("channel", "present"),
-}
+# the successful call -> the on/off field it turns off (the poller's regression of the same name), and the call
+# that turns it back on: read from the poller's own tables
+TURNS_OFF = {f.events[0]: (f.kind, f.name) for f in drift.FIELDS.values() if f.name in ("present", "logging",
+             "recording")}  # fmt: skip
+TURNS_ON = {tampering.UNDO[off][0]: field for off, field in TURNS_OFF.items()}
 _PART = {"trail": "trails", "recorder": "recorders", "channel": "channels"}
 
 

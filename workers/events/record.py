@@ -65,15 +65,13 @@ def _record_place(conn: Redis, settings: Settings, account: str, region: str, ev
         docs, enriched, closed = _alerts_for(settings, account, region, fresh, state, actions, opened, now)
         for doc in docs:
             doc["channel"] = routed
-        joining = _burst(pipe, burst, now, settings)
+        joining = _burst(pipe, burst)
         pipe.multi()
         for event in fresh:
             pipe.set(seen[event.event_id], "1", ex=keys.EVENT_SEEN_TTL)
         outcome["message"] = alerts.stage_group(pipe, settings, docs, joining)
-        if docs:
-            gid = docs[0]["group"]
-            pipe.set(burst, json.dumps({"group": gid, "until": now + settings.events_burst_seconds}),
-                     ex=max(1, int(settings.events_burst_seconds) + 1))  # fmt: skip
+        if docs and settings.events_burst_seconds > 0:
+            pipe.set(burst, docs[0]["group"], px=int(settings.events_burst_seconds * 1000))
         outcome.update(enriched=enriched, closed=closed, raised=len(docs))
 
     conn.transaction(attempt, *seen.values(), burst)
@@ -92,19 +90,16 @@ def _state(pipe: Pipeline, account: str, region: str) -> dict[str, Any]:
     return dict(json.loads(raw).get("state") or {}) if raw else {}
 
 
-def _burst(pipe: Pipeline, key: str, now: float, settings: Settings) -> tuple[str, list[dict[str, Any]]] | None:
-    """The group a new alert joins: the one a burst of this account and region opened, while it lasts."""
+def _burst(pipe: Pipeline, key: str) -> tuple[str, list[dict[str, Any]]] | None:
+    """The group a new alert joins: the one a burst of this account and region opened, while its key lasts."""
     raw = pipe.get(key)
     if not raw:
         return None
-    found = json.loads(raw)
-    if found["until"] < now:
-        return None
+    group = raw.decode() if isinstance(raw, bytes) else str(raw)
     try:
-        earlier = alerts.group_of(pipe, found["group"])
+        return group, alerts.group_of(pipe, group)
     except Refused:
         return None
-    return found["group"], earlier
 
 
 def _alerts_for(

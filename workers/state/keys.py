@@ -161,6 +161,3 @@ def quota(kind: str, who: str, minute: int) -> str:
 def event_burst(account: str, region: str) -> str:
     """The alert group that pushed alerts of an account and region join while a burst lasts."""
     return f"ta:events:burst:{account}:{region}"
-
-
-EVENTS_LAST = "ta:events:last"  # JSON: when the consumer last received, and how many
