@@ -35,11 +35,7 @@ ALERTS = "C0ALERTS"
 
 def message(user: str, trail: str) -> str:
     """The queue message EventBridge would deliver for `user` stopping `trail` (as AWS wraps it)."""
-    record = bus.call("StopLogging", user, "203.0.113.66", {"name": trail})
-    return json.dumps({"version": "0", "id": record["eventID"], "detail-type": "AWS API Call via CloudTrail",
-                       "source": "aws.cloudtrail", "account": record["recipientAccountId"],
-                       "time": record["eventTime"], "region": record["awsRegion"], "resources": [],
-                       "detail": record})  # fmt: skip
+    return json.dumps(bus.envelope(bus.call("StopLogging", user, "203.0.113.66", {"name": trail})))
 
 
 def shown(slack: SlackStandIn, text: str) -> bool:

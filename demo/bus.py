@@ -42,6 +42,14 @@ def call(name: str, user: str, ip: str, params: dict[str, Any], region: str = HO
     }  # fmt: skip
 
 
+def envelope(record: dict[str, Any]) -> dict[str, Any]:
+    """The EventBridge event of a CloudTrail call, as an SQS queue receives it (`detail` is the record)."""
+    source = "aws.config" if record["eventSource"].startswith("config") else "aws.cloudtrail"
+    return {"version": "0", "id": str(uuid.uuid4()), "detail-type": "AWS API Call via CloudTrail", "source": source,
+            "account": record["recipientAccountId"], "time": record["eventTime"], "region": record["awsRegion"],
+            "resources": [], "detail": record}  # fmt: skip
+
+
 def put(fake: FakeAccount, record: dict[str, Any]) -> None:
     """Put a CloudTrail call on the default bus of its region, as AWS does."""
     source = "aws.config" if record["eventSource"].startswith("config") else "aws.cloudtrail"

@@ -7,6 +7,8 @@ import json
 import uuid
 from typing import Any
 
+from demo.bus import envelope
+
 ACCOUNT = "123456789012"
 
 
@@ -77,11 +79,4 @@ def record(
 def pushed(name: str, when: dt.datetime | None = None, **kwargs: Any) -> str:
     """The same call as EventBridge delivers it to an SQS queue: the event, `detail` the CloudTrail record."""
     when = when or dt.datetime.now(dt.UTC)
-    item = record(name, when, **kwargs)
-    detail = json.loads(item["CloudTrailEvent"])
-    source = "aws.config" if detail["eventSource"].startswith("config") else "aws.cloudtrail"
-    return json.dumps({
-        "version": "0", "id": str(uuid.uuid4()), "detail-type": "AWS API Call via CloudTrail", "source": source,
-        "account": ACCOUNT, "time": detail["eventTime"], "region": detail["awsRegion"], "resources": [],
-        "detail": detail,
-    })  # fmt: skip
+    return json.dumps(envelope(json.loads(record(name, when, **kwargs)["CloudTrailEvent"])))
