@@ -106,9 +106,10 @@ def show(call: Call) -> None:
 
 def alert_id(slack: SlackStandIn) -> str:
     """The id the newest alert's Restore button carries."""
-    deadline = time.monotonic() + 30  # the poller's alert, if the pushed call could not be matched to a state
+    deadline = time.monotonic() + 30  # the poller redraws the alert with Restore if the pushed call came first
     while True:
-        alerts = [c for c in slack.of("chat.postMessage") if "UNAPPROVED" in c.params.get("text", "")]
+        drawn = sorted([*slack.of("chat.postMessage"), *slack.of("chat.update")], key=lambda c: c.at)
+        alerts = [c for c in drawn if "UNAPPROVED" in c.params.get("text", "")]
         buttons = [e for c in alerts for b in c.params["blocks"] for e in [b.get("accessory") or {},
                    *b.get("elements", [])] if isinstance(e, dict) and e.get("action_id") == "restore"]  # fmt: skip
         if buttons or time.monotonic() > deadline:

@@ -94,6 +94,18 @@ def test_a_pushed_stop_is_the_alert_the_poller_would_raise_and_only_once(conn: R
     assert conn.zcard(keys.OUTBOX_DUE) == 1  # its message, committed with it
 
 
+def test_a_stop_of_a_trail_the_last_poll_read_as_stopped_is_still_the_restorable_state_alert(
+    conn: Redis, settings: Settings
+) -> None:
+    known(conn, "management")  # the poll read it before a fix started it again, or could not read its status
+    state = json.loads(conn.get(keys.region_state(ACCOUNT, REGION)) or "{}")
+    state["state"]["trails"][ARN]["logging"] = False
+    conn.set(keys.region_state(ACCOUNT, REGION), json.dumps(state))
+    assert record(conn, settings, [event(pushed("StopLogging", actor="mallory"))]) == 1
+    [doc] = alerts.open_alerts(conn)
+    assert doc["field"] == "logging" and doc["before"] is True and doc["restore"]["plan"]["calls"]
+
+
 def test_stop_then_restart_is_alerted_then_closed(conn: Redis, settings: Settings) -> None:
     known(conn, "management")
     now = dt.datetime.now(dt.UTC)

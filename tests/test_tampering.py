@@ -21,7 +21,7 @@ from tests.cloudtrail_records import record
 from workers.audit.accounts import Account, default_account
 from workers.core.settings import Settings
 from workers.monitor import alerts, tampering, watch
-from workers.monitor.lookup import LOOKUP_ATTEMPTS, parse_event
+from workers.monitor.lookup import LOOKUP_ATTEMPTS, ChangeEvent, parse_event
 from workers.monitor.ratelimit import RedisLimiter
 from workers.slack import outbox
 from workers.state import keys
@@ -133,6 +133,36 @@ def test_many_changes_in_one_cycle_are_one_message_listing_them(
     assert len(alerts.open_alerts(conn, ACCOUNT, HOME)) == 60
     restore_buttons = [b for b in message["blocks"] if b.get("accessory", {}).get("action_id") == "restore"]
     assert len(restore_buttons) == 40 and "restore_all" in listed
+
+
+def test_a_pushed_call_alerted_before_its_state_was_known_becomes_the_state_alert_in_the_same_message(
+    env: tuple[RedisClient, Settings, SlackStandIn, Account], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.cloudtrail_records import pushed
+    from workers.events.pushed import parse
+    from workers.events.record import record as record_pushed
+
+    conn, settings, slack, acct = env
+    cycle(conn, settings, acct)
+    known = json.loads(conn.get(keys.region_state(ACCOUNT, HOME)) or "{}")
+    conn.set(keys.region_state(ACCOUNT, HOME), json.dumps(known | {"state": {}}))  # not read yet, as in a race
+    FakeAccount().client("cloudtrail").stop_logging(Name=MANAGEMENT)
+    stop = parse(pushed("StopLogging", actor="mallory", region=HOME))
+    assert isinstance(stop, ChangeEvent) and record_pushed(conn, settings, [stop]) == 1
+    [announced] = [d for d in alerts.recent(conn, ACCOUNT, HOME) if d["field"] == "event"]
+    outbox.flush(conn, settings)
+    assert "restore" not in str(slack.of("chat.postMessage")[0].params["blocks"])
+    conn.set(keys.region_state(ACCOUNT, HOME), json.dumps(known))
+    stubbed_lookups(monkeypatch, acct, [[], []])
+    assert cycle(conn, settings, acct) == 0  # no new message: the event's alert is now the state alert
+    [doc] = alerts.open_alerts(conn, ACCOUNT, HOME)
+    assert doc["field"] == "logging" and doc["group"] == announced["group"] and doc["restore"]["plan"]["calls"]
+    assert doc["attribution"]["actor"].endswith("/mallory")
+    assert alerts.load(conn, announced["id"])["status"] == "recovered"
+    outbox.flush(conn, settings)
+    posts, updates = slack.of("chat.postMessage"), slack.of("chat.update")
+    assert len(posts) == 1 and updates and "restore" in str(updates[-1].params["blocks"])
+    assert cycle(conn, settings, acct) == 0 and len(alerts.open_alerts(conn, ACCOUNT, HOME)) == 1
 
 
 def test_takes_away_reads_the_parameters() -> None:

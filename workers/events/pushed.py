@@ -75,17 +75,23 @@ def resource_of(event: ChangeEvent, kind: str, state: dict[str, Any]) -> str | N
 
 def change_of(event: ChangeEvent, state: dict[str, Any]) -> drift.Change | None:
     """The regression a successful call made, as the poller would report it, when the last known state holds
-    the resource it names (otherwise the call is alerted as an event: see `tampering.event_alerts`)."""
+    the resource it names (otherwise the call is alerted as an event: see `tampering.event_alerts`).
+
+    The call itself says the field was on a moment ago, whatever the last poll read (a poll may have read the
+    trail before a fix started it, or not read its status at all): the alert is the state change, with its
+    Restore, and the poller finds it open under the same key."""
     if event.failed or event.name not in TURNS_OFF:
         return None
     kind, field = TURNS_OFF[event.name]
     resource = resource_of(event, kind, state)
     if resource is None:
         return None
-    was = (state.get(_PART[kind]) or {}).get(resource) or {}
-    if "error" in was or (field != "present" and was.get(field) is not True):
-        return None  # not known to be on: nothing the poller would call a regression
+    was = dict((state.get(_PART[kind]) or {}).get(resource) or {})
+    if "error" in was:
+        return None
     before, after = ("present", "missing") if field == "present" else (True, False)
+    if field != "present":
+        was[field] = True
     return drift.Change(event.account, event.region, kind, resource, field, before, after, was)
 
 

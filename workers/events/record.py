@@ -140,5 +140,5 @@ def _alerts_for(
             continue
         if change is None:
             made = tampering.event_alerts(account, region, [event], fresh, 0.0, actions)
-            docs += [alerts.new(settings, d) for d in made]
+            docs += [alerts.new(settings, d | {"seen_by": "push", "pushed": True}) for d in made]
     return docs, enriched, closed

@@ -173,6 +173,33 @@ def refresh(conn: Redis, settings: Settings, doc: dict[str, Any]) -> None:
     outbox.kick(conn, [mid] if mid else [])
 
 
+def supersede(conn: Redis, settings: Settings, old: dict[str, Any], doc: dict[str, Any]) -> bool:
+    """Show a state change's alert (`doc`, new) in place of the event alert that already announced the same
+    change (`old`: a pushed call read before its state was known): one message, now with Restore. The event
+    alert is closed in the same commit; False (nothing done) if it was closed already."""
+    gid = str(old.get("group") or old["id"])
+    doc |= {"group": gid, "channel": old.get("channel") or doc.get("channel"), "supersedes": old["id"]}
+    doc.pop("mention", None)  # the message is redrawn, not posted again: nobody is paged twice
+    shown = [doc if d["id"] == old["id"] else d for d in members(conn, old)]
+    staged: list[str | None] = []
+
+    def then(pipe: Pipeline) -> None:
+        machine.create_alert(pipe, doc["id"], doc["key"], _doc(doc))
+        pipe.zadd(keys.alerts_recent(doc["account"], doc["region"]), {doc["id"]: doc["created"]})
+        pipe.lrem(keys.alert_group(gid), 0, old["id"])
+        pipe.rpush(keys.alert_group(gid), doc["id"])
+        auditlog.stage(pipe, "alert", None, None, alert=doc["id"], title=doc["title"], supersedes=old["id"],
+                       approved=bool(doc.get("approved")))  # fmt: skip
+        staged.append(_redraw(pipe, settings, shown))
+
+    by = f"shown as the state change {doc['title']}"
+    left = machine.move_alert(
+        conn, old["id"], AlertStatus.RECOVERED, {"recovered_by": by, "recovered_at": f"{time.time():.3f}"}, then
+    )
+    outbox.kick(conn, [m for m in staged if m])
+    return left is not None
+
+
 def acknowledge(conn: Redis, settings: Settings, alert_id: str, user: str) -> dict[str, Any]:
     """Record who took an alert (once), and show it on the alert."""
     doc = load(conn, alert_id)

@@ -103,6 +103,12 @@ class ChangeEvent:
         """JSON form."""
         return {**asdict(self), "failed": self.failed}
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ChangeEvent:
+        """Back from the JSON form (an alert's attribution)."""
+        fields: dict[str, Any] = {f: data.get(f) for f in cls.__dataclass_fields__}
+        return cls(**fields)
+
 
 def parse_event(raw: dict[str, Any], account: str, region: str) -> ChangeEvent:
     """A `LookupEvents` item (its `CloudTrailEvent` JSON string holds the full record)."""

@@ -37,6 +37,7 @@ from workers.remediation.registry import PlanError
 from workers.slack import messages as blocks
 from workers.slack import outbox
 from workers.state import keys
+from workers.state.machine import AlertStatus
 
 log = logging.getLogger("trail_audit.monitor")
 LAST = keys.MONITOR_LAST
@@ -225,6 +226,8 @@ def _watch_region(
     actions = executed.since(conn, since - 5)
     used: set[str] = set()
     docs = []
+    upgrades: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    announced = _announced(conn, acct.id, region) if changes else []
     for change in changes:
         if alerts.is_open(conn, change.key):
             continue
@@ -233,6 +236,12 @@ def _watch_region(
         doc["restore"] = restore_offer(doc)
         if truncated:
             doc["truncated"] = truncated
+        earlier = next((d for d in announced if drift.attribute(doc, [ChangeEvent.from_dict(d["attribution"])])), None)
+        if earlier is not None:  # an event alert already said it: that message becomes this change's alert
+            doc |= {"attribution": earlier["attribution"], "pushed": bool(earlier.get("pushed"))}
+            doc.pop("lookup_error", None)
+            upgrades.append((earlier, alerts.new(settings, doc)))
+            continue
         if _attribute(doc, events):
             used.add(doc["attribution"]["event_id"])
         docs.append(alerts.new(settings, doc))
@@ -259,7 +268,10 @@ def _watch_region(
     staged.append(alerts.stage_group(pipe, settings, docs))
     pipe.execute()
     outbox.kick(conn, [m for m in staged if m])
-    new = {d["key"] for d in docs}
+    for earlier, doc in upgrades:
+        if not alerts.supersede(conn, settings, earlier, doc):  # closed meanwhile: the change gets its own
+            alerts.raise_alert(conn, settings, doc | {"channel": organization.channel_for(settings, acct.id)})
+    new = {d["key"] for d in [*docs, *(doc for _, doc in upgrades)]}
     for doc in alerts.open_alerts(conn, acct.id, region):
         if doc["key"] in new:
             continue
@@ -283,6 +295,12 @@ def restore_offer(doc: dict[str, Any]) -> dict[str, Any]:
         "permissions": drift.permissions(planned),
         "check": drift.field_of(doc["kind"], doc["field"]).check,
     }
+
+
+def _announced(conn: Redis, account: str, region: str) -> list[dict[str, Any]]:
+    """Open event alerts of a region: a call alerted before its state change was known (usually pushed)."""
+    return [d for d in alerts.recent(conn, account, region)
+            if d["field"] == "event" and d["status"] != AlertStatus.RECOVERED and d.get("attribution")]  # fmt: skip
 
 
 def _explained(conn: Redis, account: str, region: str, events: list[ChangeEvent]) -> set[str]:
