@@ -167,3 +167,56 @@ def test_a_routed_alert_is_posted_in_its_accounts_channel(
     assert record(conn, settings, [event]) == 1
     [message] = [m.decode() for m in conn.zrange(keys.OUTBOX_DUE, 0, -1)]
     assert conn.hget(keys.message(message), "channel") == b"C0TEAM"
+
+
+def test_an_organizations_audit_is_fanned_out_by_account_batches_and_a_failed_batch_is_error_rows(
+    aws: Moto, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from redis import Redis
+    from rq import SimpleWorker
+    from rq.job import Job
+
+    from demo.slack_standin import SlackStandIn
+    from workers.audit import jobs
+    from workers.queue.queues import QUEUES, queue
+    from workers.slack import outbox
+    from workers.state import keys
+
+    _, _, ids = org_with(jobs.ACCOUNTS_PER_JOB + 2)  # with the management account: two batches
+    real = jobs.collect_region
+
+    def broken(acct: Any, region: str, audited: list[str]) -> Any:
+        if acct.id == ids[0]:
+            raise RuntimeError("the work horse lost its way")
+        return real(acct, region, audited)
+
+    monkeypatch.setattr(jobs, "collect_region", broken)
+    conn = Redis.from_url(redis_url)
+    conn.flushdb()
+    with SlackStandIn() as slack:
+        env = {"REDIS_URL": redis_url, "SLACK_API_URL": slack.api_url, "SLACK_BOT_TOKEN": "xoxb-t"}
+        settings = settings_with(monkeypatch, TRAIL_AUDIT_ORG_ROLE_NAME="TrailAudit", TRAIL_AUDIT_REGIONS=HOME, **env)
+        request = {"id": "orgaudit1", "kind": "audit", "channel": "C0AUDIT", "user": "U0A", "response_url": None,
+                   "regions": [], "hours": None}  # fmt: skip
+        assert jobs.start_audit(request) == "orgaudit1"
+        batches = [j for j in queue(conn).get_jobs() if j.func_name.endswith("audit_accounts")]
+        assert len(batches) == 2 and sorted(len(j.args[1]) for j in batches) == [3, 10]
+        SimpleWorker([queue(conn, q) for q in QUEUES], connection=conn).work(burst=True)
+        outbox.flush(conn, settings)
+        report = json.loads(conn.get(keys.audit_report("orgaudit1")) or "{}")
+        lost = next(j.args[1] for j in batches if any(ids[0] in str(r) for r in j.args[1]))
+        lost_ids = {str(r).split(":")[4] for r in lost}
+        by_account: dict[str, set[str]] = {}
+        for f in report["findings"]:
+            by_account.setdefault(f["account"], set()).add(f["status"])
+        assert len(by_account) == len(ids) + 1  # every account has its rows: none missing
+        assert all(by_account[a] == {"ERROR"} for a in lost_ids)  # never PASS when it could not verify
+        assert all("FAIL" in s for a, s in by_account.items() if a not in lost_ids)  # reached: no trail
+        assert set(report["summary"]["unreachable"]) == lost_ids
+        assert "JobFailed" in json.dumps([f for f in report["findings"] if f["account"] == ids[0]])
+        posted = slack.of("chat.update") + slack.of("chat.postMessage")
+        covered = f"{len(ids) + 1 - len(lost_ids)} of {len(ids) + 1} accounts covered"
+        assert any(covered in json.dumps(c.params) for c in posted)
+        assert not any(Job.exists(j.id, connection=conn) for j in batches)  # their facts are in the report now

@@ -174,6 +174,12 @@ def _remember(key: str, account: Account, keep: int = _KEEP) -> Account:
     return account
 
 
+def forget(account: Account) -> None:
+    """Let an account's clients go (a batch has gathered it); its credentials stay for the next use."""
+    with _BASE_LOCK:
+        account._clients.clear()
+
+
 def default_account(settings: Settings) -> Account | AccountError:
     """The account of the current credentials (identified once per process)."""
     cached = _cached("default")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -19,7 +20,7 @@ from rq.job import Dependency, Job, JobStatus
 from rq.worker import WorkerStatus
 
 from workers.audit import organization
-from workers.audit.accounts import Account, AccountError, assumed_account, default_account
+from workers.audit.accounts import Account, AccountError, assumed_account, default_account, forget
 from workers.audit.awserrors import ApiError
 from workers.audit.checks import unreachable_account
 from workers.audit.engine import judge, run_audit
@@ -36,6 +37,9 @@ from workers.slack import outbox
 from workers.state import keys
 
 log = logging.getLogger("trail_audit.jobs")
+ACCOUNTS_PER_JOB = 10  # beyond this many accounts, an audit is fanned out by batches of accounts
+BATCH_TIMEOUT = 900  # seconds a batch of accounts may take (17 regions each, at AWS's pace)
+FINISH_PER_ACCOUNT = 0.5  # seconds more the finishing job may take for each account it judges
 PROGRESS_EVERY = 1.0  # seconds: never more than one update a second
 KEEP = 7 * 24 * 3600  # seconds an audit's state is kept
 
@@ -55,7 +59,8 @@ def account_for(settings: Settings, role_arn: str | None) -> Account | AccountEr
 
 
 def start_audit(request: dict[str, Any]) -> str:
-    """Plan the audit, post "auditing 0/N regions", and enqueue one job per account and region."""
+    """Plan the audit, post "auditing 0/N regions", and enqueue one job per account and region (beyond
+    ACCOUNTS_PER_JOB accounts: one job per batch of accounts, each planning and gathering its own)."""
     settings = Settings()
     logs.setup()
     if request.get("kind") == "events":
@@ -64,6 +69,8 @@ def start_audit(request: dict[str, Any]) -> str:
     audit_id = request["id"]
     roles, unread = organization.roles(settings)
     requested = request.get("regions") or settings.regions
+    if len(roles) > ACCOUNTS_PER_JOB:
+        return _start_batches(conn, request, roles, unread, requested)
     with ThreadPoolExecutor(max(1, min(settings.max_workers, len(roles)))) as pool:  # a role and a call an account
         targets = list(pool.map(lambda role: _target(settings, role, requested), roles))
     if unread is not None:  # the organization's accounts could not be listed: said, never silently fewer
@@ -95,19 +102,105 @@ def start_audit(request: dict[str, Any]) -> str:
         for t in targets
         for batch in batches(t["enabled"] if not t.get("error") else [], parts)
     ]
+    _enqueue_finish(conn, request, audit_id, jobs, len(targets))
+    return audit_id
+
+
+def _start_batches(
+    conn: Redis, request: dict[str, Any], roles: list[str | None], unread: ApiError | None, requested: list[str]
+) -> str:
+    """An organization's audit: no account is reached here (a thousand would outlast any one job); each batch
+    job plans and gathers its accounts, and the finishing job depends on the batches."""
+    audit_id = request["id"]
+    targets: list[dict[str, Any]] = []
+    if unread is not None:
+        targets.append({"role_arn": None, "label": "the organization", "error": unread.__dict__, "enabled": [],
+                        "skipped": []})  # fmt: skip
+    labels = [_label(r) for r in roles]
+    state = {"request": request, "targets": targets, "total": len(roles), "unit": "accounts",
+             "message": message_id(audit_id), "labels": labels}  # fmt: skip
+    conn.set(_key(audit_id), json.dumps(state), ex=KEEP)
+    outbox.send(conn, message_id(audit_id), request["channel"], blocks.progress(0, len(roles), labels, "accounts"),
+                response_url=request.get("response_url"))  # fmt: skip
+    q = queue(conn)
+    jobs = [
+        q.enqueue(
+            "workers.audit.jobs.audit_accounts",
+            audit_id,
+            roles[i : i + ACCOUNTS_PER_JOB],
+            requested,
+            job_timeout=BATCH_TIMEOUT,
+            result_ttl=KEEP,
+            failure_ttl=KEEP,
+        )
+        for i in range(0, len(roles), ACCOUNTS_PER_JOB)
+    ]
+    _enqueue_finish(conn, request, audit_id, jobs, len(targets))
+    return audit_id
+
+
+def _label(role: str | None) -> str:
+    """An account's name before it is reached: the id in its role ARN."""
+    return role.split(":")[4] if role and role.count(":") >= 5 else (role or "current credentials")
+
+
+def audit_accounts(audit_id: str, roles: list[str | None], requested: list[str]) -> dict[str, Any]:
+    """One batch of an organization's audit: reach each account (its role, its enabled regions), gather all
+    their regions in parallel, and return the plans and the facts. An account is let go (its clients with it)
+    as soon as its regions are gathered, so a batch's memory is that of the accounts in flight."""
+    settings = Settings()
+    logs.setup()
+    conn = connection(settings)
+    with ThreadPoolExecutor(max(1, min(settings.max_workers, len(roles)))) as pool:
+        planned = list(pool.map(lambda role: _planned(settings, role, requested), roles))
+    targets = [t for t, _ in planned]
+    work = [(acct, region, t["enabled"]) for t, acct in planned if acct is not None for region in t["enabled"]]
+    left = {t["label"]: len(t["enabled"]) for t, acct in planned if acct is not None}
+    lock = threading.Lock()
+
+    def one(item: tuple[Account, str, list[str]]) -> RegionFacts:
+        acct, region, audited = item
+        facts = collect_region(acct, region, audited)
+        with lock:
+            left[acct.id] -= 1
+            done = left[acct.id] == 0
+        if done:
+            forget(acct)
+            _tick(conn, audit_id, 1)
+        return facts
+
+    with ThreadPoolExecutor(min(len(work), settings.max_workers) or 1, thread_name_prefix="ta-job") as pool:
+        facts = list(pool.map(one, work))
+    _tick(conn, audit_id, sum(1 for t in targets if t["error"]))
+    return {"targets": targets, "facts": facts}
+
+
+def _tick(conn: Redis, audit_id: str, n: int) -> None:
+    """Count `n` more units done and move the progress message on (at most once a second; best effort)."""
+    if n <= 0:
+        return
+    try:
+        done = conn.incrby(keys.audit_done(audit_id), n)
+        conn.expire(keys.audit_done(audit_id), KEEP)
+        if conn.set(keys.audit_tick(audit_id), "1", nx=True, px=int(PROGRESS_EVERY * 1000)):
+            _progress(conn, audit_id, int(done))
+    except Exception as exc:  # noqa: BLE001 - progress is best effort: it never fails an audit
+        log.warning("progress not updated", extra={"audit": audit_id, "error": type(exc).__name__})
+
+
+def _enqueue_finish(conn: Redis, request: dict[str, Any], audit_id: str, jobs: list[Job], accounts: int) -> None:
     depends = Dependency(jobs=jobs, allow_failure=True) if jobs else None
-    q.enqueue(
+    queue(conn).enqueue(
         "workers.audit.jobs.finish_audit",
         audit_id,
         [j.id for j in jobs],
         depends_on=depends,
-        job_timeout=FINISH_TIMEOUT,
+        job_timeout=FINISH_TIMEOUT + FINISH_PER_ACCOUNT * accounts,
         result_ttl=KEEP,
         failure_ttl=KEEP,
         on_failure=Callback(CALLBACK),
         meta={"reply": reply_meta(request["channel"], request.get("response_url"), message_id(audit_id))},
     )
-    return audit_id
 
 
 def post_events(settings: Settings, request: dict[str, Any]) -> str:
@@ -126,13 +219,19 @@ def post_events(settings: Settings, request: dict[str, Any]) -> str:
 
 
 def _target(settings: Settings, role: str | None, requested: list[str]) -> dict[str, Any]:
+    return _planned(settings, role, requested)[0]
+
+
+def _planned(settings: Settings, role: str | None, requested: list[str]) -> tuple[dict[str, Any], Account | None]:
+    """An account's plan (its label, enabled and skipped regions, or why it cannot be audited) and the
+    account itself when it can be."""
     acct = account_for(settings, role)
     if isinstance(acct, AccountError):
-        return {"role_arn": role, "label": acct.label, "error": acct.error.__dict__, "enabled": [], "skipped": []}
+        return {"role_arn": role, "label": acct.label, "error": acct.error.__dict__, "enabled": [], "skipped": []}, None
     pl = plan(acct, settings.home_region, requested)
     if not isinstance(pl, RegionPlan):
-        return {"role_arn": role, "label": acct.id, "error": pl.__dict__, "enabled": [], "skipped": []}
-    return {"role_arn": role, "label": acct.id, "error": None, "enabled": pl.enabled, "skipped": pl.skipped}
+        return {"role_arn": role, "label": acct.id, "error": pl.__dict__, "enabled": [], "skipped": []}, None
+    return {"role_arn": role, "label": acct.id, "error": None, "enabled": pl.enabled, "skipped": pl.skipped}, acct
 
 
 def batches(regions: list[str], parts: int) -> list[list[str]]:
@@ -174,7 +273,8 @@ def _progress(conn: Redis, audit_id: str, done: int) -> None:
     state = json.loads(conn.get(_key(audit_id)) or "{}")
     if not state:
         return
-    message = blocks.progress(done, state["total"], [t["label"] for t in state["targets"]])
+    labels = state.get("labels") or [t["label"] for t in state["targets"]]
+    message = blocks.progress(done, state["total"], labels, state.get("unit", "regions"))
     request = state["request"]
     outbox.send(conn, message_id(audit_id), request["channel"], message, response_url=request.get("response_url"))
 
@@ -189,15 +289,28 @@ def finish_audit(audit_id: str, job_ids: list[str]) -> dict[str, Any]:
     state = json.loads(raw)
     request, mid = state["request"], message_id(audit_id)
     jobs = Job.fetch_many(job_ids, connection=conn) if job_ids else []
+    batched = state.get("unit") == "accounts"
     broken = [j for j in jobs if j is None or j.get_status() != JobStatus.FINISHED]
-    if broken:
-        reason = f"{len(broken)} of {len(jobs)} region jobs did not finish (regions {_regions_of(broken)})"
+    if broken and (not batched or None in broken):
+        what = "account batch" if batched else "region"
+        reason = f"{len(broken)} of {len(jobs)} {what} jobs did not finish"
+        reason += "" if batched else f" (regions {_regions_of(broken)})"
         outbox.send(conn, mid, request["channel"], blocks.failed(reason), response_url=request.get("response_url"))
         return {"status": "failed", "reason": reason}
+    targets = list(state["targets"])
     facts: dict[str, list[RegionFacts]] = {}
     for job in jobs:
-        for result in (job.return_value() if job is not None else None) or []:
+        assert job is not None
+        value: Any = job.return_value() if job.get_status() == JobStatus.FINISHED else None
+        if batched and value is None:  # its accounts are ERROR rows, never missing (nor PASS)
+            targets += [_lost(role, job) for role in job.args[1]]
+            continue
+        if batched:
+            targets += value["targets"]
+            value = value["facts"]
+        for result in value or []:
             facts.setdefault(result.account, []).append(result)
+    state["targets"] = targets
     findings = []
     for t in state["targets"]:
         if t["error"]:
@@ -234,7 +347,20 @@ def finish_audit(audit_id: str, job_ids: list[str]) -> dict[str, Any]:
                                 thread=mid, kind="file") for kind in ("json", "csv")]  # fmt: skip
     pipe.execute()
     outbox.kick(conn, staged)
+    if batched:  # the batches' facts are in the report now: Redis lets them go
+        for job in jobs:
+            if job is not None:
+                job.delete()
     return {"status": "done", "findings": len(findings)}
+
+
+def _lost(role: str | None, job: Job) -> dict[str, Any]:
+    """The plan of an account whose batch job failed: unreachable, and why."""
+    latest = job.latest_result()
+    info = (latest.exc_string if latest is not None else None) or "it did not finish"
+    why = info.strip().splitlines()[-1][:200]
+    error = ApiError("rq", "AuditAccounts", "JobFailed", f"the job auditing its batch failed: {why}")
+    return {"role_arn": role, "label": _label(role), "error": error.__dict__, "enabled": [], "skipped": []}
 
 
 def _regions_of(jobs: list[Job | None]) -> str:

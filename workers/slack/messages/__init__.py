@@ -78,10 +78,14 @@ def ephemeral(text: str) -> dict[str, Any]:
     return {"response_type": "ephemeral", "text": text, "blocks": [section(text)]}
 
 
-def progress(done: int, total: int, accounts: Iterable[str]) -> dict[str, Any]:
-    """The report's first form: a header and how many regions are done."""
-    who = escape(", ".join(accounts)) or "…"
-    text = f":hourglass_flowing_sand: auditing {done}/{total} regions (account {who})"
+def progress(done: int, total: int, accounts: Iterable[str], unit: str = "regions") -> dict[str, Any]:
+    """The report's first form: a header and how many regions (or, for an organization, accounts) are done."""
+    names = list(accounts)
+    if len(names) > ROLLUP_ACCOUNTS:
+        who = f"{len(names)} accounts"
+    else:
+        who = ("accounts " if len(names) > 1 else "account ") + (escape(", ".join(names)) or "…")
+    text = f":hourglass_flowing_sand: auditing {done}/{total} {unit} ({who})"
     return {"text": text, "blocks": [section(text)]}
 
 
