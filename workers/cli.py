@@ -10,12 +10,13 @@ import gc
 import json
 import os
 import sys
-from typing import IO, NoReturn
+import time
+from typing import IO, Any, NoReturn
 
 from pydantic import ValidationError
 
 from workers.audit import table
-from workers.audit.engine import Progress, run_audit
+from workers.audit.engine import AuditResult, Progress, run_audit
 from workers.core.settings import Settings
 
 USAGE_ERROR = 2
@@ -55,7 +56,9 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     audit = sub.add_parser("audit", help="check every enabled region of every configured account")
     audit.add_argument("--regions", type=_regions, help="comma-separated regions (default: the enabled ones)")
-    audit.add_argument("--format", choices=("table", "json"), default="table")
+    audit.add_argument("--format", choices=("table", "json", "ocsf"), default="table",
+                       help="ocsf: a JSON array of OCSF Compliance Findings (class 2003)")  # fmt: skip
+    audit.add_argument("--export", choices=("securityhub",), help="also import the findings into AWS Security Hub")
     audit.add_argument("--events-hours", type=_hours, help="hours of change events to include (default 24)")
     audit.add_argument("--no-events", action="store_true", help="skip the LookupEvents section")
     audit.add_argument("--summary", action="store_true", help="one line per account that is not clean")
@@ -98,15 +101,44 @@ def _progress(err: IO[str]) -> Progress | None:
 
 def _audit(settings: Settings, args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     hours = None if args.no_events else (args.events_hours or settings.events_hours)
+    if args.format == "ocsf":
+        hours = None  # OCSF carries the findings only
     result = run_audit(settings, regions=args.regions, on_progress=_progress(err), events_hours=hours)
+    status = result.exit_status
     if args.format == "json":
         json.dump(result.to_dict(), out, indent=2, default=str)
+        out.write("\n")
+    elif args.format == "ocsf":
+        json.dump(_ocsf(result), out, indent=2, default=str)
         out.write("\n")
     elif args.summary:
         out.write(table.summary(result, colour=table.use_colour(out)))
     else:
         out.write(table.render(result, colour=table.use_colour(out)))
-    return result.exit_status
+    if args.export == "securityhub":
+        status = _export(settings, result, status, err)
+    return status
+
+
+def _ocsf(result: AuditResult) -> list[dict[str, Any]]:
+    from importlib.metadata import version
+
+    from workers.export.ocsf import to_ocsf
+
+    when = int(time.time() * 1000)
+    return [to_ocsf(f, when, version("trail-audit")) for f in result.findings]
+
+
+def _export(settings: Settings, result: AuditResult, status: int, err: IO[str]) -> int:
+    """Import into Security Hub; a failure is said on stderr and, with nothing failing, makes the status 3."""
+    from workers.export import securityhub
+
+    done = securityhub.export(settings, result.findings)
+    err.write(f"trail-audit: Security Hub: {sum(done.imported.values())} findings imported into "
+              f"{len(done.imported)} accounts\n")  # fmt: skip
+    for failure in done.failed:
+        err.write(f"trail-audit: Security Hub: {failure}\n")
+    return status if done.ok or status == 1 else 3
 
 
 def _events(settings: Settings, args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import hashlib
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -37,6 +38,20 @@ class Finding:
     detail: str
     remediation: str | None = None
     evidence: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def uid(self) -> str:
+        """A stable id per check and what it is about (the same next audit, whatever the verdict): Security
+        Hub's finding id, OCSF's uid and what a waiver names. An account or region check is about the account
+        or region (its `resource` names the evidence, which changes with the verdict); a trail check, the trail."""
+        uid = f"trail-audit/{self.account}/{self.region}/{self.check}"
+        if catalogue.CHECK_SCOPES.get(self.check) != "trail":
+            return uid
+        uid += f"/{self.resource}"
+        if len(uid) <= 512:
+            return uid
+        digest = hashlib.sha256(self.resource.encode()).hexdigest()[:32]
+        return f"trail-audit/{self.account}/{self.region}/{self.check}/sha256:{digest}"
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form: plain strings, with `status` as its name."""

@@ -1,0 +1,84 @@
+"""`trail-audit audit --export securityhub`: every finding imported into AWS Security Hub, in its own account.
+
+The default product ARN (`product/<account>/default`) only takes findings an account imports about itself,
+so each account's findings go through that account's own session (its assumed role), in the home region,
+a hundred a call. The id is stable per check and resource, so the next audit updates each finding in place;
+the first import's `CreatedAt` is kept (read back with `securityhub:GetFindings`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from workers.audit.accounts import Account, accounts
+from workers.audit.awserrors import AWS_ERRORS, from_exception
+from workers.audit.findings import Finding
+from workers.core.settings import Settings
+from workers.export.asff import exported, to_asff
+
+BATCH = 100  # findings per BatchImportFindings call: the API's most
+IDS_PER_LOOKUP = 20  # finding ids per GetFindings filter
+ACTIONS = ("securityhub:BatchImportFindings", "securityhub:GetFindings")  # deploy/iam/securityhub-export-policy.json
+
+
+@dataclass
+class Export:
+    """What an export did: findings imported per account, and each failure as a sentence."""
+
+    imported: dict[str, int] = field(default_factory=dict)
+    failed: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when every finding was imported."""
+        return not self.failed
+
+
+def export(settings: Settings, findings: list[Finding], waivers: dict[str, dict[str, Any]] | None = None) -> Export:
+    """Import the findings (not the SKIPPED) into each account's Security Hub; `waivers` by finding uid."""
+    home = settings.home_region
+    sessions = {a.id: a for a in accounts(settings) if isinstance(a, Account)}
+    by_account: dict[str, list[Finding]] = defaultdict(list)
+    for f in findings:
+        if exported(f):
+            by_account[f.account].append(f)
+    result = Export()
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    for account, mine in sorted(by_account.items()):
+        acct = sessions.get(account)
+        if acct is None:
+            result.failed.append(f"{account}: not reachable, so its {len(mine)} findings stay in this report only")
+            continue
+        client = acct.client("securityhub", home)
+        created = _created(client, [f.uid for f in mine])
+        docs = [to_asff(f, home, now, created.get(f.uid), (waivers or {}).get(f.uid)) for f in mine]
+        result.imported[account] = 0
+        for i in range(0, len(docs), BATCH):
+            try:
+                answer = client.batch_import_findings(Findings=docs[i : i + BATCH])
+            except AWS_ERRORS as exc:
+                result.failed.append(
+                    f"{account}: {from_exception('securityhub', 'BatchImportFindings', exc).sentence()}"
+                )
+                break
+            result.imported[account] += int(answer.get("SuccessCount", 0))
+            for bad in answer.get("FailedFindings") or []:
+                result.failed.append(f"{account}: {bad.get('Id')}: {bad.get('ErrorCode')} ({bad.get('ErrorMessage')})")
+    return result
+
+
+def _created(client: Any, ids: list[str]) -> dict[str, str]:
+    """When Security Hub first received each finding it already holds (empty when it cannot say)."""
+    out: dict[str, str] = {}
+    wanted = set(ids)
+    for i in range(0, len(ids), IDS_PER_LOOKUP):
+        filters = {"Id": [{"Value": uid, "Comparison": "EQUALS"} for uid in ids[i : i + IDS_PER_LOOKUP]]}
+        try:
+            for page in client.get_paginator("get_findings").paginate(Filters=filters, MaxResults=100):
+                out |= {f["Id"]: f["CreatedAt"] for f in page.get("Findings", []) if f.get("Id") in wanted}
+        except AWS_ERRORS:
+            return out  # a new CreatedAt then: the finding is still updated in place (same Id)
+    return out
