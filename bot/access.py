@@ -38,7 +38,7 @@ ACKNOWLEDGE = ("ack_alert", "ack_group")
 REQUESTS = ("restore", "restore_all", "request_fix")  # clicks that start a change request
 READS = ("report_account",)  # clicks that show more of a report
 DECISIONS = ("approve", "deny")
-LIMITED = ("audit", "events", "remediate", "backout")  # commands that start work
+LIMITED = ("audit", "events", "remediate", "backout", "waive")  # commands that start work
 FOR_OPERATORS_AND_APPROVERS = ("status", "log")
 
 

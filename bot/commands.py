@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from workers.core.catalogue import invalid_region_names
 from workers.core.mrkdwn import code, unescape
 
-SUBCOMMANDS = ("audit", "events", "remediate", "backout", "reenable", "status", "log", "help")
+SUBCOMMANDS = ("audit", "events", "remediate", "backout", "reenable", "waive", "status", "log", "help")
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,7 @@ class Command:
     resource: str | None = None
     region: str | None = None
     minutes: float | None = None
+    days: float | None = None
     reason: str | None = None
     request_id: str | None = None
     problem: str | None = None
@@ -58,6 +59,8 @@ def parse(text: str) -> Command:
         return _remediate(args)
     if name == "backout":
         return _backout(args)
+    if name == "waive":
+        return _waive(args)
     if name == "reenable":
         if len(args) != 1 or not re.fullmatch(r"[0-9a-zA-Z]{1,32}", args[0]):
             return Command(
@@ -81,6 +84,20 @@ def _remediate(args: list[str]) -> Command:
                        "`remediate cloudtrail.trail_logging my-trail it was stopped by mistake`.")  # fmt: skip
     check, resource, reason = args[0], args[1], " ".join(args[2:]).strip()
     return Command("remediate", check=check, resource=resource[:300], reason=reason[:500] or None)
+
+
+def _waive(args: list[str]) -> Command:
+    """`waive <check> <resource> <days> <reason ...>`: a check's finding accepted for a while (never an alert)."""
+    usage = ("`waive` takes a check, a resource, a number of days and a reason: "
+             "`waive cloudtrail.trail_log_file_validation legacy-eu 30 replaced by the org trail in Q1`.")  # fmt: skip
+    if len(args) < 4:
+        return Command("help", problem=usage)
+    check, resource, days, reason = args[0], args[1], _number(args[2]), " ".join(args[3:]).strip()
+    if check.lower().startswith("alert") or re.fullmatch(r"[0-9a-f]{16}", check):
+        return Command("help", problem="Alerts cannot be waived: a tamper alert is acknowledged, never hidden.")
+    if days is None or days <= 0:
+        return Command("help", problem="A waiver lasts a positive number of days. " + usage)
+    return Command("waive", check=check, resource=resource[:300], days=days, reason=reason[:500])
 
 
 def _backout(args: list[str]) -> Command:

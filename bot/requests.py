@@ -18,6 +18,8 @@ def from_command(cmd: Command, user: str, channel: str | None, settings: Setting
     """The request a `remediate` or `backout` command asks for; raises PlanError with what is wrong."""
     if cmd.name == "backout":
         return _backout(cmd, user, channel, settings)
+    if cmd.name == "waive":
+        return _waive(cmd, user, channel, settings)
     check = cmd.check or ""
     action = fix_for(check)
     resource, region, account = cmd.resource or "", settings.home_region, ""
@@ -42,6 +44,27 @@ def from_command(cmd: Command, user: str, channel: str | None, settings: Setting
         channel=channel,
         role_arn=role_for(settings, account or None),
     )
+
+
+def _waive(cmd: Command, user: str, channel: str | None, settings: Settings) -> Request:
+    check, days = cmd.check or "", cmd.days or 0
+    if check not in CHECK_SCOPES:
+        raise PlanError(f"Unknown check {code(check[:60])}. Valid: {', '.join(sorted(CHECK_SCOPES))}.")
+    if days > settings.waiver_max_days:
+        raise PlanError(f"A waiver lasts at most {settings.waiver_max_days} days (TRAIL_AUDIT_WAIVER_MAX_DAYS).")
+    resource, region, account = cmd.resource or "", settings.home_region, ""
+    scope = CHECK_SCOPES[check]
+    if scope == "region":
+        if invalid_region_names([resource]):
+            raise PlanError(f"{code(check)} is judged per region: give a region name, e.g. `us-east-1`.")
+        region = resource
+    elif scope == "account":
+        region, account = GLOBAL, resource if re.fullmatch(r"[0-9]{12}", resource) else ""
+    elif resource.startswith("arn:"):
+        account = resource.split(":")[4] if resource.count(":") >= 5 else ""
+    return Request(id=approvals.new_id(), action="waiver.accept", requester=user, reason=cmd.reason or "",
+                   account=account, region=region, resource=resource, check=check, channel=channel,
+                   minutes=days * 24 * 60, role_arn=role_for(settings, account or None))  # fmt: skip
 
 
 def _backout(cmd: Command, user: str, channel: str | None, settings: Settings) -> Request:

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from workers.audit import table
 from workers.audit.engine import AuditResult, Progress, run_audit
+from workers.audit.findings import WAIVABLE, Finding, exit_status
 from workers.core.settings import Settings
 
 USAGE_ERROR = 2
@@ -104,36 +105,67 @@ def _audit(settings: Settings, args: argparse.Namespace, out: IO[str], err: IO[s
     if args.format == "ocsf":
         hours = None  # OCSF carries the findings only
     result = run_audit(settings, regions=args.regions, on_progress=_progress(err), events_hours=hours)
-    status = result.exit_status
+    waived = _waivers(settings, err)
+    doc = result.to_dict()
+    if waived:
+        from workers.remediation.waivers import annotate
+
+        annotate(doc["findings"], waived)
+    status = exit_status(result.findings, [Finding.from_dict(f).uid for f in doc["findings"] if f.get("waived")])
     if args.format == "json":
-        json.dump(result.to_dict(), out, indent=2, default=str)
+        json.dump(doc, out, indent=2, default=str)
         out.write("\n")
     elif args.format == "ocsf":
-        json.dump(_ocsf(result), out, indent=2, default=str)
+        json.dump(_ocsf(result, waived), out, indent=2, default=str)
         out.write("\n")
     elif args.summary:
         out.write(table.summary(result, colour=table.use_colour(out)))
     else:
         out.write(table.render(result, colour=table.use_colour(out)))
+    if args.format in ("table", None) or args.summary:
+        for f in doc["findings"]:
+            if f.get("waived"):
+                w = f["waived"]
+                out.write(f"WAIVED (not counted) {f['check']} {f['resource']}: by {w['by']}, approved by "
+                          f"{w['approved_by']}, until {w['until']}: {w['reason']}\n")  # fmt: skip
     if args.export == "securityhub":
-        status = _export(settings, result, status, err)
+        status = _export(settings, result, status, err, waived)
     return status
 
 
-def _ocsf(result: AuditResult) -> list[dict[str, Any]]:
+def _waivers(settings: Settings, err: IO[str]) -> dict[str, dict[str, Any]]:
+    """The waivers in force, from the bot's Redis when REDIS_URL is set (the CLI needs no Redis otherwise)."""
+    if not os.environ.get("REDIS_URL"):
+        return {}
+    from redis import Redis
+    from redis.exceptions import RedisError
+
+    from workers.remediation.waivers import in_force
+
+    try:
+        return in_force(Redis.from_url(settings.redis_url, socket_timeout=3, socket_connect_timeout=3))
+    except RedisError as exc:
+        err.write(f"trail-audit: waivers not read (Redis: {type(exc).__name__}): every finding counts\n")
+        return {}
+
+
+def _ocsf(result: AuditResult, waived: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     from importlib.metadata import version
 
     from workers.export.ocsf import to_ocsf
 
     when = int(time.time() * 1000)
-    return [to_ocsf(f, when, version("trail-audit")) for f in result.findings]
+    return [to_ocsf(f, when, version("trail-audit"), waived.get(f.uid) if f.status in WAIVABLE else None)
+            for f in result.findings]  # fmt: skip
 
 
-def _export(settings: Settings, result: AuditResult, status: int, err: IO[str]) -> int:
+def _export(
+    settings: Settings, result: AuditResult, status: int, err: IO[str], waived: dict[str, dict[str, Any]]
+) -> int:
     """Import into Security Hub; a failure is said on stderr and, with nothing failing, makes the status 3."""
     from workers.export import securityhub
 
-    done = securityhub.export(settings, result.findings)
+    done = securityhub.export(settings, result.findings, waived)
     err.write(f"trail-audit: Security Hub: {sum(done.imported.values())} findings imported into "
               f"{len(done.imported)} accounts\n")  # fmt: skip
     for failure in done.failed:

@@ -22,6 +22,8 @@ class Status(enum.StrEnum):
     SKIPPED = "SKIPPED"
 
 
+WAIVABLE = (Status.FAIL, Status.ERROR)  # what a waiver covers (a PASS needs none; SKIPPED says nothing)
+
 # Order in which reports list findings: what needs attention first.
 STATUS_ORDER = {Status.FAIL: 0, Status.ERROR: 1, Status.PASS: 2, Status.SKIPPED: 3}
 
@@ -41,17 +43,8 @@ class Finding:
 
     @property
     def uid(self) -> str:
-        """A stable id per check and what it is about (the same next audit, whatever the verdict): Security
-        Hub's finding id, OCSF's uid and what a waiver names. An account or region check is about the account
-        or region (its `resource` names the evidence, which changes with the verdict); a trail check, the trail."""
-        uid = f"trail-audit/{self.account}/{self.region}/{self.check}"
-        if catalogue.CHECK_SCOPES.get(self.check) != "trail":
-            return uid
-        uid += f"/{self.resource}"
-        if len(uid) <= 512:
-            return uid
-        digest = hashlib.sha256(self.resource.encode()).hexdigest()[:32]
-        return f"trail-audit/{self.account}/{self.region}/{self.check}/sha256:{digest}"
+        """A stable id per check and what it is about (`uid_of`)."""
+        return uid_of(self.check, self.account, self.region, self.resource)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form: plain strings, with `status` as its name."""
@@ -61,13 +54,28 @@ class Finding:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Finding:
-        """The inverse of `to_dict`."""
-        return cls(**{**data, "status": Status(data["status"])})
+        """The inverse of `to_dict` (a `waived` a report adds is left out)."""
+        fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**{**fields, "status": Status(data["status"])})
 
 
-def exit_status(findings: Iterable[Finding]) -> int:
-    """0 when everything passed or was skipped, 1 on any FAIL, 3 on any ERROR without a FAIL."""
-    statuses = {f.status for f in findings}
+def uid_of(check: str, account: str, region: str, resource: str) -> str:
+    """A stable id per check and what it is about (the same next audit, whatever the verdict): Security Hub's
+    finding id, OCSF's uid and what a waiver names. An account or region check is about the account or region
+    (its `resource` names the evidence, which changes with the verdict); a trail check, the trail."""
+    uid = f"trail-audit/{account}/{region}/{check}"
+    if catalogue.CHECK_SCOPES.get(check) != "trail":
+        return uid
+    if len(uid) + 1 + len(resource) <= 512:
+        return f"{uid}/{resource}"
+    return f"{uid}/sha256:{hashlib.sha256(resource.encode()).hexdigest()[:32]}"
+
+
+def exit_status(findings: Iterable[Finding], waived: Iterable[str] = ()) -> int:
+    """0 when everything passed or was skipped, 1 on any FAIL, 3 on any ERROR without a FAIL; a waived
+    finding (its uid in `waived`) does not count."""
+    skip = set(waived)
+    statuses = {f.status for f in findings if f.uid not in skip}
     if Status.FAIL in statuses:
         return 1
     if Status.ERROR in statuses:

@@ -31,7 +31,7 @@ from workers.core import logs
 from workers.core.settings import Settings
 from workers.queue.failures import CALLBACK, reply_meta
 from workers.queue.queues import FINISH_TIMEOUT, REGION_TIMEOUT, connection, queue
-from workers.remediation import fixes
+from workers.remediation import fixes, waivers
 from workers.slack import messages as blocks
 from workers.slack import outbox
 from workers.state import keys
@@ -327,6 +327,7 @@ def finish_audit(audit_id: str, job_ids: list[str]) -> dict[str, Any]:
             "regions": sorted({r for t in state["targets"] for r in t["enabled"] + t["skipped"]}),
         },
     }
+    waivers.annotate(doc["findings"], waivers.in_force(conn))
     roles = {t["label"]: t["role_arn"] for t in state["targets"]}
     fix_ids = {
         i: fixes.remember(conn, f, roles.get(f["account"]), mid, request["channel"])
@@ -347,6 +348,8 @@ def finish_audit(audit_id: str, job_ids: list[str]) -> dict[str, Any]:
                                 thread=mid, kind="file") for kind in ("json", "csv")]  # fmt: skip
     pipe.execute()
     outbox.kick(conn, staged)
+    if settings.securityhub_export:
+        queue(conn).enqueue("workers.export.securityhub.export_report", audit_id, job_timeout=FINISH_TIMEOUT * 5)
     if batched:  # the batches' facts are in the report now: Redis lets them go
         for job in jobs:
             if job is not None:

@@ -55,6 +55,9 @@ class Settings(BaseSettings):
         240, ge=1, le=7 * 24 * 60, validation_alias=AliasChoices("TRAIL_AUDIT_BACKOUT_MAX_MINUTES")
     )
 
+    waiver_max_days: int = Field(90, ge=1, le=366, validation_alias=AliasChoices("TRAIL_AUDIT_WAIVER_MAX_DAYS"))
+    securityhub_export: bool = Field(False, validation_alias=AliasChoices("TRAIL_AUDIT_SECURITYHUB_EXPORT"))
+
     monitor_seconds: int = Field(60, ge=5, le=3600, validation_alias=AliasChoices("TRAIL_AUDIT_MONITOR_SECONDS"))
     alert_mention: str | None = Field(None, validation_alias=AliasChoices("TRAIL_AUDIT_ALERT_MENTION"))
     alert_repost_minutes: float = Field(

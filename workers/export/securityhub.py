@@ -9,13 +9,14 @@ the first import's `CreatedAt` is kept (read back with `securityhub:GetFindings`
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
 from workers.audit.accounts import Account, accounts
 from workers.audit.awserrors import AWS_ERRORS, from_exception
-from workers.audit.findings import Finding
+from workers.audit.findings import WAIVABLE, Finding
 from workers.core.settings import Settings
 from workers.export.asff import exported, to_asff
 
@@ -54,7 +55,8 @@ def export(settings: Settings, findings: list[Finding], waivers: dict[str, dict[
             continue
         client = acct.client("securityhub", home)
         created = _created(client, [f.uid for f in mine])
-        docs = [to_asff(f, home, now, created.get(f.uid), (waivers or {}).get(f.uid)) for f in mine]
+        docs = [to_asff(f, home, now, created.get(f.uid), (waivers or {}).get(f.uid) if f.status in WAIVABLE else None)
+                for f in mine]  # fmt: skip
         result.imported[account] = 0
         for i in range(0, len(docs), BATCH):
             try:
@@ -68,6 +70,36 @@ def export(settings: Settings, findings: list[Finding], waivers: dict[str, dict[
             for bad in answer.get("FailedFindings") or []:
                 result.failed.append(f"{account}: {bad.get('Id')}: {bad.get('ErrorCode')} ({bad.get('ErrorMessage')})")
     return result
+
+
+def export_report(audit_id: str) -> dict[str, Any]:
+    """RQ job (TRAIL_AUDIT_SECURITYHUB_EXPORT): import a finished Slack audit's findings, waivers honoured,
+    and say in the report's thread what was imported and what failed."""
+    from workers.core.mrkdwn import escape
+    from workers.queue.queues import connection
+    from workers.remediation import waivers
+    from workers.slack import messages as blocks
+    from workers.slack import outbox
+    from workers.state import keys
+
+    settings = Settings()
+    conn = connection(settings)
+    raw = conn.get(keys.audit_report(audit_id))
+    if raw is None:
+        raise RuntimeError("the audit's report is gone from Redis (expired)")
+    doc = json.loads(raw)
+    done = export(settings, [Finding.from_dict(f) for f in doc["findings"]], waivers.in_force(conn))
+    text = (
+        f":inbox_tray: Security Hub: {sum(done.imported.values())} findings imported into {len(done.imported)} accounts"
+    )
+    if done.failed:
+        text += f"; {len(done.failed)} failures: " + "; ".join(done.failed[:5])
+    state = json.loads(conn.get(keys.audit(audit_id)) or "{}")
+    channel = (state.get("request") or {}).get("channel")
+    if channel:
+        message = {"text": blocks.clip(text, 3000), "blocks": [blocks.section(escape(text))]}
+        outbox.send(conn, f"audit-{audit_id}-securityhub", channel, message, thread=outbox.report_id(audit_id))
+    return {"imported": done.imported, "failed": done.failed}
 
 
 def _created(client: Any, ids: list[str]) -> dict[str, str]:

@@ -35,7 +35,7 @@ from workers.core.mrkdwn import channel, code, escape, mention
 from workers.core.settings import Settings
 from workers.queue.failures import reason as failure_reason
 from workers.queue.queues import MONITOR, URGENT, connection, queue
-from workers.remediation import approvals, auditlog
+from workers.remediation import approvals, auditlog, waivers
 from workers.remediation import executed as actions
 from workers.remediation import registry as remediations
 from workers.remediation.approvals import Request, RequestStatus, enqueue_execute
@@ -113,7 +113,8 @@ def resolve(acct: Account, settings: Settings, req: Request) -> tuple[str, str]:
     enabled region (a single-region trail lives only in its own); a name two trails share is refused with
     their ARNs, to choose from.
     """
-    if not remediations.on_trail(req.action):
+    on_trail = (req.check or "").startswith("cloudtrail.trail_") if req.action == waivers.ACTION else None
+    if not (remediations.on_trail(req.action) if on_trail is None else on_trail):
         return req.region, req.resource
     if req.resource.startswith("arn:"):
         return remediations.trail_region(req.resource), req.resource
@@ -233,6 +234,8 @@ def execute(request_id: str) -> str:
     if not _commit(conn, req, S.EXECUTING, {S.APPROVED}, claimed):  # the claim: one execution per request
         return approvals.load(conn, request_id).status.value
     failpoints.hit("execute:claimed")
+    if req.action == waivers.ACTION:
+        return _waive(conn, req)
     try:
         acct = account_of(settings, req.role_arn)
         fresh = current_plan(settings, acct, req)
@@ -260,6 +263,50 @@ def execute(request_id: str) -> str:
     # a backout's failed call may still have taken effect: it is restored at its deadline anyway
     status = (S.ACTIVE if ok else S.UNKNOWN) if backout else (S.DONE if ok else S.FAILED)
     return _finish(conn, req, status, results)
+
+
+def _waive(conn: Redis, req: Request) -> str:
+    """Put an approved waiver in force: the request is active until it ends, the finding shows as WAIVED."""
+    made = approvals.decision(conn, req.id)
+    doc = waivers.waiver(req, made.user if made else None, time.time())
+    req.deadline = doc["until"]
+    req.status = S.ACTIVE
+    text = (f":shield: Waiver of {code(req.check or '?')} on {code(req.resource)} in force: "
+            f"{escape(waivers.line(doc))}. It ends by itself; the finding counts again then.")  # fmt: skip
+
+    def stage(pipe: Pipeline) -> list[str | None]:
+        waivers.stage_accept(pipe, doc)
+        auditlog.stage(pipe, "waived", req.id, None, check=req.check, resource=req.resource, until=doc["until_iso"])
+        return [
+            _in_thread(pipe, req, "waived", {"text": blocks.clip(text, 3000), "blocks": [blocks.section(text)]}),
+            _prompt_state(pipe, req, _state_line(req)),
+            _tell(pipe, req, "waived", text),
+        ]
+
+    _commit(conn, req, S.ACTIVE, {S.EXECUTING}, stage)
+    return req.status.value
+
+
+def end_waiver(conn: Redis, request_id: str) -> bool:
+    """A waiver's time is up: it ends (the finding counts again), with a note in its thread. False if it had
+    ended already."""
+    req = approvals.load(conn, request_id)
+    if req.status is not S.ACTIVE or req.action != waivers.ACTION:
+        conn.zrem(keys.WAIVERS_DUE, request_id)
+        return False
+    req.status = S.EXPIRED
+    text = (f":hourglass: The waiver of {code(req.check or '?')} on {code(req.resource)} ended: the finding "
+            "counts again from the next audit.")  # fmt: skip
+
+    def stage(pipe: Pipeline) -> list[str | None]:
+        waivers.stage_end(pipe, req)
+        auditlog.stage(pipe, "waiver_ended", req.id, None, check=req.check, resource=req.resource)
+        return [
+            _in_thread(pipe, req, "waiver-ended", {"text": text, "blocks": [blocks.section(text)]}),
+            _prompt_state(pipe, req, ":hourglass: waiver ended"),
+        ]
+
+    return _commit(conn, req, S.EXPIRED, {S.ACTIVE}, stage)
 
 
 def differences(approved: dict[str, Any], now: dict[str, Any]) -> list[str]:
@@ -346,6 +393,8 @@ def _record(conn: Redis, req: Request, started: float, action: str | None = None
 
 
 def _state_line(req: Request) -> str:
+    if req.status is S.ACTIVE and req.action == waivers.ACTION and req.deadline:
+        return f":shield: waiver in force until {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(req.deadline))}"
     if req.status is S.ACTIVE and req.deadline:
         when = time.strftime("%H:%M:%S UTC", time.gmtime(req.deadline))
         return f":double_vertical_bar: backout active until {when}, then restored exactly"
@@ -530,6 +579,7 @@ def sweep_due() -> dict[str, int]:
         for req in approvals.pending(conn)
         if req.status is S.PENDING and now > req.expires and approvals.expire(conn, req)
     )
-    if fired or reminded or expired:
-        log.info("sweep", extra={"fired": fired, "reminded": reminded, "expired": expired})
-    return {"fired": fired, "reminded": reminded, "expired": expired}
+    ended = sum(1 for rid in waivers.due(conn, now) if end_waiver(conn, rid))
+    if fired or reminded or expired or ended:
+        log.info("sweep", extra={"fired": fired, "reminded": reminded, "expired": expired, "waivers_ended": ended})
+    return {"fired": fired, "reminded": reminded, "expired": expired, "waivers_ended": ended}

@@ -376,6 +376,15 @@ def config_change_alarm(account: Account, region: str, resource: str, settings: 
     return Plan(calls)
 
 
+# --- Waivers -----------------------------------------------------------------------------------------------
+
+
+@remediation("waiver.accept", None, ())
+def accept_waiver(account: Account, region: str, resource: str, settings: Settings) -> Plan:
+    """A waiver makes no call: it is recorded in force when executed (`workers.remediation.waivers`)."""
+    return Plan([])
+
+
 # --- Backouts and re-enable --------------------------------------------------------------------------------
 
 

@@ -46,6 +46,8 @@ REQUESTS_EXECUTING = "ta:requests:executing"  # set: executing
 REQUESTS_ACTIVE = "ta:requests:active"  # set: backouts in force (active, or unknown until restored)
 REENABLE_DUE = "ta:reenable:due"  # sorted set: backout request id -> deadline
 REENABLE_REMIND = "ta:reenable:remind"  # sorted set: backout request id -> when to remind
+WAIVERS = "ta:waivers"  # hash: finding uid -> the waiver in force (JSON)
+WAIVERS_DUE = "ta:waivers:due"  # sorted set: waiver request id -> when it ends
 
 
 def request(request_id: str) -> str:

@@ -55,7 +55,7 @@ REQUEST_MOVES: dict[RequestStatus, frozenset[RequestStatus]] = {
     R.PENDING: frozenset({R.APPROVED, R.DENIED, R.EXPIRED, R.FAILED}),
     R.APPROVED: frozenset({R.EXECUTING}),
     R.EXECUTING: frozenset({R.DONE, R.FAILED, R.ACTIVE, R.UNKNOWN, R.STALE, R.RESTORED}),
-    R.ACTIVE: frozenset({R.RESTORED}),
+    R.ACTIVE: frozenset({R.RESTORED, R.EXPIRED}),  # a backout restored; a waiver ended
     R.UNKNOWN: frozenset({R.RESTORED, R.RECHECKED}),
 }
 A = AlertStatus

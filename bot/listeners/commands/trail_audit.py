@@ -41,7 +41,7 @@ def trail_audit(ack: Ack, command: dict[str, Any], context: dict[str, Any], clie
     if cmd.name == "status":
         ack(**_status(settings))
         return
-    if cmd.name in ("remediate", "backout", "reenable"):
+    if cmd.name in ("remediate", "backout", "reenable", "waive"):
         ack(**_request(cmd, command, settings, client))
         return
     if cmd.name == "log":

@@ -22,17 +22,25 @@ MAX_BUTTON_TEXT = 75
 MAX_HEADER = 150
 Block = dict[str, Any]
 
-_EMOJI = {"FAIL": ":red_circle:", "ERROR": ":warning:", "PASS": ":white_check_mark:", "SKIPPED": ":white_circle:"}
+_EMOJI = {
+    "FAIL": ":red_circle:",
+    "ERROR": ":warning:",
+    "PASS": ":white_check_mark:",
+    "SKIPPED": ":white_circle:",
+    "WAIVED": ":shield:",
+}
 _ORDER = {"FAIL": 0, "ERROR": 1, "PASS": 2, "SKIPPED": 3}
 
 USAGE = escape(
-    "*Usage:* `/trail-audit [audit|events|remediate|backout|reenable|status|log|help] ...`\n"
+    "*Usage:* `/trail-audit [audit|events|remediate|backout|reenable|waive|status|log|help] ...`\n"
     "• `/trail-audit` or `/trail-audit audit [region ...]`: audit every enabled region, or those named\n"
     "• `/trail-audit events [hours]`: recent changes to CloudTrail and AWS Config (default 24 hours)\n"
     "• `/trail-audit remediate <check> <trail|region|account> [reason]`: request a fix (another person approves)\n"
     "• `/trail-audit backout <trail> [minutes] <reason>` or `backout recorder [region] [minutes] <reason>`: "
     "turn management events or Config recording off until a deadline, with approval\n"
     "• `/trail-audit reenable <request id>`: end a backout now (no approval needed)\n"
+    "• `/trail-audit waive <check> <trail|region|account> <days> <reason>`: accept a finding for a while, with "
+    "approval (it shows as WAIVED until then; alerts are never waivable)\n"
     "• `/trail-audit status`: queue, workers, last audit, pending approvals, active backouts, the monitor\n"
     "• `/trail-audit log [n]`: the newest entries of the audit log (default 20)\n"
     "• `/trail-audit help`: this message"
@@ -105,24 +113,29 @@ def report(doc: dict[str, Any], fix_ids: dict[int, str] | None = None) -> tuple[
     if len(doc.get("summary", {}).get("accounts", [])) > ROLLUP_ACCOUNTS:
         return rollup(doc), []
     findings = doc["findings"]
-    counts = Counter(f["status"] for f in findings)
-    verdict = next((s for s in ("FAIL", "ERROR", "PASS") if counts.get(s)), "SKIPPED")
+    counts = Counter(shown_status(f) for f in findings)
+    verdict = next((s for s in ("FAIL", "ERROR", "PASS", "WAIVED") if counts.get(s)), "SKIPPED")
     names = ", ".join(doc.get("summary", {}).get("accounts", [])) or "?"
     accounts = escape(names)
     regions = doc.get("summary", {}).get("regions", [])
     head = clip(f"{verdict}: trail-audit of {names}", MAX_HEADER)  # plain text: shown as written
     tally = " · ".join(f"{_EMOJI[s]} {counts.get(s, 0)} {s.lower()}" for s in ("FAIL", "ERROR", "PASS", "SKIPPED"))
+    if counts.get("WAIVED"):
+        tally += f" · {_EMOJI['WAIVED']} {counts['WAIVED']} waived"
     blocks: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": head}},
         context(f"{tally}  ·  {len(regions)} regions  ·  {_covered(doc)}"),
     ]
-    attention = [(i, f) for i, f in enumerate(findings) if f["status"] in ("FAIL", "ERROR")]
+    attention = [(i, f) for i, f in enumerate(findings) if shown_status(f) in ("FAIL", "ERROR")]
     attention.sort(key=lambda item: (_ORDER[item[1]["status"]], item[1]["check"], item[1]["region"]))
     finding_blocks = [_finding(f, (fix_ids or {}).get(i)) for i, f in attention]
     folded = _folded(findings)
-    room = MAX_BLOCKS - len(blocks) - (1 if folded else 0) - 1  # one for the "more in the thread" line
+    waived = waived_lines(findings)
+    room = MAX_BLOCKS - len(blocks) - (1 if folded else 0) - (1 if waived else 0) - 1  # and "more in the thread"
     shown, rest = finding_blocks[:room], finding_blocks[room:]
     blocks.extend(shown)
+    if waived:
+        blocks.append(section(waived))
     if folded:
         blocks.append(section(folded))
     if rest:
@@ -135,19 +148,33 @@ def report(doc: dict[str, Any], fix_ids: dict[int, str] | None = None) -> tuple[
 ROLLUP_ACCOUNTS = 5  # beyond this many accounts, a report is a line per account that is not clean
 
 
+def shown_status(finding: dict[str, Any]) -> str:
+    """A finding's status as reports count it: WAIVED while a waiver covers it (its `status` is kept)."""
+    return "WAIVED" if finding.get("waived") else str(finding["status"])
+
+
+def waived_lines(findings: list[dict[str, Any]]) -> str:
+    """The waived findings, each with who, why and until when (one section, clipped)."""
+    lines = [f"{_EMOJI['WAIVED']} {code(f['check'])} on {code(f['resource'])} ({escape(f['status'])}): waived by "
+             f"{mention(f['waived']['by'])}, approved by {mention(f['waived']['approved_by'])}, until "
+             f"{escape(f['waived']['until'])}: {escape(f['waived']['reason'])}"
+             for f in findings if f.get("waived")]  # fmt: skip
+    return clip("*Waived*\n" + "\n".join(lines), MAX_SECTION) if lines else ""
+
+
 def rollup(doc: dict[str, Any]) -> dict[str, Any]:
     """The report of many accounts: a line per account that is not clean (its fail and error counts, worst
     first), one line for the clean ones; within Slack's limits for any number of accounts (the whole report
     is `trail-audit audit --format json`, or `--summary`)."""
     by_account: dict[str, Counter[str]] = {}
     for f in doc["findings"]:
-        by_account.setdefault(f["account"], Counter())[f["status"]] += 1
+        by_account.setdefault(f["account"], Counter())[shown_status(f)] += 1
     unreached = set(doc.get("summary", {}).get("unreachable", []))
     dirty = sorted((a for a, c in by_account.items() if c.get("FAIL") or c.get("ERROR")),
                    key=lambda a: (-by_account[a].get("FAIL", 0), -by_account[a].get("ERROR", 0), a))  # fmt: skip
     clean = len(by_account) - len(dirty)
-    counts = Counter(f["status"] for f in doc["findings"])
-    verdict = next((s for s in ("FAIL", "ERROR", "PASS") if counts.get(s)), "SKIPPED")
+    counts = Counter(shown_status(f) for f in doc["findings"])
+    verdict = next((s for s in ("FAIL", "ERROR", "PASS", "WAIVED") if counts.get(s)), "SKIPPED")
     lines = [
         f"{_EMOJI['FAIL' if by_account[a].get('FAIL') else 'ERROR']} {code(a)}"
         + (" not reached" if a in unreached else "")
@@ -366,7 +393,8 @@ def prompt(req: dict[str, Any], state: str | None = None) -> dict[str, Any]:
     With `state` (a decision or a result) the buttons give way to that line.
     """
     backout = req["action"].startswith("backout.")
-    kind = "backout" if backout else "fix"
+    waiver = req["action"] == "waiver.accept"
+    kind = "backout" if backout else "waiver" if waiver else "fix"
     head = f"Approval needed: {req['action']}" if state is None else f"{req['action']}: {req['status']}"
     lines = [
         f"*Requested by* {mention(req['requester'])}: {escape(req['reason'])}",
@@ -379,8 +407,14 @@ def prompt(req: dict[str, Any], state: str | None = None) -> dict[str, Any]:
             lines.append(
                 f"*Deadline* {req['minutes']:g} minutes after approval: the exact prior configuration is restored then"
             )
+    if waiver:
+        days = (req.get("minutes") or 0) / 1440
+        until = f"until {_when(req['deadline'])}" if req.get("deadline") else f"for {days:g} days after approval"
+        lines.append(f"*Waiver* of {code(req.get('check') or '?')} {until}: the finding shows as WAIVED and does not "
+                     "count; it is not fixed, and alerts are never waived")  # fmt: skip
     calls = (req.get("plan") or {}).get("calls", [])
-    plan = "\n".join(f"{i}. {code(_call_text(c))}" for i, c in enumerate(calls, 1)) or "_no call: nothing to change_"
+    none = "_no call: a waiver changes nothing in AWS_" if waiver else "_no call: nothing to change_"
+    plan = "\n".join(f"{i}. {code(_call_text(c))}" for i, c in enumerate(calls, 1)) or none
     out: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": clip(head, MAX_HEADER)}},
         section("\n".join(lines)),
@@ -394,7 +428,11 @@ def prompt(req: dict[str, Any], state: str | None = None) -> dict[str, Any]:
         approve = button("Approve", "approve", req["id"], style="primary")
         approve["confirm"] = _confirm(
             f"Approve this {kind}?",
-            f"trail-audit will make {len(calls)} API call(s) in account {escape(req['account'])}."
+            (
+                f"The finding will show as WAIVED in account {escape(req['account'])}; nothing in AWS changes."
+                if waiver
+                else f"trail-audit will make {len(calls)} API call(s) in account {escape(req['account'])}."
+            )
             + (" Management events or Config recording will be OFF until the deadline." if backout else ""),
             "Approve",
         )
