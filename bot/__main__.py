@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -34,6 +35,18 @@ def gunicorn_argv(port: str) -> list[str]:
         "-",
         "bot.web:create_wsgi()",
     ]
+
+
+def metrics_dir() -> str:
+    """Where gunicorn's processes keep their counters for `GET /metrics` (prometheus-client's multiprocess
+    mode): PROMETHEUS_MULTIPROC_DIR, or a fresh directory; emptied at start (counts restart with the process)."""
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="trail-audit-metrics-")
+    os.makedirs(path, exist_ok=True)
+    for name in os.listdir(path):
+        if name.endswith(".db"):
+            os.unlink(os.path.join(path, name))
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    return path
 
 
 def serve_healthz(port: int) -> ThreadingHTTPServer:
@@ -61,6 +74,7 @@ def main() -> None:
     settings = bot_settings()
     port = os.environ.get("PORT", "3000")
     if settings.slack_app_token is None or not settings.slack_app_token.get_secret_value():
+        metrics_dir()
         sys.stdout.flush()
         os.execvp("gunicorn", gunicorn_argv(port))
     from slack_bolt.adapter.socket_mode import SocketModeHandler

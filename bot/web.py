@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import io
 import json
 import logging
@@ -13,7 +14,7 @@ from typing import Any
 from slack_bolt import App, BoltContext
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
-from bot import gate
+from bot import gate, metrics
 from bot.access import Access
 from bot.listeners import register
 from bot.settings import bot_settings
@@ -63,6 +64,8 @@ def create_wsgi() -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
         path, method = environ.get("PATH_INFO"), environ.get("REQUEST_METHOD")
         if path == "/healthz" and method == "GET":
             return _plain(start_response, "200 OK", "ok")
+        if path == "/metrics" and method == "GET":
+            return _metrics(settings, environ, start_response)
         if path != "/slack/events":
             return _plain(start_response, "404 Not Found", "not found")
         if method != "POST":
@@ -85,6 +88,17 @@ def create_wsgi() -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
         return _never_5xx(handler, environ, start_response)
 
     return application
+
+
+def _metrics(settings: Settings, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+    """The Prometheus exposition; with TRAIL_AUDIT_METRICS_TOKEN set, only for `Authorization: Bearer <token>`."""
+    token = settings.metrics_token.get_secret_value() if settings.metrics_token else ""
+    given = str(environ.get("HTTP_AUTHORIZATION", ""))
+    if token and not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        return _plain(start_response, "401 Unauthorized", "a bearer token is needed")
+    body, content_type = metrics.render(settings)
+    start_response("200 OK", [("Content-Type", content_type), ("Content-Length", str(len(body)))])
+    return [body]
 
 
 def _never_5xx(handler: SlackRequestHandler, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:

@@ -256,3 +256,15 @@ def test_socket_mode_when_an_app_token_is_set(aws: Moto) -> None:
         finally:
             running.stop()
             redis.stop()
+
+
+def test_metrics_from_the_real_web_process_sum_its_gunicorn_workers(stack: dict[str, Any]) -> None:
+    from urllib.request import urlopen
+
+    for _ in range(4):  # spread over gunicorn's processes: each keeps its own count, the scrape sums them
+        assert post(stack["url"] + "/slack/events", slash_body("help"), SECRET)[0] == 200
+    with urlopen(stack["url"] + "/metrics", timeout=10) as answer:
+        body = answer.read().decode()
+    counted = [line for line in body.splitlines() if line.startswith('trail_audit_commands_total{kind="help"')]
+    assert counted and float(counted[0].rsplit(" ", 1)[1]) >= 4
+    assert "trail_audit_redis_up 1.0" in body and 'trail_audit_queue_depth{queue="trail-audit-urgent"}' in body

@@ -12,6 +12,7 @@ import pytest
 from redis import Redis
 
 from tests.cloudtrail_records import ACCOUNT, pushed
+from workers.core import metrics
 from workers.core.settings import Settings
 from workers.events import pushed as reading
 from workers.events.record import record
@@ -92,6 +93,7 @@ def test_a_pushed_stop_is_the_alert_the_poller_would_raise_and_only_once(conn: R
     assert doc["before"] is True and doc["after"] is False and doc["attribution"]["actor"].endswith("/mallory")
     assert doc["restore"]["plan"]["calls"][0]["operation"] == "StartLogging"
     assert conn.zcard(keys.OUTBOX_DUE) == 1  # its message, committed with it
+    assert metrics.totals(conn, "alerts_raised") == [({"seen_by": "push"}, 1.0)]  # counted in the same commit
 
 
 def test_a_stop_of_a_trail_the_last_poll_read_as_stopped_is_still_the_restorable_state_alert(

@@ -311,3 +311,47 @@ def test_an_accounts_details_come_in_the_reports_thread(app: App, slack: SlackSt
     shown = staged[b"body"].decode()
     assert staged[b"thread"].decode() == outbox.report_id(audit) and staged[b"channel"] == b"C0AUDIT"
     assert "Trail t is not logging." in shown and "request_fix" in shown and "222222222222" not in shown
+
+
+# --- metrics -------------------------------------------------------------------------------------------------
+
+
+def scrape(app: App, token: str | None = None) -> tuple[int, str]:
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/metrics", "QUERY_STRING": "", "SERVER_NAME": "test",
+               "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.input": io.BytesIO(b""),
+               "wsgi.url_scheme": "http"}  # fmt: skip
+    if token:
+        environ["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    seen: list[str] = []
+    out = b"".join(app(environ, lambda status, _headers, *rest: seen.append(status)))
+    return int(seen[0].split()[0]), out.decode()
+
+
+def test_metrics_count_commands_and_read_the_workers_counts_from_redis(
+    monkeypatch: pytest.MonkeyPatch, redis_url: str, slack: SlackStandIn
+) -> None:
+    from workers.core import metrics
+    from workers.state import keys
+
+    conn = Redis.from_url(redis_url)
+    conn.flushdb()
+    app = make_app(monkeypatch, redis_url, slack, TRAIL_AUDIT_METRICS_TOKEN="s3cret")
+    assert scrape(app)[0] == 401 and scrape(app, "wrong")[0] == 401
+    command(app, "frobnicate")
+    command(app, "audit")
+    metrics.note("aws_errors", service="cloudtrail", operation="GetTrailStatus", code="AccessDeniedException")
+    metrics.note("slack_errors", method="chat_postMessage", error="not_in_channel")
+    assert metrics.flush(conn) == 2 and metrics.flush(conn) == 0
+    conn.hset(keys.MONITOR_ACCOUNTS, "123456789012", json.dumps({"at": time.time() - 30}))
+    status, body = scrape(app, "s3cret")
+    assert status == 200
+    samples = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in body.splitlines()
+               if line and not line.startswith("#")}  # fmt: skip
+    assert samples['trail_audit_commands_total{kind="help",outcome="usage"}'] >= 1
+    assert samples['trail_audit_commands_total{kind="audit",outcome="queued"}'] >= 1
+    assert samples['trail_audit_queue_depth{queue="trail-audit"}'] >= 1  # the queued audit
+    assert samples['trail_audit_aws_errors_total{code="AccessDeniedException",operation="GetTrailStatus",'
+                   'service="cloudtrail"}'] == 1  # fmt: skip
+    assert samples['trail_audit_slack_errors_total{error="not_in_channel",method="chat_postMessage"}'] == 1
+    assert 29 <= samples['trail_audit_monitor_cycle_age_seconds{account="123456789012"}'] < 120
+    assert samples["trail_audit_redis_up"] == 1 and "trail_audit_outbox_backlog" in samples

@@ -13,6 +13,8 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
+from workers.core import metrics
+
 # Operations whose IAM action is not "<prefix>:<OperationName>".
 _ACTION_OVERRIDES = {
     ("s3", "HeadBucket"): "s3:ListBucket",
@@ -57,10 +59,16 @@ class ApiError:
 
 
 def from_exception(service: str, operation: str, exc: Exception) -> ApiError:
-    """Classify an exception raised by a boto3 call.
+    """Classify an exception raised by a boto3 call (and count it for `GET /metrics`).
 
     Only botocore's own exceptions are expected here; anything else is a bug and is re-raised by the caller.
     """
+    error = _classify(service, operation, exc)
+    metrics.note("aws_errors", service=service, operation=operation, code=error.code)
+    return error
+
+
+def _classify(service: str, operation: str, exc: Exception) -> ApiError:
     if isinstance(exc, ClientError):
         err = exc.response.get("Error", {})
         code = str(err.get("Code") or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "Unknown"))

@@ -55,6 +55,7 @@ class Settings(BaseSettings):
         240, ge=1, le=7 * 24 * 60, validation_alias=AliasChoices("TRAIL_AUDIT_BACKOUT_MAX_MINUTES")
     )
 
+    metrics_token: SecretStr | None = Field(None, validation_alias=AliasChoices("TRAIL_AUDIT_METRICS_TOKEN"))
     waiver_max_days: int = Field(90, ge=1, le=366, validation_alias=AliasChoices("TRAIL_AUDIT_WAIVER_MAX_DAYS"))
     securityhub_export: bool = Field(False, validation_alias=AliasChoices("TRAIL_AUDIT_SECURITYHUB_EXPORT"))
 

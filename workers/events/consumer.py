@@ -17,6 +17,7 @@ from botocore.config import Config
 
 from workers.audit.accounts import own_client
 from workers.audit.awserrors import AWS_ERRORS, from_exception
+from workers.core import metrics
 from workers.core.settings import Settings
 from workers.events import pushed
 from workers.events.record import record
@@ -66,6 +67,7 @@ def poll_once(sqs: Any, conn: Any, settings: Settings, url: str) -> int:
     if not messages:
         return 0
     handles = handle(conn, settings, messages)
+    metrics.flush(conn)
     if handles:
         entries = [{"Id": str(i), "ReceiptHandle": h} for i, h in enumerate(handles)]
         failed = sqs.delete_message_batch(QueueUrl=url, Entries=entries).get("Failed") or []

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from typing import Any
 
 from redis import Redis
 from redis.client import Pipeline
 
+from workers.core import metrics
 from workers.core.mrkdwn import mention
 from workers.core.settings import Settings
 from workers.remediation import auditlog
@@ -127,6 +129,8 @@ def stage_group(
         auditlog.stage(
             pipe, "alert", None, None, alert=doc["id"], title=doc["title"], approved=bool(doc.get("approved"))
         )
+    for seen_by, n in Counter(str(d.get("seen_by") or "poll") for d in docs).items():
+        metrics.stage(pipe, "alerts_raised", n, seen_by=seen_by)
     pipe.rpush(keys.alert_group(gid), *[d["id"] for d in docs])
     pipe.expire(keys.alert_group(gid), keys.MESSAGE_TTL)
     if not channel_of(settings, docs[0]):

@@ -17,7 +17,7 @@ from typing import Any
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from workers.core import logs
+from workers.core import logs, metrics
 from workers.core.settings import Settings
 from workers.queue.queues import QUEUES, connection
 from workers.queue.schedule import periodic
@@ -72,13 +72,15 @@ def clock(settings: Settings) -> None:
     jobs = periodic(settings)
 
     def once() -> None:
-        connection(settings).ping()
+        conn = connection(settings)
+        conn.ping()
         due = [0.0] * len(jobs)
         while not _Stop.requested:
             for i, job in enumerate(jobs):
                 if time.monotonic() >= due[i]:
                     due[i] = time.monotonic() + job.every
                     run_one(job.func)
+                    metrics.flush(conn)
             time.sleep(max(0.05, min(min(due) - time.monotonic(), 0.5)))
 
     def ask_stop(signum: int, frame: Any) -> None:

@@ -18,7 +18,7 @@ from rq.exceptions import AbandonedJobError
 
 from workers.audit.accounts import Account, default_account
 from workers.audit.regions import RegionPlan, plan
-from workers.core import logs
+from workers.core import logs, metrics
 from workers.core.settings import Settings
 
 log = logging.getLogger("trail_audit.worker")
@@ -52,6 +52,13 @@ class WarmWorker(Worker):
         log.info("clients made ahead", extra={"clients": made, "seconds": round(time.monotonic() - t0, 3)})
 
     stopping = False  # set once SIGTERM or SIGINT asked this worker to stop (not a Redis failure)
+
+    def perform_job(self, job: Any, queue: Any, *args: Any, **kwargs: Any) -> bool:
+        """Run the job (in the work horse), then add what it counted to Redis for `GET /metrics`."""
+        try:
+            return bool(super().perform_job(job, queue, *args, **kwargs))
+        finally:
+            metrics.flush(self.connection)
 
     def request_stop(self, signum: Any, frame: Any) -> None:
         """A warm shutdown (SIGTERM, SIGINT): remember it was asked for, then let RQ do it."""

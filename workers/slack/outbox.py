@@ -29,6 +29,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
+from workers.core import metrics
 from workers.core.mrkdwn import code, escape
 from workers.core.settings import Settings
 from workers.queue.queues import URGENT, connection, queue
@@ -298,6 +299,7 @@ def _call(method: Any, **params: Any) -> Any:
     except SlackApiError as exc:
         status = getattr(exc.response, "status_code", 200)
         error = str((exc.response.data or {}).get("error", "")) if isinstance(exc.response.data, dict) else ""
+        metrics.note("slack_errors", method=getattr(method, "__name__", "?"), error=error or str(status))
         if status == 429 or error == "ratelimited":
             retry_after = float((exc.response.headers or {}).get("Retry-After", "1") or 1)
             raise Transient("rate limited (429)", retry_after) from None
@@ -305,6 +307,7 @@ def _call(method: Any, **params: Any) -> Any:
             raise Transient(f"Slack answered {status} {error}".strip()) from None
         raise Permanent(error or f"HTTP {status}") from None
     except (OSError, ValueError) as exc:  # timeouts, refused connections, a body that is not JSON (a 5xx page)
+        metrics.note("slack_errors", method=getattr(method, "__name__", "?"), error=type(exc).__name__)
         raise Transient(f"{type(exc).__name__}") from None
 
 

@@ -14,6 +14,7 @@ from slack_bolt import Ack
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot import metrics
 from bot.commands import Command, parse
 from bot.requests import from_command
 from workers.core.catalogue import PlanError
@@ -36,18 +37,25 @@ def trail_audit(ack: Ack, command: dict[str, Any], context: dict[str, Any], clie
     settings: Settings = context["settings"]
     cmd = parse(command.get("text", ""))
     if cmd.name == "help":
+        metrics.command("help", "usage" if cmd.problem else "answered")
         ack(**blocks.usage(cmd.problem))
         return
     if cmd.name == "status":
-        ack(**_status(settings))
+        answer = _status(settings)
+        metrics.command("status", "unavailable" if answer.get("text", "").startswith(":x:") else "answered")
+        ack(**answer)
         return
     if cmd.name in ("remediate", "backout", "reenable", "waive"):
-        ack(**_request(cmd, command, settings, client))
+        answer = _request(cmd, command, settings, client)
+        metrics.command(cmd.name, _outcome(answer))
+        ack(**answer)
         return
     if cmd.name == "log":
         try:
             ack(**blocks.log_entries(auditlog.newest(connection(settings), cmd.count or 20)))
+            metrics.command("log", "answered")
         except RedisError:
+            metrics.command("log", "unavailable")
             ack(**blocks.ephemeral(":x: The audit log (Redis) is unreachable right now."))
         return
     request = {
@@ -68,6 +76,7 @@ def trail_audit(ack: Ack, command: dict[str, Any], context: dict[str, Any], clie
             meta={"reply": {"channel": request["channel"], "response_url": request["response_url"], "what": cmd.name}},
         )
     except RedisError as exc:
+        metrics.command(cmd.name, "unavailable")
         log.error("cannot queue", extra={"error": type(exc).__name__})
         ack(
             **blocks.ephemeral(
@@ -76,6 +85,7 @@ def trail_audit(ack: Ack, command: dict[str, Any], context: dict[str, Any], clie
             )
         )
         return
+    metrics.command(cmd.name, "queued")
     what = f"regions {', '.join(cmd.regions)}" if cmd.regions else "every enabled region"
     ack(**blocks.ephemeral(f":mag: Audit of {what} queued. The report will appear in this channel."))
 
@@ -114,6 +124,14 @@ def _request(cmd: Command, command: dict[str, Any], settings: Settings, client: 
         )
     where = channel_link(settings.alert_channel) if settings.alert_channel else "the alert channel"
     return blocks.ephemeral(f"Request `{req.id}` ({req.action}) recorded; its approval prompt will appear in {where}.")
+
+
+def _outcome(answer: dict[str, Any]) -> str:
+    """What became of a request command, from its answer's mark."""
+    text = str(answer.get("text", ""))
+    if text.startswith(":x:"):
+        return "unavailable"
+    return "refused" if text.startswith((":no_entry:", ":grey_question:", "*Usage")) else "recorded"
 
 
 def _status(settings: Settings) -> dict[str, Any]:
