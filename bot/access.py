@@ -69,6 +69,11 @@ def caller(body: dict[str, Any]) -> Caller:
             action=parse(str(body.get("text") or "")).name,
             value="",
         )
+    if body.get("type") == "event_callback":
+        event = _dict(body.get("event"))
+        return Caller(kind="event_callback", user=str(event.get("user") or ""), team=_str(body.get("team_id")),
+                      enterprise=_str(body.get("enterprise_id")), user_team=None, channel=None,
+                      action=_str(event.get("type")), value=str(event.get("tab") or ""))  # fmt: skip
     user = _dict(body.get("user"))
     actions = body.get("actions") if isinstance(body.get("actions"), list) else []
     first = _dict(actions[0]) if actions else {}
@@ -113,6 +118,11 @@ class Access:
     def check(self, conn: Redis, client: WebClient, who: Caller, body: dict[str, Any]) -> None:
         """Raise Refused when `who` may not do what the request asks."""
         self._workspace(client, who)
+        if who.kind == "event_callback" and who.action == "app_home_opened":
+            self._member(conn, client, who)
+            if not self.is_operator(conn, client, who.user):
+                raise Refused("The App Home shows trail-audit's state to its operators and approvers only.")
+            return
         if who.kind not in ("command", "block_actions", "view_submission"):
             return  # nothing else is listened to: Bolt answers it as unhandled
         self._member(conn, client, who)

@@ -168,3 +168,60 @@ def test_a_thousand_accounts_roll_up_within_slacks_limits() -> None:
     assert message["text"].startswith("FAIL: 667 of 1000 accounts need attention")
     [menu] = [b["elements"][0] for b in message["blocks"] if b["type"] == "actions"]
     assert len(menu["options"]) == 100 and menu["options"][0]["value"] == "a1:000000000000"  # the worst first
+
+
+def test_the_home_tab_stays_within_slacks_limits_for_a_thousand_accounts() -> None:
+    from workers.slack.messages.home import MAX_HOME_BLOCKS, home
+
+    findings = [
+        {
+            "check": "cloudtrail.trail_logging",
+            "status": "FAIL" if n % 2 else "PASS",
+            "account": f"{n:012d}",
+            "region": "us-east-1",
+            "resource": "t",
+            "detail": "d",
+            "remediation": None,
+        }
+        for n in range(1000)
+    ]
+    findings[1]["waived"] = {"by": "U0A", "approved_by": "U0B", "reason": "r", "until": "2027-01-01T00:00:00Z"}
+    request = {"id": "r1", "action": "cloudtrail.start_logging", "resource": "arn:aws:cloudtrail:x" * 20,
+               "requester": "U0A", "expires": 1.8e9, "deadline": 1.8e9}  # fmt: skip
+    state = {
+        "now": 1.8e9,
+        "last_audit": {"id": "a1", "finished": 1.8e9, "counts": {"FAIL": 500, "PASS": 500}},
+        "report": {"findings": findings},
+        "alerts": [
+            {
+                "title": "<!channel> Trail t stopped logging " * 5,
+                "account": f"{n:012d}",
+                "region": "us-east-1",
+                "status": "open",
+            }
+            for n in range(300)
+        ],
+        "pending": [request] * 200,
+        "active": [request | {"action": "backout.management_events_off"}] * 200,
+        "waivers": [
+            {
+                "check": "cloudtrail.trail_logging",
+                "resource": "t",
+                "until_iso": "2027-01-01T00:00:00Z",
+                "reason": "r" * 600,
+                "requester": "U0A",
+                "approver": "U0B",
+            }
+        ]
+        * 200,
+        "monitor": ["Monitor: 990 of 1000 accounts covered"] * 100,
+        "event_path": [":warning: not watched: 000000000001: x"] * 100,
+    }
+    view = home(state)
+    assert view["type"] == "home" and len(view["blocks"]) <= MAX_HOME_BLOCKS
+    assert all(len(text) <= blocks.MAX_SECTION for _, text in all_texts(view))
+    shown = json.dumps(view)
+    assert "and 479 more accounts that need attention" in shown and "501 accounts clean" in shown  # one waived
+    assert "and 290 more" in shown and "&lt;!channel&gt;" in shown  # counted, and escaped
+    empty = home({"now": 1.8e9})
+    assert "No audit yet" in json.dumps(empty) and len(empty["blocks"]) <= MAX_HOME_BLOCKS

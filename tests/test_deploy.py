@@ -48,6 +48,8 @@ SCOPES = {
     "chat_update": "chat:write",
     "chat_postEphemeral": "chat:write",
     "views_open": None,
+    "views_publish": None,
+    "files_upload_v2": "files:write",
     "usergroups_users_list": "usergroups:read",
     "users_info": "users:read",
 }
@@ -63,7 +65,11 @@ def test_manifest_has_the_command_interactivity_and_only_the_scopes_the_code_nee
     interactivity = manifest["settings"]["interactivity"]
     assert interactivity["is_enabled"] and interactivity["request_url"].endswith("/slack/events")
     source = "\n".join(p.read_text() for d in ("bot", "workers") for p in (ROOT / d).rglob("*.py"))
-    called = set(re.findall(r"client\.(chat_\w+|views_\w+|usergroups_\w+|conversations_\w+|users_\w+)\b", source))
+    methods = r"client\.(chat_\w+|views_\w+|usergroups_\w+|conversations_\w+|users_\w+|files_\w+)\b"
+    called = set(re.findall(methods, source))
     assert called <= set(SCOPES), f"add the scope of {called - set(SCOPES)} here and to manifest.json"
     needed = {"commands"} | {SCOPES[m] for m in called if SCOPES[m]}
     assert set(manifest["oauth_config"]["scopes"]["bot"]) == needed
+    assert manifest["features"]["app_home"]["home_tab_enabled"]  # the App Home, drawn on app_home_opened
+    events = manifest["settings"]["event_subscriptions"]
+    assert events["bot_events"] == ["app_home_opened"] and events["request_url"].endswith("/slack/events")

@@ -22,6 +22,7 @@ from redis import Redis
 from bot.web import create_wsgi
 from demo.signing import action_body, sign, slash_body
 from demo.slack_standin import SlackStandIn
+from workers.core.settings import Settings
 from workers.monitor import alerts
 from workers.remediation import approvals
 from workers.slack import outbox
@@ -355,3 +356,51 @@ def test_metrics_count_commands_and_read_the_workers_counts_from_redis(
     assert samples['trail_audit_slack_errors_total{error="not_in_channel",method="chat_postMessage"}'] == 1
     assert 29 <= samples['trail_audit_monitor_cycle_age_seconds{account="123456789012"}'] < 120
     assert samples["trail_audit_redis_up"] == 1 and "trail_audit_outbox_backlog" in samples
+
+
+# --- App Home ------------------------------------------------------------------------------------------------
+
+
+def home_opened(app: App, user: str) -> int:
+    body = json.dumps({"type": "event_callback", "team_id": "T1", "api_app_id": "A1", "event_id": f"Ev{user}",
+                       "event": {"type": "app_home_opened", "user": user, "tab": "home", "channel": "D1"}})  # fmt: skip
+    return call(app, body.encode(), signed(body, content_type="application/json"))[0]
+
+
+def test_the_home_tab_is_drawn_on_opening_for_operators_and_kept_current(
+    monkeypatch: pytest.MonkeyPatch, redis_url: str, slack: SlackStandIn
+) -> None:
+    from rq import SimpleWorker
+
+    from workers.monitor.alerts import raise_alert
+    from workers.queue.queues import QUEUES, queue
+    from workers.slack import home
+
+    slack.reset()
+    conn = Redis.from_url(redis_url)
+    conn.flushdb()
+    slack.users["U0GUEST"] = {"is_restricted": True}
+    app = make_app(monkeypatch, redis_url, slack, TRAIL_AUDIT_OPERATORS="U0ALICE")
+    for user in ("U0ALICE", "U0MALLORY", "U0GUEST"):
+        assert home_opened(app, user) == 200
+    jobs = queue(conn, "trail-audit-urgent").get_jobs()
+    assert [j.args for j in jobs] == [("U0ALICE",)]  # not a stranger to the operators, nor a guest
+    SimpleWorker([queue(conn, q) for q in QUEUES], connection=conn).work(burst=True)
+    [drawn] = slack.of("views.publish")
+    assert drawn.params["user_id"] == "U0ALICE" and "No audit yet" in json.dumps(drawn.params)
+    assert home.refresh() == 0  # nothing changed since
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    raise_alert(conn, settings, {"account": "123456789012", "region": "us-east-1", "kind": "trail", "field": "logging",
+                                 "resource": "arn:aws:cloudtrail:us-east-1:123456789012:trail/management",
+                                 "key": "k1", "title": "Trail management stopped logging", "before": True,
+                                 "after": False})  # fmt: skip
+    assert home.refresh() == 1 and home.refresh() == 0  # redrawn once after the change
+    assert "Trail management stopped logging" in json.dumps(slack.of("views.publish")[-1].params)
+
+
+def test_slack_can_verify_the_events_url(app: App) -> None:
+    body = json.dumps(
+        {"type": "url_verification", "token": "x", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}
+    )
+    status, answer = call(app, body.encode(), signed(body, content_type="application/json"))
+    assert status == 200 and "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P" in answer

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.listeners import actions, commands, views
+from bot.listeners import actions, commands, events, views
 
 
 def register(app: App) -> None:
@@ -12,3 +12,4 @@ def register(app: App) -> None:
     commands.register(app)
     actions.register(app)
     views.register(app)
+    events.register(app)

@@ -339,6 +339,7 @@ def finish_audit(audit_id: str, job_ids: list[str]) -> dict[str, Any]:
     pipe.set(keys.audit_report(audit_id), json.dumps(doc), ex=KEEP)
     last = {"id": audit_id, "finished": time.time(), "counts": _counts(findings)}
     pipe.set(keys.LAST_AUDIT, json.dumps(last), ex=KEEP)
+    pipe.set(keys.HOME_DIRTY, "1")  # the App Home shows the last audit
     staged = [outbox.stage(pipe, mid, request["channel"], message, response_url=request.get("response_url"))]
     staged += [
         outbox.stage(pipe, f"{mid}-more-{i}", request["channel"], reply, thread=mid) for i, reply in enumerate(thread)

@@ -27,11 +27,12 @@ def periodic(settings: Settings) -> list[Periodic]:
     """What the clock runs, and how often."""
     from workers.monitor import watch
     from workers.remediation import jobs as remediation
-    from workers.slack import outbox
+    from workers.slack import home, outbox
 
     return [
         Periodic(watchdog.sweep, settings.sweep_seconds),
         Periodic(remediation.sweep_due, settings.sweep_seconds),
         Periodic(outbox.sweep, settings.sweep_seconds / 2),
         Periodic(watch.cycle, settings.monitor_seconds),
+        Periodic(home.refresh, settings.sweep_seconds),
     ]

@@ -97,6 +97,7 @@ def create_request(conn: Redis, request_id: str, doc: str, then: Stage | None = 
     pipe = conn.pipeline(transaction=True)
     pipe.hset(keys.request(request_id), mapping={"doc": doc, "status": R.PLANNING.value})
     pipe.sadd(keys.REQUESTS_PENDING, request_id)
+    pipe.set(keys.HOME_DIRTY, "1")  # the App Home shows requests and alerts: redrawn after every change
     if then:
         then(pipe)
     pipe.execute()
@@ -131,6 +132,7 @@ def move_request(
             pipe.srem(name, request_id)
         if to in REQUEST_INDEX:
             pipe.sadd(REQUEST_INDEX[to], request_id)
+        pipe.set(keys.HOME_DIRTY, "1")
         if then:
             then(pipe)
         left[0] = current
@@ -145,6 +147,7 @@ def move_request(
 def create_alert(pipe: Pipeline, alert_id: str, change_key: str, doc: str, indexed: bool = True) -> None:
     """Stage a new open alert (indexed by its change key unless it is a one-off, like a failed attempt)."""
     pipe.hset(keys.alert(alert_id), mapping={"doc": doc, "status": A.OPEN.value})
+    pipe.set(keys.HOME_DIRTY, "1")
     if indexed:
         pipe.hset(keys.ALERTS_OPEN, change_key, alert_id)
 
@@ -173,6 +176,7 @@ def move_alert(
         pipe.hset(key, mapping=_mapping({"status": to.value, **(fields or {})}))
         if change_key:
             pipe.hdel(keys.ALERTS_OPEN, change_key)
+        pipe.set(keys.HOME_DIRTY, "1")
         if then:
             then(pipe)
         left[0] = current

@@ -1,0 +1,95 @@
+"""Publishing the App Home tab: to a user when they open it (`app_home_opened`), and again to everyone who has
+opened it when what it shows changed (every alert and request transition and every finished audit set
+`keys.HOME_DIRTY` in their commit; the clock's `refresh` redraws, at most once a sweep). `views.publish` is
+idempotent: a failed one leaves the previous Home, is counted, and the next change redraws it."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict
+from typing import Any
+
+from redis import Redis
+from slack_sdk.errors import SlackApiError
+
+from workers.core import metrics
+from workers.core.settings import Settings
+from workers.monitor import alerts
+from workers.monitor.status import status_lines
+from workers.queue.queues import connection
+from workers.remediation import approvals, waivers
+from workers.slack.client import web_client
+from workers.slack.messages.home import home
+from workers.state import keys
+
+log = logging.getLogger("trail_audit.home")
+KEEP_USERS = 500  # the newest openers kept current (others get a fresh Home when they open it)
+
+
+def gather(conn: Redis) -> dict[str, Any]:
+    """What the Home shows, read from Redis."""
+    raw = conn.get(keys.LAST_AUDIT)
+    last = json.loads(raw) if raw else None
+    report = None
+    if last:
+        doc = conn.get(keys.audit_report(last["id"]))
+        report = json.loads(doc) if doc else None
+        if report:
+            waivers.annotate(report["findings"], waivers.in_force(conn))
+    notices = sorted(
+        f"{_text(k).removeprefix(keys.monitor_blind(''))}: {_text(conn.get(k) or b'')}"
+        for k in conn.scan_iter(match=keys.monitor_blind("*"), count=500)
+    )
+    return {
+        "now": time.time(),
+        "last_audit": last,
+        "report": report,
+        "alerts": alerts.open_alerts(conn),
+        "pending": [asdict(r) for r in approvals.pending(conn)],
+        "active": [asdict(r) for r in approvals.active(conn)],
+        "waivers": sorted(waivers.in_force(conn).values(), key=lambda w: w["until"]),
+        "monitor": status_lines(conn),
+        "event_path": [f":warning: not watched: {n}" for n in notices],
+    }
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def publish(user: str) -> bool:
+    """RQ job: draw one user's Home now (they opened it), and keep them among those redrawn on changes."""
+    settings = Settings()
+    conn = connection(settings)
+    conn.zadd(keys.HOME_USERS, {user: time.time()})
+    conn.zremrangebyrank(keys.HOME_USERS, 0, -KEEP_USERS - 1)
+    return _publish(settings, [user], home(gather(conn))) == 1
+
+
+def refresh() -> int:
+    """Cron job: when the Home is out of date, redraw it for everyone who opened it; returns how many."""
+    settings = Settings()
+    conn = connection(settings)
+    if not conn.getdel(keys.HOME_DIRTY):
+        return 0
+    users = [u.decode() if isinstance(u, bytes) else str(u) for u in conn.zrange(keys.HOME_USERS, 0, -1)]
+    return _publish(settings, users, home(gather(conn))) if users else 0
+
+
+def _publish(settings: Settings, users: list[str], view: dict[str, Any]) -> int:
+    client = web_client(settings)
+    done = 0
+    for user in users:
+        try:
+            client.views_publish(user_id=user, view=view)
+            done += 1
+        except SlackApiError as exc:
+            error = str((exc.response.data or {}).get("error", "")) if isinstance(exc.response.data, dict) else ""
+            metrics.note("slack_errors", method="views_publish", error=error or "?")
+            log.warning("home not published", extra={"slack_error": error})
+        except OSError as exc:
+            metrics.note("slack_errors", method="views_publish", error=type(exc).__name__)
+            log.warning("home not published", extra={"error": type(exc).__name__})
+    return done
