@@ -4,7 +4,8 @@ It starts a fake AWS account (a moto server seeded with a realistic mix of probl
 Procfile's processes (the bot, a worker, the cron scheduler) and a local stand-in for the Slack Web API. Then,
 signed exactly as Slack signs them, it sends: an audit; a fix requested by one user, refused when that same
 user tries to approve it, approved by another, executed and re-checked; a short backout restored at its
-deadline; a tamper detected by the monitor, alerted and restored through approval; and the audit log.
+deadline; a tamper pushed by EventBridge, alerted and restored through approval; a waiver; the App Home;
+and the audit log.
 Each message is printed as it reads in Slack, with a Block Kit Builder link.
 """
 
@@ -19,10 +20,10 @@ from typing import Any
 from demo import bus
 from demo.fake_account import ACCOUNT, FakeAccount, demo_account
 from demo.servers import aws_env, moto_server, start_redis
-from demo.signing import action_body, post, slash_body
+from demo.signing import action_body, event_body, post, slash_body
 from demo.slack_standin import Call, SlackStandIn
 from demo.stack import Stack
-from demo.transcript import message
+from demo.transcript import builder_link, message, render
 
 REGIONS = ["us-east-1", "eu-west-1", "eu-central-1", "ap-southeast-2", "ap-east-1"]
 SECRET = "demo-signing-secret"
@@ -104,6 +105,25 @@ def show(call: Call) -> None:
     say()
 
 
+def home_tab(stack: Stack, slack: SlackStandIn) -> None:
+    """Open alice's Home tab and print the view the worker published, with its Block Kit Builder link."""
+    say("── @alice opens the Home tab of trail-audit")
+    event = {"type": "app_home_opened", "user": "U0ALICE", "channel": "D0ALICE", "tab": "home"}
+    post(stack.url + "/slack/events", event_body(event), SECRET, content_type="application/json")
+    deadline = time.monotonic() + 30
+    while not slack.of("views.publish") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if not slack.of("views.publish"):
+        raise SystemExit("demo: the Home tab was not published within 30 s")
+    raw = slack.of("views.publish")[-1].params["view"]
+    view = json.loads(raw) if isinstance(raw, str) else raw
+    say(f"trail-audit publishes @alice's Home tab ({len(view['blocks'])} blocks):")
+    for line in render(view["blocks"]):
+        say(f"   {line}")
+    say(f"   └ the view's JSON: {json.dumps(view)[:300]}…")
+    say(f"   └ as Slack draws it: {builder_link(view['blocks'], 'home')}\n")
+
+
 def alert_id(slack: SlackStandIn) -> str:
     """The id the newest alert's Restore button carries."""
     deadline = time.monotonic() + 30  # the poller redraws the alert with Restore if the pushed call came first
@@ -178,7 +198,17 @@ def main() -> int:
             talk.until("Approval needed")
             talk.click("U0ALICE", "Approve", restore_id(slack))
             talk.until("Recovered")
-            say("5. The audit log\n")
+            say("5. A waiver: alice accepts app-audit's missing log file validation for 30 days; bob approves\n")
+            wid = request_id(talk.command("U0ALICE", "waive cloudtrail.trail_log_file_validation app-audit 30 "
+                                                     "replaced by the organization trail in Q1"))  # fmt: skip
+            talk.until("Approval needed: waiver.accept")
+            talk.click("U0BOB", "Approve", wid)
+            talk.until("in force")
+            talk.command("U0ALICE", "audit us-east-1")
+            talk.until("*Waived*")
+            say("6. The App Home: alice opens trail-audit's Home tab (views.publish, drawn by the worker)\n")
+            home_tab(stack, slack)
+            say("7. The audit log\n")
             talk.command("U0BOB", "log 12")
         finally:
             stack.stop()

@@ -8,6 +8,7 @@ import json
 import time
 import urllib.error
 import urllib.request
+from typing import Any
 from urllib.parse import urlencode
 
 
@@ -51,10 +52,20 @@ def view_body(callback_id: str, metadata: str, reason: str, user: str) -> str:
     return urlencode({"payload": json.dumps(payload)})
 
 
-def post(url: str, body: str, secret: str | None, timestamp: int | None = None) -> tuple[int, str]:
+def event_body(event: dict[str, Any], team: str = "T1") -> str:
+    """An Events API callback as Slack sends it (JSON), e.g. `{"type": "app_home_opened", ...}`."""
+    callback = {"token": "unused", "team_id": team, "api_app_id": "A0TRAIL", "type": "event_callback",
+                "event_id": f"Ev{time.monotonic_ns()}", "event_time": int(time.time()), "event": event}  # fmt: skip
+    return json.dumps(callback)
+
+
+def post(
+    url: str, body: str, secret: str | None, timestamp: int | None = None,
+    content_type: str = "application/x-www-form-urlencoded",
+) -> tuple[int, str]:  # fmt: skip
     """POST a body to the bot, signed with `secret` (unsigned when None); returns status and text."""
     ts = int(time.time()) if timestamp is None else timestamp
-    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    headers = {"Content-Type": content_type}
     if secret is not None:
         headers.update({"X-Slack-Request-Timestamp": str(ts), "X-Slack-Signature": sign(secret, ts, body)})
     request = urllib.request.Request(url, data=body.encode(), headers=headers, method="POST")

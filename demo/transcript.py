@@ -14,13 +14,14 @@ _EMOJI = {
     ":red_circle:": "✗", ":warning:": "!", ":white_check_mark:": "✓", ":white_circle:": "·", ":x:": "✗",
     ":hourglass_flowing_sand:": "…", ":mag:": "?", ":grey_question:": "?", ":thread:": "", ":no_entry:": "⊘",
     ":gear:": "⚙", ":double_vertical_bar:": "⏸", ":alarm_clock:": "⏰", ":no_entry_sign:": "⊘",
-    ":arrows_counterclockwise:": "↻", ":hourglass:": "⌛",
+    ":arrows_counterclockwise:": "↻", ":hourglass:": "⌛", ":shield:": "⛨", ":inbox_tray:": "⇩",
 }  # fmt: skip
 
 
-def builder_link(blocks: list[dict[str, Any]]) -> str:
-    """A Block Kit Builder URL showing these blocks."""
-    return BUILDER + quote(json.dumps({"blocks": blocks}, separators=(",", ":")), safe="")
+def builder_link(blocks: list[dict[str, Any]], surface: str | None = None) -> str:
+    """A Block Kit Builder URL showing these blocks (as a message, or as `surface`: "home" for an App Home)."""
+    doc: dict[str, Any] = {"type": surface, "blocks": blocks} if surface else {"blocks": blocks}
+    return BUILDER + quote(json.dumps(doc, separators=(",", ":")), safe="")
 
 
 def plain(mrkdwn: str) -> str:

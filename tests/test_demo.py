@@ -64,9 +64,10 @@ def test_make_demo_runs_the_whole_flow_offline() -> None:
         "Re-check ✓ PASS: Trail management captures read and write management events.",
     ):
         assert text in backout
-    assert "reenabled" in out[out.index("5. The audit log") :] and "arn:aws:cloudtrail" in out
+    log = out[out.index("7. The audit log") :]
+    assert "waived" in log and "recovered" in log and "arn:aws:cloudtrail" in out
     # the tamper: alerted as unapproved, restored through approval, recovery told
-    tamper = out[out.index("4. Tampering") : out.index("5. The audit log")]
+    tamper = out[out.index("4. Tampering") : out.index("5. A waiver")]
     for text in ("UNAPPROVED CHANGE: TRAIL MANAGEMENT STOPPED LOGGING", "@bob clicks [ Restore ]",
                  "APPROVAL NEEDED: RESTORE.LAST_KNOWN_GOOD", "@alice clicks [ Approve ]",
                  "Recovered: logging is back to yes; restored by trail-audit request"):  # fmt: skip
@@ -74,4 +75,12 @@ def test_make_demo_runs_the_whole_flow_offline() -> None:
     # pushed through the event queue: the alert names who did it, and the poller's backstop adds no second one
     assert "arn:aws:iam::123456789012:user/mallory" in tamper and "203.0.113.66" in tamper
     assert tamper.count("posts in #oncall-alerts\n   │ UNAPPROVED CHANGE: TRAIL MANAGEMENT STOPPED LOGGING") == 1
+    # the waiver: approved by another, in force, and the next report shows the finding as waived, not failing
+    waiver = out[out.index("5. A waiver") : out.index("6. The App Home")]
+    for text in ("APPROVAL NEEDED: WAIVER.ACCEPT", "@bob clicks [ Approve ]", "waiver in force until", "⛨ 1 waived",
+                 "Waived\n"):  # fmt: skip
+        assert text in waiver, text
+    home = out[out.index("6. The App Home") : out.index("7. The audit log")]
+    assert "publishes @alice's Home tab" in home and BUILDER + "%7B%22type%22%3A%22home%22" in home
+    assert "Posture" in home and "Waivers" in home and "replaced by the organization" in home
     assert "Traceback" not in proc.stderr

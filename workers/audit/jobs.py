@@ -11,6 +11,7 @@ import json
 import logging
 import threading
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -337,7 +338,8 @@ def finish_audit(audit_id: str, job_ids: list[str]) -> dict[str, Any]:
     message, thread = blocks.report(doc, fix_ids)
     pipe = conn.pipeline(transaction=True)
     pipe.set(keys.audit_report(audit_id), json.dumps(doc), ex=KEEP)
-    last = {"id": audit_id, "finished": time.time(), "counts": _counts(findings)}
+    last = {"id": audit_id, "finished": time.time(), "counts": dict(Counter(blocks.shown_status(f) for f in
+                                                                             doc["findings"]))}  # fmt: skip
     pipe.set(keys.LAST_AUDIT, json.dumps(last), ex=KEEP)
     pipe.set(keys.HOME_DIRTY, "1")  # the App Home shows the last audit
     staged = [outbox.stage(pipe, mid, request["channel"], message, response_url=request.get("response_url"))]
@@ -370,10 +372,3 @@ def _lost(role: str | None, job: Job) -> dict[str, Any]:
 def _regions_of(jobs: list[Job | None]) -> str:
     names = sorted(r for j in jobs if j is not None for r in j.args[2])
     return ", ".join(names) or "unknown"
-
-
-def _counts(findings: list[Any]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for f in findings:
-        out[f.status.value] = out.get(f.status.value, 0) + 1
-    return out

@@ -272,7 +272,7 @@ def _waive(conn: Redis, req: Request) -> str:
     req.deadline = doc["until"]
     req.status = S.ACTIVE
     text = (f":shield: Waiver of {code(req.check or '?')} on {code(req.resource)} in force: "
-            f"{escape(waivers.line(doc))}. It ends by itself; the finding counts again then.")  # fmt: skip
+            f"{waivers.line(doc)}. It ends by itself; the finding counts again then.")  # fmt: skip
 
     def stage(pipe: Pipeline) -> list[str | None]:
         waivers.stage_accept(pipe, doc)

@@ -18,6 +18,7 @@ from redis.client import Pipeline
 
 from workers.audit.findings import uid_of
 from workers.core.catalogue import CHECK_SCOPES, GLOBAL
+from workers.core.mrkdwn import escape, mention
 from workers.state import keys
 
 if TYPE_CHECKING:
@@ -99,5 +100,6 @@ def shown(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def line(doc: dict[str, Any]) -> str:
-    """One waiver in a sentence (plain text: callers escape it)."""
-    return f"waived by {doc['approver']} (asked by {doc['requester']}) until {doc['until_iso']}: {doc['reason']}"
+    """One waiver in a sentence (mrkdwn, its outside text escaped)."""
+    return (f"approved by {mention(doc['approver'])} (asked by {mention(doc['requester'])}) until "
+            f"{escape(doc['until_iso'])}: {escape(doc['reason'])}")  # fmt: skip

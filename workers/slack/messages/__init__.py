@@ -395,7 +395,8 @@ def prompt(req: dict[str, Any], state: str | None = None) -> dict[str, Any]:
     backout = req["action"].startswith("backout.")
     waiver = req["action"] == "waiver.accept"
     kind = "backout" if backout else "waiver" if waiver else "fix"
-    head = f"Approval needed: {req['action']}" if state is None else f"{req['action']}: {req['status']}"
+    status = {"backout active": "in force", "expired": "ended"}.get(req["status"], req["status"]) if waiver else None
+    head = f"Approval needed: {req['action']}" if state is None else f"{req['action']}: {status or req['status']}"
     lines = [
         f"*Requested by* {mention(req['requester'])}: {escape(req['reason'])}",
         f"*Account* {escape(req['account'])} · *region* {escape(req['region'])} · *resource* {code(req['resource'])}",

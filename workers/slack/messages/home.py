@@ -53,7 +53,8 @@ def home(state: dict[str, Any]) -> dict[str, Any]:
     last = state.get("last_audit")
     head = f"Last audit {_when(last['finished'])}" if last else "No audit yet: type `/trail-audit`"
     counts = (last or {}).get("counts") or {}
-    tally = " · ".join(f"{counts.get(s, 0)} {s.lower()}" for s in ("FAIL", "ERROR", "PASS", "SKIPPED")) if last else ""
+    tally = " · ".join(f"{counts.get(s, 0)} {s.lower()}" for s in ("FAIL", "ERROR", "PASS", "SKIPPED", "WAIVED")
+                       if s != "WAIVED" or counts.get(s)) if last else ""  # fmt: skip
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": clip("trail-audit", MAX_HEADER)}},
         context(f"{escape(head)}{' · ' + tally if tally else ''} · updated {_when(state.get('now', time.time()))}"),
