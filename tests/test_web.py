@@ -335,6 +335,7 @@ def test_metrics_count_commands_and_read_the_workers_counts_from_redis(
     from workers.state import keys
 
     conn = Redis.from_url(redis_url)
+    metrics.flush(conn)  # what other tests in this process counted
     conn.flushdb()
     app = make_app(monkeypatch, redis_url, slack, TRAIL_AUDIT_METRICS_TOKEN="s3cret")
     assert scrape(app)[0] == 401 and scrape(app, "wrong")[0] == 401
