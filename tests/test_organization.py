@@ -197,7 +197,8 @@ def test_an_organizations_audit_is_fanned_out_by_account_batches_and_a_failed_ba
     conn.flushdb()
     with SlackStandIn() as slack:
         env = {"REDIS_URL": redis_url, "SLACK_API_URL": slack.api_url, "SLACK_BOT_TOKEN": "xoxb-t"}
-        settings = settings_with(monkeypatch, TRAIL_AUDIT_ORG_ROLE_NAME="TrailAudit", TRAIL_AUDIT_REGIONS=HOME, **env)
+        settings = settings_with(monkeypatch, TRAIL_AUDIT_ORG_ROLE_NAME="TrailAudit", TRAIL_AUDIT_REGIONS=HOME,
+                                 TRAIL_AUDIT_SECURITYHUB_EXPORT="true", **env)  # fmt: skip
         request = {"id": "orgaudit1", "kind": "audit", "channel": "C0AUDIT", "user": "U0A", "response_url": None,
                    "regions": [], "hours": None}  # fmt: skip
         assert jobs.start_audit(request) == "orgaudit1"
@@ -220,3 +221,10 @@ def test_an_organizations_audit_is_fanned_out_by_account_batches_and_a_failed_ba
         covered = f"{len(ids) + 1 - len(lost_ids)} of {len(ids) + 1} accounts covered"
         assert any(covered in json.dumps(c.params) for c in posted)
         assert not any(Job.exists(j.id, connection=conn) for j in batches)  # their facts are in the report now
+        # TRAIL_AUDIT_SECURITYHUB_EXPORT: the audit's findings in each account's Security Hub, said in the thread
+        said = [c for c in slack.of("chat.postMessage") if "Security Hub:" in c.params["text"]]
+        assert len(said) == 1 and said[0].params.get("thread_ts")
+        assert f"imported into {len(ids) + 1} accounts" in said[0].params["text"]
+        hub = boto3.client("securityhub", region_name=HOME)
+        mine = [f for page in hub.get_paginator("get_findings").paginate() for f in page["Findings"]]
+        assert mine and {f["AwsAccountId"] for f in mine} == {"123456789012"}
