@@ -14,7 +14,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml requirements-test.lock
 	@scripts/ensure-python $(PYTHON)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check --no-compile -r requirements-test.lock
+	$(PY) -m pip install -q --disable-pip-version-check --no-compile --no-deps -r requirements-test.lock
 	@$(PY) -m compileall -q -j 0 $(VENV)/lib > /dev/null 2>&1 || true  # pip compiles on one core; this on all
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps -e .
 	@rm -f $(VENV)/.installed-* && touch $@
