@@ -22,16 +22,8 @@ def from_command(cmd: Command, user: str, channel: str | None, settings: Setting
         return _waive(cmd, user, channel, settings)
     check = cmd.check or ""
     action = fix_for(check)
-    resource, region, account = cmd.resource or "", settings.home_region, ""
-    scope = CHECK_SCOPES[check]
-    if scope == "region":
-        if invalid_region_names([resource]):
-            raise PlanError(f"{code(check)} is fixed per region: give a region name, e.g. `us-east-1`.")
-        region = resource
-    elif scope == "account":
-        region, account = GLOBAL, resource if re.fullmatch(r"[0-9]{12}", resource) else ""
-    elif resource.startswith("arn:"):
-        account = resource.split(":")[4] if resource.count(":") >= 5 else ""
+    resource = cmd.resource or ""
+    region, account = _where(check, resource, settings, "fixed")
     return Request(
         id=approvals.new_id(),
         action=action,
@@ -52,19 +44,26 @@ def _waive(cmd: Command, user: str, channel: str | None, settings: Settings) -> 
         raise PlanError(f"Unknown check {code(check[:60])}. Valid: {', '.join(sorted(CHECK_SCOPES))}.")
     if days > settings.waiver_max_days:
         raise PlanError(f"A waiver lasts at most {settings.waiver_max_days} days (TRAIL_AUDIT_WAIVER_MAX_DAYS).")
-    resource, region, account = cmd.resource or "", settings.home_region, ""
-    scope = CHECK_SCOPES[check]
-    if scope == "region":
-        if invalid_region_names([resource]):
-            raise PlanError(f"{code(check)} is judged per region: give a region name, e.g. `us-east-1`.")
-        region = resource
-    elif scope == "account":
-        region, account = GLOBAL, resource if re.fullmatch(r"[0-9]{12}", resource) else ""
-    elif resource.startswith("arn:"):
-        account = resource.split(":")[4] if resource.count(":") >= 5 else ""
+    resource = cmd.resource or ""
+    region, account = _where(check, resource, settings, "judged")
     return Request(id=approvals.new_id(), action="waiver.accept", requester=user, reason=cmd.reason or "",
                    account=account, region=region, resource=resource, check=check, channel=channel,
                    minutes=days * 24 * 60, role_arn=role_for(settings, account or None))  # fmt: skip
+
+
+def _where(check: str, resource: str, settings: Settings, verb: str) -> tuple[str, str]:
+    """The (region, account) a check's resource names: a region for a region check, the account for an account
+    check (its id, or the current one), a trail's account from its ARN (a name: resolved when planned)."""
+    scope = CHECK_SCOPES[check]
+    if scope == "region":
+        if invalid_region_names([resource]):
+            raise PlanError(f"{code(check)} is {verb} per region: give a region name, e.g. `us-east-1`.")
+        return resource, ""
+    if scope == "account":
+        return GLOBAL, resource if re.fullmatch(r"[0-9]{12}", resource) else ""
+    if resource.startswith("arn:") and resource.count(":") >= 5:
+        return settings.home_region, resource.split(":")[4]
+    return settings.home_region, ""
 
 
 def _backout(cmd: Command, user: str, channel: str | None, settings: Settings) -> Request:

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from redis import Redis
 
 from bot.web import create_wsgi
-from demo.signing import action_body, sign, slash_body
+from demo.signing import action_body, event_body, sign, slash_body
 from demo.slack_standin import SlackStandIn
 from workers.core.settings import Settings
 from workers.monitor import alerts
@@ -363,8 +363,7 @@ def test_metrics_count_commands_and_read_the_workers_counts_from_redis(
 
 
 def home_opened(app: App, user: str) -> int:
-    body = json.dumps({"type": "event_callback", "team_id": "T1", "api_app_id": "A1", "event_id": f"Ev{user}",
-                       "event": {"type": "app_home_opened", "user": user, "tab": "home", "channel": "D1"}})  # fmt: skip
+    body = event_body({"type": "app_home_opened", "user": user, "tab": "home", "channel": "D1"})
     return call(app, body.encode(), signed(body, content_type="application/json"))[0]
 
 
