@@ -165,6 +165,26 @@ def test_a_pushed_call_alerted_before_its_state_was_known_becomes_the_state_aler
     assert cycle(conn, settings, acct) == 0 and len(alerts.open_alerts(conn, ACCOUNT, HOME)) == 1
 
 
+def test_a_change_the_pushed_path_alerts_while_the_poller_looks_is_alerted_once(
+    env: tuple[RedisClient, Settings, SlackStandIn, Account], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.cloudtrail_records import pushed
+    from workers.events.pushed import parse
+    from workers.events.record import record as record_pushed
+
+    conn, settings, slack, acct = env
+    cycle(conn, settings, acct)
+    FakeAccount().client("cloudtrail").stop_logging(Name=MANAGEMENT)
+    stop = parse(pushed("StopLogging", actor="mallory", region=HOME))
+    assert isinstance(stop, ChangeEvent) and record_pushed(conn, settings, [stop]) == 1
+    monkeypatch.setattr(alerts, "is_open", lambda conn, key: False)  # the poller looked before the push committed
+    stubbed_lookups(monkeypatch, acct, [[]])
+    assert cycle(conn, settings, acct) == 0  # its commit sees the pushed alert: nothing raised twice
+    assert len(alerts.open_alerts(conn, ACCOUNT, HOME)) == 1
+    outbox.flush(conn, settings)
+    assert len([c for c in slack.of("chat.postMessage") if "UNAPPROVED" in c.params["text"]]) == 1
+
+
 def test_takes_away_reads_the_parameters() -> None:
     when = dt.datetime.now(dt.UTC)
     off = record("PutEventSelectors", when, params={"trailName": "management", "eventSelectors": [

@@ -74,7 +74,8 @@ def _record_place(conn: Redis, settings: Settings, account: str, region: str, ev
             pipe.set(burst, docs[0]["group"], px=int(settings.events_burst_seconds * 1000))
         outcome.update(enriched=enriched, closed=closed, raised=len(docs))
 
-    conn.transaction(attempt, *seen.values(), burst)
+    # ALERTS_OPEN watched: a poller's alert committed meanwhile is seen on the retry (and enriched, not doubled)
+    conn.transaction(attempt, *seen.values(), burst, keys.ALERTS_OPEN)
     outbox.kick(conn, [outcome["message"]] if outcome.get("message") else [])
     for doc in outcome.get("enriched", []):
         alerts.refresh(conn, settings, doc)

@@ -260,13 +260,22 @@ def _watch_region(
         for doc in docs:
             doc["channel"] = routed
     staged: list[str | None] = []
-    pipe = conn.pipeline(transaction=True)
-    pipe.set(state_key(acct.id, region), json.dumps({"at": now, "since": watching_since, "state": merged}))
-    for event_id in used:
-        pipe.set(keys.event_seen(event_id), "1", ex=keys.EVENT_SEEN_TTL)
-    pipe.zremrangebyscore(keys.alerts_recent(acct.id, region), 0, now - keys.ALERTS_RECENT_KEEP)
-    staged.append(alerts.stage_group(pipe, settings, docs))
-    pipe.execute()
+    raised = list(docs)
+
+    def attempt(pipe: Pipeline) -> None:
+        # a change the pushed path alerted since it was looked at is not alerted again (ALERTS_OPEN watched)
+        staged.clear()
+        raised[:] = [d for d in docs if d["field"] in ("attempt", "event") or not pipe.hexists(keys.ALERTS_OPEN,
+                                                                                               d["key"])]  # fmt: skip
+        pipe.multi()
+        pipe.set(state_key(acct.id, region), json.dumps({"at": now, "since": watching_since, "state": merged}))
+        for event_id in used:
+            pipe.set(keys.event_seen(event_id), "1", ex=keys.EVENT_SEEN_TTL)
+        pipe.zremrangebyscore(keys.alerts_recent(acct.id, region), 0, now - keys.ALERTS_RECENT_KEEP)
+        staged.append(alerts.stage_group(pipe, settings, raised))
+
+    conn.transaction(attempt, keys.ALERTS_OPEN)
+    docs = raised
     outbox.kick(conn, [m for m in staged if m])
     for earlier, doc in upgrades:
         if not alerts.supersede(conn, settings, earlier, doc):  # closed meanwhile: the change gets its own
