@@ -74,7 +74,8 @@ def test_make_demo_runs_the_whole_flow_offline() -> None:
         assert text in tamper, text
     # pushed through the event queue: the alert names who did it, and the poller's backstop adds no second one
     assert "arn:aws:iam::123456789012:user/mallory" in tamper and "203.0.113.66" in tamper
-    assert tamper.count("posts in #oncall-alerts\n   │ UNAPPROVED CHANGE: TRAIL MANAGEMENT STOPPED LOGGING") == 1
+    alerted = "posts in #oncall-alerts\n   │ UNAPPROVED CHANGE: TRAIL MANAGEMENT STOPPED LOGGING"
+    assert tamper.count(alerted) == 1, tamper
     # the waiver: approved by another, in force, and the next report shows the finding as waived, not failing
     waiver = out[out.index("5. A waiver") : out.index("6. The App Home")]
     for text in ("APPROVAL NEEDED: WAIVER.ACCEPT", "@bob clicks [ Approve ]", "waiver in force until", "⛨ 1 waived",

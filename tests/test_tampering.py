@@ -185,6 +185,36 @@ def test_a_change_the_pushed_path_alerts_while_the_poller_looks_is_alerted_once(
     assert len([c for c in slack.of("chat.postMessage") if "UNAPPROVED" in c.params["text"]]) == 1
 
 
+def test_a_pushed_alert_raised_while_the_poller_looks_is_not_closed_by_its_older_look(
+    env: tuple[RedisClient, Settings, SlackStandIn, Account], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.cloudtrail_records import pushed
+    from workers.events.pushed import parse
+    from workers.events.record import record as record_pushed
+    from workers.monitor import drift
+
+    conn, settings, slack, acct = env
+    cycle(conn, settings, acct)
+    stop = parse(pushed("StopLogging", actor="mallory", region=HOME))
+    assert isinstance(stop, ChangeEvent)
+    looked = drift.observe
+
+    def observe_then_the_push_lands(account: Account, region: str) -> dict[str, Any]:
+        seen = looked(account, region)  # the trail was still logging when the poller read it
+        FakeAccount().client("cloudtrail").stop_logging(Name=MANAGEMENT)
+        assert record_pushed(conn, settings, [stop]) == 1
+        return seen
+
+    monkeypatch.setattr(drift, "observe", observe_then_the_push_lands)
+    stubbed_lookups(monkeypatch, acct, [[], []])
+    assert cycle(conn, settings, acct) == 0
+    [doc] = alerts.open_alerts(conn, ACCOUNT, HOME)  # not "recovered" by a look older than the alert
+    monkeypatch.setattr(drift, "observe", looked)
+    assert cycle(conn, settings, acct) == 0 and alerts.open_alerts(conn, ACCOUNT, HOME) == [doc]
+    outbox.flush(conn, settings)
+    assert len([c for c in slack.of("chat.postMessage") if "UNAPPROVED" in c.params["text"]]) == 1
+
+
 def test_takes_away_reads_the_parameters() -> None:
     when = dt.datetime.now(dt.UTC)
     off = record("PutEventSelectors", when, params={"trailName": "management", "eventSelectors": [

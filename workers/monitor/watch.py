@@ -284,7 +284,7 @@ def _watch_region(
     for doc in alerts.open_alerts(conn, acct.id, region):
         if doc["key"] in new:
             continue
-        if drift.recovered(doc, merged):
+        if drift.recovered(doc, merged) and doc["created"] < now:  # raised after this look began: not judged by it
             by = drift.correlate(doc, actions, since)
             alerts.recover(conn, settings, doc, _recovered_by(doc, by, events))
         elif not doc.get("attribution") and now - doc["created"] < ATTRIBUTE_FOR and _attribute(doc, events):
