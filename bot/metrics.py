@@ -4,7 +4,7 @@ The web process counts the slash commands itself (prometheus-client; under gunic
 file per process in PROMETHEUS_MULTIPROC_DIR, summed at each scrape). Everything else is read from Redis at
 the scrape, so it is the same whichever web process answers and however many workers run elsewhere: queue
 depth and failed jobs per queue, alerts raised and open, AWS errors by code and Slack errors by method (the
-workers' counts, `workers.core.metrics`), each account's last monitor cycle age, and the outbox backlog.
+workers' counts, `workers.state.metrics`), each account's last monitor cycle age, and the outbox backlog.
 """
 
 from __future__ import annotations
@@ -19,10 +19,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from redis.exceptions import RedisError
 from rq.registry import FailedJobRegistry
 
-from workers.core import metrics
 from workers.core.settings import Settings
 from workers.queue.queues import QUEUES, connection, queue
-from workers.state import keys
+from workers.state import keys, metrics
 
 COMMANDS = Counter("trail_audit_commands", "Slash commands, by subcommand and outcome", ["kind", "outcome"])
 

@@ -12,14 +12,13 @@ import pytest
 from redis import Redis
 
 from tests.cloudtrail_records import ACCOUNT, pushed
-from workers.core import metrics
 from workers.core.settings import Settings
 from workers.events import pushed as reading
 from workers.events.record import record
 from workers.monitor import alerts
 from workers.monitor.drift import Change
 from workers.monitor.lookup import ChangeEvent
-from workers.state import keys
+from workers.state import keys, metrics
 
 REGION = "us-east-1"
 ARN = f"arn:aws:cloudtrail:{REGION}:{ACCOUNT}:trail/management"

@@ -331,8 +331,7 @@ def scrape(app: App, token: str | None = None) -> tuple[int, str]:
 def test_metrics_count_commands_and_read_the_workers_counts_from_redis(
     monkeypatch: pytest.MonkeyPatch, redis_url: str, slack: SlackStandIn
 ) -> None:
-    from workers.core import metrics
-    from workers.state import keys
+    from workers.state import keys, metrics
 
     conn = Redis.from_url(redis_url)
     metrics.flush(conn)  # what other tests in this process counted

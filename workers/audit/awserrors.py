@@ -13,7 +13,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from workers.core import metrics
+from workers.state import metrics
 
 # Operations whose IAM action is not "<prefix>:<OperationName>".
 _ACTION_OVERRIDES = {

@@ -17,13 +17,13 @@ from botocore.config import Config
 
 from workers.audit.accounts import own_client
 from workers.audit.awserrors import AWS_ERRORS, from_exception
-from workers.core import metrics
 from workers.core.settings import Settings
 from workers.events import pushed
 from workers.events.record import record
 from workers.monitor.lookup import ChangeEvent
 from workers.queue.queues import connection
 from workers.queue.run import keep_running
+from workers.state import metrics
 
 log = logging.getLogger("trail_audit.events")
 BATCH = 10  # SQS's most messages a receive

@@ -17,14 +17,13 @@ from typing import Any
 from redis import Redis
 from redis.client import Pipeline
 
-from workers.core import metrics
 from workers.core.mrkdwn import mention
 from workers.core.settings import Settings
 from workers.remediation import auditlog
 from workers.remediation.approvals import new_id
 from workers.slack import messages as blocks
 from workers.slack import outbox
-from workers.state import keys, machine
+from workers.state import keys, machine, metrics
 from workers.state.machine import AlertStatus, Refused
 
 __all__ = ["AlertStatus", "Refused"]

@@ -17,10 +17,11 @@ from typing import Any
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from workers.core import logs, metrics
+from workers.core import logs
 from workers.core.settings import Settings
 from workers.queue.queues import QUEUES, connection
 from workers.queue.schedule import periodic
+from workers.state import metrics
 
 log = logging.getLogger("trail_audit.run")
 BACKOFF = (0.5, 1.0, 2.0, 4.0, 5.0)

@@ -18,8 +18,9 @@ from rq.exceptions import AbandonedJobError
 
 from workers.audit.accounts import Account, default_account
 from workers.audit.regions import RegionPlan, plan
-from workers.core import logs, metrics
+from workers.core import logs
 from workers.core.settings import Settings
+from workers.state import metrics
 
 log = logging.getLogger("trail_audit.worker")
 SERVICES = ("cloudtrail", "config", "logs", "cloudwatch", "sns", "s3")

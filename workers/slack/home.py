@@ -14,7 +14,6 @@ from typing import Any
 from redis import Redis
 from slack_sdk.errors import SlackApiError
 
-from workers.core import metrics
 from workers.core.settings import Settings
 from workers.monitor import alerts
 from workers.monitor.status import status_lines
@@ -22,7 +21,7 @@ from workers.queue.queues import connection
 from workers.remediation import approvals, waivers
 from workers.slack.client import web_client
 from workers.slack.messages.home import home
-from workers.state import keys
+from workers.state import keys, metrics
 
 log = logging.getLogger("trail_audit.home")
 KEEP_USERS = 500  # the newest openers kept current (others get a fresh Home when they open it)

@@ -29,12 +29,11 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
-from workers.core import metrics
 from workers.core.mrkdwn import code, escape
 from workers.core.settings import Settings
 from workers.queue.queues import URGENT, connection, queue
 from workers.slack import messages as blocks
-from workers.state import keys
+from workers.state import keys, metrics
 
 log = logging.getLogger("trail_audit.outbox")
 LEASE = 60.0  # seconds a queued delivery may take before the sweep queues it again

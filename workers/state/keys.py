@@ -46,6 +46,13 @@ REQUESTS_EXECUTING = "ta:requests:executing"  # set: executing
 REQUESTS_ACTIVE = "ta:requests:active"  # set: backouts in force (active, or unknown until restored)
 REENABLE_DUE = "ta:reenable:due"  # sorted set: backout request id -> deadline
 REENABLE_REMIND = "ta:reenable:remind"  # sorted set: backout request id -> when to remind
+
+
+def metric(name: str) -> str:
+    """A worker-side counter for `GET /metrics` (hash: labels as JSON -> count)."""
+    return f"ta:metrics:{name}"
+
+
 HOME_USERS = "ta:home:users"  # sorted set: user id -> when they last opened the App Home
 HOME_DIRTY = "ta:home:dirty"  # set when something the Home shows changed (an audit, an alert); cleared on redraw
 WAIVERS = "ta:waivers"  # hash: finding uid -> the waiver in force (JSON)

@@ -326,11 +326,13 @@ def status(
         f"• {code(p['id'])} {escape(p['action'])} on {code(p['resource'])} by {mention(p['requester'])}"
         for p in pending[:10]
     ]
-    lines.append(f"Active backouts: {len(active or [])}")
-    lines += [
-        f"• {code(a['id'])} {escape(a['action'])} on {code(a['resource'])} until {_when(a['deadline'] or 0)}"
-        for a in (active or [])[:10]
-    ]
+    for title, mine in (("Active backouts", [a for a in active or [] if a["action"] != "waiver.accept"]),
+                        ("Waivers in force", [a for a in active or [] if a["action"] == "waiver.accept"])):  # fmt: skip
+        lines.append(f"{title}: {len(mine)}")
+        lines += [
+            f"• {code(a['id'])} {escape(a['action'])} on {code(a['resource'])} until {_when(a['deadline'] or 0)}"
+            for a in mine[:10]
+        ]
     lines += monitor or []
     return ephemeral("\n".join(lines))
 

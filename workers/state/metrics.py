@@ -15,6 +15,8 @@ import threading
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
+from workers.state import keys
+
 if TYPE_CHECKING:  # the CLI counts AWS errors too, and needs no Redis: nothing of it is imported for that
     from redis import Redis
     from redis.client import Pipeline
@@ -31,11 +33,6 @@ _LOCAL: Counter[tuple[str, str]] = Counter()
 _LOCK = threading.Lock()
 
 
-def key(name: str) -> str:
-    """The Redis hash of one counter."""
-    return f"ta:metrics:{name}"
-
-
 def _labels(name: str, labels: dict[str, Any]) -> str:
     return json.dumps({k: str(labels.get(k, ""))[:80] for k in COUNTERS[name][1]}, sort_keys=True)
 
@@ -48,7 +45,7 @@ def note(name: str, **labels: Any) -> None:
 
 def stage(pipe: Pipeline, name: str, n: int = 1, **labels: Any) -> None:
     """Count in the caller's commit."""
-    pipe.hincrby(key(name), _labels(name, labels), n)
+    pipe.hincrby(keys.metric(name), _labels(name, labels), n)
 
 
 def flush(conn: Redis) -> int:
@@ -63,7 +60,7 @@ def flush(conn: Redis) -> int:
     try:
         pipe = conn.pipeline(transaction=False)
         for (name, labels), n in pending.items():
-            pipe.hincrby(key(name), labels, n)
+            pipe.hincrby(keys.metric(name), labels, n)
         pipe.execute()
     except RedisError as exc:
         log.warning("metrics kept for the next flush", extra={"error": type(exc).__name__})
@@ -76,7 +73,7 @@ def flush(conn: Redis) -> int:
 def totals(conn: Redis, name: str) -> list[tuple[dict[str, str], float]]:
     """A counter's series from Redis: (labels, value)."""
     out = []
-    for raw, value in conn.hgetall(key(name)).items():
+    for raw, value in conn.hgetall(keys.metric(name)).items():
         labels = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
         out.append((labels, float(value)))
     return out
