@@ -47,13 +47,18 @@ def make_app(monkeypatch: pytest.MonkeyPatch, redis_url: str, slack: SlackStandI
     return create_wsgi()
 
 
-@pytest.fixture
-def app(monkeypatch: pytest.MonkeyPatch, redis_url: str, slack: SlackStandIn) -> App:
+def fresh_app(monkeypatch: pytest.MonkeyPatch, redis_url: str, slack: SlackStandIn, **extra: str) -> App:
+    """The app over an empty Redis and a Slack stand-in that has forgotten every call, user and group."""
     slack.reset()
     slack.users.clear()
     slack.groups.clear()
     Redis.from_url(redis_url).flushdb()
-    return make_app(monkeypatch, redis_url, slack)
+    return make_app(monkeypatch, redis_url, slack, **extra)
+
+
+@pytest.fixture
+def app(monkeypatch: pytest.MonkeyPatch, redis_url: str, slack: SlackStandIn) -> App:
+    return fresh_app(monkeypatch, redis_url, slack)
 
 
 def call(app: App, body: bytes, headers: dict[str, str], method: str = "POST") -> tuple[int, str]:
@@ -221,10 +226,8 @@ def test_channels_and_operators(monkeypatch: pytest.MonkeyPatch, redis_url: str,
 
 
 def test_rate_limits_per_user_and_channel(monkeypatch: pytest.MonkeyPatch, redis_url: str, slack: SlackStandIn) -> None:
-    slack.reset()
-    Redis.from_url(redis_url).flushdb()
-    app = make_app(monkeypatch, redis_url, slack, TRAIL_AUDIT_USER_REQUESTS_PER_MINUTE="3",
-                   TRAIL_AUDIT_CHANNEL_REQUESTS_PER_MINUTE="5")  # fmt: skip
+    app = fresh_app(monkeypatch, redis_url, slack, TRAIL_AUDIT_USER_REQUESTS_PER_MINUTE="3",
+                    TRAIL_AUDIT_CHANNEL_REQUESTS_PER_MINUTE="5")  # fmt: skip
     answers = [command(app, "audit us-east-1") for _ in range(5)]
     assert ["queued" in a for a in answers] == [True, True, True, False, False]
     assert "more than 3 audits or requests a minute for one person" in answers[-1]
@@ -267,10 +270,8 @@ def test_a_click_must_come_from_its_own_prompt(app: App, slack: SlackStandIn, re
 def test_only_operators_and_approvers_acknowledge(
     monkeypatch: pytest.MonkeyPatch, redis_url: str, slack: SlackStandIn
 ) -> None:
-    slack.reset()
+    app = fresh_app(monkeypatch, redis_url, slack, TRAIL_AUDIT_OPERATORS="U0DAVE")
     conn = Redis.from_url(redis_url)
-    conn.flushdb()
-    app = make_app(monkeypatch, redis_url, slack, TRAIL_AUDIT_OPERATORS="U0DAVE")
     doc = {"id": "a1b2c3d4", "group": "a1b2c3d4", "account": "1", "region": "us-east-1", "resource": "t",
            "field": "logging", "title": "t stopped logging", "before": True, "after": False, "key": "k",
            "kind": "trail", "created": time.time(), "restorable": False}  # fmt: skip
@@ -375,11 +376,9 @@ def test_the_home_tab_is_drawn_on_opening_for_operators_and_kept_current(
     from workers.queue.queues import QUEUES, queue
     from workers.slack import home
 
-    slack.reset()
+    app = fresh_app(monkeypatch, redis_url, slack, TRAIL_AUDIT_OPERATORS="U0ALICE")
     conn = Redis.from_url(redis_url)
-    conn.flushdb()
     slack.users["U0GUEST"] = {"is_restricted": True}
-    app = make_app(monkeypatch, redis_url, slack, TRAIL_AUDIT_OPERATORS="U0ALICE")
     for user in ("U0ALICE", "U0MALLORY", "U0GUEST"):
         assert home_opened(app, user) == 200
     jobs = queue(conn, "trail-audit-urgent").get_jobs()

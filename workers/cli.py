@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from workers.audit import table
 from workers.audit.engine import AuditResult, Progress, run_audit
-from workers.audit.findings import WAIVABLE, Finding, exit_status
+from workers.audit.findings import WAIVABLE, exit_status
 from workers.core.settings import Settings
 
 USAGE_ERROR = 2
@@ -111,7 +111,8 @@ def _audit(settings: Settings, args: argparse.Namespace, out: IO[str], err: IO[s
         from workers.remediation.waivers import annotate
 
         annotate(doc["findings"], waived)
-    status = exit_status(result.findings, [Finding.from_dict(f).uid for f in doc["findings"] if f.get("waived")])
+    status = exit_status(result.findings, [f.uid for f, d in zip(result.findings, doc["findings"], strict=True)
+                                           if d.get("waived")])  # fmt: skip
     if args.format == "json":
         json.dump(doc, out, indent=2, default=str)
         out.write("\n")
@@ -122,7 +123,7 @@ def _audit(settings: Settings, args: argparse.Namespace, out: IO[str], err: IO[s
         out.write(table.summary(result, colour=table.use_colour(out)))
     else:
         out.write(table.render(result, colour=table.use_colour(out)))
-    if args.format in ("table", None) or args.summary:
+    if args.format == "table":
         for f in doc["findings"]:
             if f.get("waived"):
                 w = f["waived"]
@@ -144,7 +145,7 @@ def _waivers(settings: Settings, err: IO[str]) -> dict[str, dict[str, Any]]:
 
     try:
         return in_force(Redis.from_url(settings.redis_url, socket_timeout=3, socket_connect_timeout=3))
-    except RedisError as exc:
+    except (RedisError, ValueError) as exc:  # unreachable, or a REDIS_URL that is not a Redis URL
         err.write(f"trail-audit: waivers not read (Redis: {type(exc).__name__}): every finding counts\n")
         return {}
 

@@ -73,7 +73,7 @@ def start_audit(request: dict[str, Any]) -> str:
     if len(roles) > ACCOUNTS_PER_JOB:
         return _start_batches(conn, request, roles, unread, requested)
     with ThreadPoolExecutor(max(1, min(settings.max_workers, len(roles)))) as pool:  # a role and a call an account
-        targets = list(pool.map(lambda role: _target(settings, role, requested), roles))
+        targets = [t for t, _ in pool.map(lambda role: _planned(settings, role, requested), roles)]
     if unread is not None:  # the organization's accounts could not be listed: said, never silently fewer
         targets.append({"role_arn": None, "label": "the organization", "error": unread.__dict__, "enabled": [],
                         "skipped": []})  # fmt: skip
@@ -136,7 +136,7 @@ def _start_batches(
         )
         for i in range(0, len(roles), ACCOUNTS_PER_JOB)
     ]
-    _enqueue_finish(conn, request, audit_id, jobs, len(targets))
+    _enqueue_finish(conn, request, audit_id, jobs, len(roles) + len(targets))
     return audit_id
 
 
@@ -219,10 +219,6 @@ def post_events(settings: Settings, request: dict[str, Any]) -> str:
     return request["id"]
 
 
-def _target(settings: Settings, role: str | None, requested: list[str]) -> dict[str, Any]:
-    return _planned(settings, role, requested)[0]
-
-
 def _planned(settings: Settings, role: str | None, requested: list[str]) -> tuple[dict[str, Any], Account | None]:
     """An account's plan (its label, enabled and skipped regions, or why it cannot be audited) and the
     account itself when it can be."""
@@ -257,13 +253,7 @@ def audit_regions(audit_id: str, role_arn: str | None, regions: list[str], audit
 
     def one(region: str) -> RegionFacts:
         facts = collect_region(acct, region, audited)
-        try:
-            done = conn.incr(keys.audit_done(audit_id))
-            conn.expire(keys.audit_done(audit_id), KEEP)
-            if conn.set(keys.audit_tick(audit_id), "1", nx=True, px=int(PROGRESS_EVERY * 1000)):
-                _progress(conn, audit_id, int(done))
-        except Exception as exc:  # noqa: BLE001 - progress is best effort: it never fails an audit
-            log.warning("progress not updated", extra={"audit": audit_id, "error": type(exc).__name__})
+        _tick(conn, audit_id, 1)
         return facts
 
     with ThreadPoolExecutor(min(len(regions), settings.max_workers) or 1, thread_name_prefix="ta-job") as pool:

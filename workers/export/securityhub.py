@@ -97,7 +97,8 @@ def export_report(audit_id: str) -> dict[str, Any]:
     state = json.loads(conn.get(keys.audit(audit_id)) or "{}")
     channel = (state.get("request") or {}).get("channel")
     if channel:
-        message = {"text": blocks.clip(text, 3000), "blocks": [blocks.section(escape(text))]}
+        said = escape(text)  # AWS's error messages are outside text, in the notification as in the blocks
+        message = {"text": blocks.clip(said, 3000), "blocks": [blocks.section(said)]}
         outbox.send(conn, f"audit-{audit_id}-securityhub", channel, message, thread=outbox.report_id(audit_id))
     return {"imported": done.imported, "failed": done.failed}
 

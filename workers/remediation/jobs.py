@@ -113,8 +113,7 @@ def resolve(acct: Account, settings: Settings, req: Request) -> tuple[str, str]:
     enabled region (a single-region trail lives only in its own); a name two trails share is refused with
     their ARNs, to choose from.
     """
-    on_trail = (req.check or "").startswith("cloudtrail.trail_") if req.action == waivers.ACTION else None
-    if not (remediations.on_trail(req.action) if on_trail is None else on_trail):
+    if not remediations.on_trail(req.check or remediations.affected_check(req.action)):
         return req.region, req.resource
     if req.resource.startswith("arn:"):
         return remediations.trail_region(req.resource), req.resource

@@ -474,7 +474,6 @@ def affected_check(action_id: str) -> str | None:
     return get(action_id).fixes or _AFFECTS.get(action_id)
 
 
-def on_trail(action_id: str) -> bool:
-    """Whether the action's resource is a trail (a name or an ARN), not a region or the account."""
-    check = affected_check(action_id) or ""
-    return check.startswith("cloudtrail.trail_")
+def on_trail(check: str | None) -> bool:
+    """Whether a check's (a request's) resource is a trail (a name or an ARN), not a region or the account."""
+    return (check or "").startswith("cloudtrail.trail_")

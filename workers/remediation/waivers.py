@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from redis import Redis
 from redis.client import Pipeline
 
-from workers.audit.findings import uid_of
+from workers.audit.findings import WAIVABLE, uid_of
 from workers.core.catalogue import CHECK_SCOPES, GLOBAL
 from workers.core.mrkdwn import escape, mention
 from workers.state import keys
@@ -87,7 +87,7 @@ def annotate(findings: list[dict[str, Any]], waivers: dict[str, dict[str, Any]])
     count = 0
     for f in findings:
         found = waivers.get(uid_of(f["check"], f["account"], f["region"], f["resource"]))
-        if found and f["status"] in ("FAIL", "ERROR"):
+        if found and f["status"] in WAIVABLE:
             f["waived"] = shown(found)
             count += 1
     return count

@@ -32,11 +32,12 @@ def gather(conn: Redis) -> dict[str, Any]:
     raw = conn.get(keys.LAST_AUDIT)
     last = json.loads(raw) if raw else None
     report = None
+    waived = waivers.in_force(conn)
     if last:
         doc = conn.get(keys.audit_report(last["id"]))
         report = json.loads(doc) if doc else None
         if report:
-            waivers.annotate(report["findings"], waivers.in_force(conn))
+            waivers.annotate(report["findings"], waived)
     notices = sorted(
         f"{_text(k).removeprefix(keys.monitor_blind(''))}: {_text(conn.get(k) or b'')}"
         for k in conn.scan_iter(match=keys.monitor_blind("*"), count=500)
@@ -48,7 +49,7 @@ def gather(conn: Redis) -> dict[str, Any]:
         "alerts": alerts.open_alerts(conn),
         "pending": [asdict(r) for r in approvals.pending(conn)],
         "active": [asdict(r) for r in approvals.active(conn)],
-        "waivers": sorted(waivers.in_force(conn).values(), key=lambda w: w["until"]),
+        "waivers": sorted(waived.values(), key=lambda w: w["until"]),
         "monitor": status_lines(conn),
         "event_path": [f":warning: not watched: {n}" for n in notices],
     }

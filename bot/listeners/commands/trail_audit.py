@@ -42,7 +42,7 @@ def trail_audit(ack: Ack, command: dict[str, Any], context: dict[str, Any], clie
         return
     if cmd.name == "status":
         answer = _status(settings)
-        metrics.command("status", "unavailable" if answer.get("text", "").startswith(":x:") else "answered")
+        metrics.command("status", _outcome(answer, done="answered"))
         ack(**answer)
         return
     if cmd.name in ("remediate", "backout", "reenable", "waive"):
@@ -126,12 +126,12 @@ def _request(cmd: Command, command: dict[str, Any], settings: Settings, client: 
     return blocks.ephemeral(f"Request `{req.id}` ({req.action}) recorded; its approval prompt will appear in {where}.")
 
 
-def _outcome(answer: dict[str, Any]) -> str:
-    """What became of a request command, from its answer's mark."""
+def _outcome(answer: dict[str, Any], done: str = "recorded") -> str:
+    """What became of a command, from its answer's mark: unavailable (Redis), refused, or `done`."""
     text = str(answer.get("text", ""))
     if text.startswith(":x:"):
         return "unavailable"
-    return "refused" if text.startswith((":no_entry:", ":grey_question:", "*Usage")) else "recorded"
+    return "refused" if text.startswith((":no_entry:", ":grey_question:", "*Usage")) else done
 
 
 def _status(settings: Settings) -> dict[str, Any]:
