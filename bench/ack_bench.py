@@ -30,8 +30,8 @@ from demo.servers import aws_env, moto_server, start_redis
 from demo.signing import post, slash_body
 from demo.slack_standin import SlackStandIn
 from demo.stack import Stack
-from workers.audit import accounts
 from workers.audit.engine import run_audit
+from workers.aws import accounts
 from workers.core.settings import Settings
 
 SECRET = "bench-secret"

@@ -20,8 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.latency_proxy import spawn
 from demo.fake_account import compliant
 from demo.servers import aws_env, moto_server
-from workers.audit import accounts
 from workers.audit.engine import run_audit
+from workers.aws import accounts
 from workers.core.settings import Settings
 
 REGIONS = [

@@ -30,6 +30,7 @@ from bench.latency_proxy import spawn
 from demo.servers import aws_env, moto_server, start_redis
 from demo.slack_standin import SlackStandIn
 from demo.stack import Stack
+from workers.queue import paths
 from workers.queue.queues import queue
 from workers.state import keys
 
@@ -72,7 +73,7 @@ def run(accounts: int, workers: int, aws_url: str) -> tuple[float, float, float,
             request = {"id": audit, "kind": "audit", "channel": "C0BENCH", "user": "U0BENCH", "response_url": None,
                        "regions": [], "hours": None}  # fmt: skip
             t0 = time.monotonic()
-            queue(conn).enqueue("workers.audit.jobs.start_audit", request, job_timeout=600)
+            queue(conn).enqueue(paths.START_AUDIT, request, job_timeout=600)
             while json.loads(conn.get(keys.LAST_AUDIT) or "{}").get("id") != audit:
                 time.sleep(0.1)
                 if time.monotonic() - t0 > 1800:

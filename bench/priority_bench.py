@@ -35,6 +35,7 @@ from demo.servers import aws_env, moto_server, start_redis
 from demo.signing import action_body, post, slash_body
 from demo.slack_standin import SlackStandIn
 from demo.stack import Stack
+from workers.queue import paths
 from workers.queue.queues import queue
 from workers.remediation import approvals, auditlog
 from workers.state import keys
@@ -100,7 +101,7 @@ def main() -> None:
             for _ in range(500):
                 request = {"id": uuid.uuid4().hex, "kind": "audit", "channel": "C0AUDIT", "user": "U0CAROL",
                            "response_url": None, "regions": [HOME], "hours": None}  # fmt: skip
-                q.enqueue("workers.audit.jobs.start_audit", request, job_timeout=120)
+                q.enqueue(paths.START_AUDIT, request, job_timeout=120)
             late = []
             for i in range(backouts):
                 late.append(backout_lateness(stack, slack, conn))

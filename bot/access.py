@@ -26,11 +26,11 @@ from bot.commands import parse
 from workers.core.mrkdwn import channel as channel_link
 from workers.core.settings import Settings
 from workers.monitor import alerts
-from workers.queue.queues import connection
 from workers.remediation import approvals, fixes
-from workers.slack import messages as blocks
 from workers.slack import outbox
+from workers.slack.messages.answers import ephemeral
 from workers.state import keys, quota
+from workers.state.connection import connection
 
 log = logging.getLogger("trail_audit.bot")
 
@@ -314,7 +314,7 @@ def _message_of(conn: Redis, who: Caller) -> tuple[str | None, str | None]:
 
 def _refusal(who: Caller, text: str, context: BoltContext) -> BoltResponse:
     if who.kind == "command":
-        return BoltResponse(status=200, body=json.dumps(blocks.ephemeral(f":no_entry: {text}")),
+        return BoltResponse(status=200, body=json.dumps(ephemeral(f":no_entry: {text}")),
                             headers={"content-type": "application/json"})  # fmt: skip
     if who.kind == "view_submission":
         answer = {"response_action": "errors", "errors": {"reason": text[:150]}}

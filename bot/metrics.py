@@ -20,8 +20,9 @@ from redis.exceptions import RedisError
 from rq.registry import FailedJobRegistry
 
 from workers.core.settings import Settings
-from workers.queue.queues import QUEUES, connection, queue
+from workers.queue.queues import QUEUES, queue
 from workers.state import keys, metrics
+from workers.state.connection import connection
 
 COMMANDS = Counter("trail_audit_commands", "Slash commands, by subcommand and outcome", ["kind", "outcome"])
 

@@ -10,7 +10,7 @@ import uuid
 from typing import Any
 
 from demo.fake_account import ACCOUNT, HOME, FakeAccount
-from workers.monitor.lookup import WATCHED_NAMES
+from workers.aws.event_history import WATCHED_NAMES
 
 SOURCES = {"cloudtrail.amazonaws.com": "aws.cloudtrail", "config.amazonaws.com": "aws.config"}
 

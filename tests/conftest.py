@@ -9,7 +9,7 @@ import pytest
 
 from demo.servers import Moto, aws_env, moto_server, start_redis
 from tests.faults import Faults
-from workers.audit import accounts
+from workers.aws import accounts
 from workers.core.settings import Settings
 
 

@@ -13,8 +13,9 @@ from demo.slack_standin import SlackStandIn
 from workers.core.settings import Settings
 from workers.monitor import alerts
 from workers.remediation.approvals import Refused
-from workers.slack import messages as blocks
 from workers.slack import outbox
+from workers.slack.messages.alert import alert
+from workers.slack.messages.kit import MAX_SECTION
 from workers.state import keys
 
 
@@ -80,8 +81,8 @@ def test_alert_message_within_limits_for_huge_values() -> None:
     who = {"actor": "a" * 500, "actor_type": "IAMUser", "time": "t", "source_ip": "1.2.3.4", "user_agent": "u" * 900,
            "name": "StopLogging", "parameters": {"p": "q" * 4000}}  # fmt: skip
     doc = change(id="a1", created=0.0, status="open", before={"x": "y" * 5000}, after=None, attribution=who)
-    message = blocks.alert(doc)
-    assert all(len(b["text"]["text"]) <= blocks.MAX_SECTION for b in message["blocks"] if b["type"] == "section")
+    message = alert(doc)
+    assert all(len(b["text"]["text"]) <= MAX_SECTION for b in message["blocks"] if b["type"] == "section")
     assert message["blocks"][0]["text"]["text"] == "UNAPPROVED change: Trail management stopped logging"
 
 

@@ -13,10 +13,11 @@ from rq import Queue
 
 from demo.slack_standin import SlackStandIn
 from workers.core.settings import Settings
+from workers.queue import paths
 from workers.queue.queues import URGENT
 from workers.remediation import approvals, auditlog
 from workers.remediation.approvals import Refused, Request, RequestStatus
-from workers.remediation.jobs import sweep_due
+from workers.remediation.backouts import sweep_due
 from workers.slack import outbox
 from workers.state import machine
 
@@ -154,7 +155,7 @@ def test_an_approved_request_whose_execution_was_lost_is_queued_again_once(
     approvals.decide(conn, req.id, "U0BOB", True, APPROVERS, now=time.time() - 120)  # its enqueue never happened
     sweep_due()
     sweep_due()
-    queued = [j for j in Queue(URGENT, connection=conn).jobs if j.func_name == "workers.remediation.jobs.execute"]
+    queued = [j for j in Queue(URGENT, connection=conn).jobs if j.func_name == paths.EXECUTE]
     assert [j.args for j in queued] == [(req.id,)]
     claims = [machine.move_request(conn, req.id, RequestStatus.EXECUTING, {RequestStatus.APPROVED}) for _ in "ab"]
     assert claims == [RequestStatus.APPROVED, None]  # one execution per request

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from workers.slack import messages as blocks
+from workers.slack.messages.answers import usage
+from workers.slack.messages.kit import MAX_BLOCKS, MAX_BUTTON_TEXT, MAX_HEADER, MAX_SECTION
+from workers.slack.messages.report import events, report
 
 CHECKS = ["cloudtrail.trail_logging", "cloudtrail.trail_management_events", "config.recorder_recording"]
 
@@ -48,14 +50,14 @@ def all_texts(node: Any) -> list[tuple[str, str]]:
 def test_big_report_keeps_every_slack_limit_and_loses_nothing() -> None:
     doc = big_report()
     fix_ids = {i: f"fix-{i}" for i, f in enumerate(doc["findings"]) if f["status"] == "FAIL"}
-    message, thread = blocks.report(doc, fix_ids)
+    message, thread = report(doc, fix_ids)
     for msg in [message, *thread]:
-        assert 0 < len(msg["blocks"]) <= blocks.MAX_BLOCKS
+        assert 0 < len(msg["blocks"]) <= MAX_BLOCKS
         for block in msg["blocks"]:
             if block["type"] == "section":
-                assert len(block["text"]["text"]) <= blocks.MAX_SECTION
+                assert len(block["text"]["text"]) <= MAX_SECTION
             if "accessory" in block:
-                assert len(block["accessory"]["text"]["text"]) <= blocks.MAX_BUTTON_TEXT
+                assert len(block["accessory"]["text"]["text"]) <= MAX_BUTTON_TEXT
         assert len(json.dumps(msg)) < 50_000
     listed = [
         b["text"]["text"]
@@ -76,7 +78,7 @@ def test_failures_come_first_and_fixes_carry_only_an_opaque_id() -> None:
         ],
         "summary": {"accounts": ["1"], "regions": ["a", "b"]},
     }
-    message, thread = blocks.report(doc, {2: "req-7f3a"})
+    message, thread = report(doc, {2: "req-7f3a"})
     assert thread == []
     kinds = [b["text"]["text"] for b in message["blocks"] if b["type"] == "section"]
     assert kinds[0].startswith(":red_circle:") and kinds[1].startswith(":warning:")
@@ -87,7 +89,7 @@ def test_failures_come_first_and_fixes_carry_only_an_opaque_id() -> None:
 
 
 def test_usage_is_ephemeral_and_names_the_problem() -> None:
-    msg = blocks.usage("Unknown subcommand `luanch`.")
+    msg = usage("Unknown subcommand `luanch`.")
     assert msg["response_type"] == "ephemeral" and "luanch" in msg["text"] and "/trail-audit events" in msg["text"]
 
 
@@ -108,13 +110,13 @@ def test_events_message() -> None:
         ],
         "errors": [],
     }
-    msg = blocks.events(doc)
+    msg = events(doc)
     text = json.dumps(msg)
     assert "StopLogging" in text and "mallory" in text and "203.0.113.66" in text and "AccessDenied" in text
 
 
 def test_status_names_last_audit_and_pending_requests() -> None:
-    from workers.slack.messages import status
+    from workers.slack.messages.status import status
 
     pending = [{"id": "ab12", "action": "cloudtrail.start_logging", "resource": "app", "requester": "U0ALICE"}]
     text = status(2, 1, {"finished": 0, "counts": {"FAIL": 3, "PASS": 9}}, pending)["text"]
@@ -124,7 +126,8 @@ def test_status_names_last_audit_and_pending_requests() -> None:
 
 
 def test_log_entries_newest_first_within_limits() -> None:
-    from workers.slack.messages import MAX_SECTION, log_entries
+    from workers.slack.messages.kit import MAX_SECTION
+    from workers.slack.messages.status import log_entries
 
     entries = [{"at": "0", "event": "approved", "request": "ab12", "actor": "U0BOB", "detail": {"action": "x"}}] * 200
     message = log_entries(entries)
@@ -143,9 +146,9 @@ def test_parse_log_and_its_bad_forms() -> None:
 def test_usage_names_every_subcommand() -> None:
     from bot.commands import SUBCOMMANDS
 
-    text = blocks.usage()["text"]
+    text = usage()["text"]
     assert all(f"/trail-audit {name}" in text for name in SUBCOMMANDS if name != "audit")
-    assert len(text) <= blocks.MAX_SECTION
+    assert len(text) <= MAX_SECTION
 
 
 def test_a_thousand_accounts_roll_up_within_slacks_limits() -> None:
@@ -157,10 +160,10 @@ def test_a_thousand_accounts_roll_up_within_slacks_limits() -> None:
                       "resource": "t", "detail": "d", "remediation": None}]  # fmt: skip
     doc = {"id": "a1", "findings": findings, "summary": {"accounts": [f"{n:012d}" for n in range(1000)],
                                              "unreachable": ["000000000001"], "regions": ["us-east-1"]}}  # fmt: skip
-    message, thread = blocks.report(doc)
-    assert thread == [] and len(message["blocks"]) <= blocks.MAX_BLOCKS
-    assert all(len(text) <= blocks.MAX_SECTION for _, text in all_texts(message))
-    assert len(message["blocks"][0]["text"]["text"]) <= blocks.MAX_HEADER
+    message, thread = report(doc)
+    assert thread == [] and len(message["blocks"]) <= MAX_BLOCKS
+    assert all(len(text) <= MAX_SECTION for _, text in all_texts(message))
+    assert len(message["blocks"][0]["text"]["text"]) <= MAX_HEADER
     shown = json.dumps(message, ensure_ascii=False)
     assert "667 accounts need attention · 333 clean · 999 of 1000 accounts covered" in shown
     assert "`000000000000`: 1 failing, 0 unverifiable" in shown  # the worst first
@@ -219,7 +222,7 @@ def test_the_home_tab_stays_within_slacks_limits_for_a_thousand_accounts() -> No
     }
     view = home(state)
     assert view["type"] == "home" and len(view["blocks"]) <= MAX_HOME_BLOCKS
-    assert all(len(text) <= blocks.MAX_SECTION for _, text in all_texts(view))
+    assert all(len(text) <= MAX_SECTION for _, text in all_texts(view))
     shown = json.dumps(view)
     assert "and 479 more accounts that need attention" in shown and "501 accounts clean" in shown  # one waived
     assert "and 290 more" in shown and "&lt;!channel&gt;" in shown  # counted, and escaped

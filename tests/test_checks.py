@@ -9,11 +9,11 @@ import pytest
 
 from demo.fake_account import ACCOUNT, CIS_PATTERN, HOME, FakeAccount, compliant
 from tests.faults import Faults
-from workers.audit.checks import AccountFacts, evaluate
 from workers.audit.engine import run_audit
-from workers.audit.findings import Finding, Status
-from workers.audit.inventory import RegionFacts, TrailFacts
 from workers.core.settings import Settings
+from workers.resources.facts import AccountFacts, RegionFacts, TrailFacts
+from workers.resources.findings import Finding, Status
+from workers.resources.verdicts import evaluate
 
 REGIONS = ["us-east-1", "eu-west-1"]
 
@@ -493,7 +493,7 @@ def test_assumed_roles_audit_each_account_and_a_failed_role_is_error(
     # moto gives assumed-role credentials the role's account: seed account 111111111111 through its role.
     role = "arn:aws:iam::111111111111:role/TrailAudit"
     s = Settings(_env_file=None, role_arns=[role], regions=[HOME])  # type: ignore[call-arg]
-    from workers.audit.accounts import Account, assumed_account
+    from workers.aws.accounts import Account, assumed_account
 
     other = assumed_account(s, role)
     assert isinstance(other, Account) and other.credentials

@@ -13,13 +13,14 @@ import pytest
 
 from demo.servers import clean_env
 from demo.transcript import BUILDER, builder_link, plain, render
-from workers.slack import messages as blocks
+from workers.slack.messages.answers import failed
+from workers.slack.messages.kit import button, section
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_a_builder_link_carries_the_exact_blocks() -> None:
-    message = blocks.failed("it timed out after 300 seconds")
+    message = failed("it timed out after 300 seconds")
     link = builder_link(message["blocks"])
     assert link.startswith(BUILDER)
     assert json.loads(unquote(link[len(BUILDER) :])) == {"blocks": message["blocks"]}
@@ -28,8 +29,8 @@ def test_a_builder_link_carries_the_exact_blocks() -> None:
 def test_render_reads_like_the_channel() -> None:
     lines = render([
         {"type": "header", "text": {"type": "plain_text", "text": "FAIL: trail-audit"}},
-        blocks.section(":red_circle: *cloudtrail.trail_logging* — `app-audit`\nTrail app-audit is not logging."),
-        {**blocks.section("x"), "accessory": blocks.button("Request fix", "request_fix", "id1")},
+        section(":red_circle: *cloudtrail.trail_logging* — `app-audit`\nTrail app-audit is not logging."),
+        {**section("x"), "accessory": button("Request fix", "request_fix", "id1")},
     ])  # fmt: skip
     assert lines == ["FAIL: TRAIL-AUDIT", "✗ cloudtrail.trail_logging — app-audit",
                      "Trail app-audit is not logging.", "x", "    [ Request fix ]"]  # fmt: skip

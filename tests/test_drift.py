@@ -19,12 +19,12 @@ from redis import Redis as RedisClient
 from demo.fake_account import ACCOUNT, CONFIG_ROLE, HOME, FakeAccount, compliant
 from demo.servers import Moto
 from tests.cloudtrail_records import record
-from workers.audit.accounts import Account, default_account
+from workers.aws.accounts import Account, default_account
+from workers.aws.event_history import recent_writes
 from workers.core.settings import Settings
-from workers.monitor import drift
-from workers.monitor.lookup import recent_writes
+from workers.monitor import attribution
 from workers.monitor.ratelimit import RedisLimiter
-from workers.remediation import registry as remediations
+from workers.resources import actions, recorder, watched
 
 NOW = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)
 MANAGEMENT = f"arn:aws:cloudtrail:{HOME}:{ACCOUNT}:trail/management"
@@ -40,12 +40,12 @@ def account(settings: Settings) -> Account:
 def baseline(aws: Moto, settings: Settings) -> tuple[Account, dict[str, Any]]:
     compliant([HOME])
     acct = account(settings)
-    return acct, drift.observe(acct, HOME)
+    return acct, watched.observe(acct, HOME)
 
 
-def changes_after(acct: Account, before: dict[str, Any], tamper: Any) -> list[drift.Change]:
+def changes_after(acct: Account, before: dict[str, Any], tamper: Any) -> list[watched.Change]:
     tamper(FakeAccount())
-    return drift.regressions(ACCOUNT, HOME, before, drift.observe(acct, HOME))
+    return watched.regressions(ACCOUNT, HOME, before, watched.observe(acct, HOME))
 
 
 TAMPERS = {
@@ -72,41 +72,41 @@ def test_each_tamper_is_one_regression_and_its_restore_puts_the_state_back(
     field = {"trail deleted": "present"}.get(what, what)
     assert [c.field for c in found] == [field], found
     change = found[0].to_dict()
-    assert drift.regressions(ACCOUNT, HOME, drift.observe(acct, HOME), drift.observe(acct, HOME)) == []
-    assert not drift.recovered(change, drift.observe(acct, HOME))
-    plan = drift.restore_plan(change)
-    assert set(drift.permissions(plan)) <= set(remediations.get("restore.last_known_good").permissions)
-    results = remediations.execute(acct, plan)
+    assert watched.regressions(ACCOUNT, HOME, watched.observe(acct, HOME), watched.observe(acct, HOME)) == []
+    assert not watched.recovered(change, watched.observe(acct, HOME))
+    plan = watched.restore_plan(change)
+    assert set(actions.permissions(plan)) <= set(actions.get("restore.last_known_good").permissions)
+    results = actions.execute(acct, plan)
     assert all(r["ok"] for r in results), results
-    after = drift.observe(acct, HOME)
-    assert drift.recovered(change, after)
-    assert drift.regressions(ACCOUNT, HOME, before, after) == []
+    after = watched.observe(acct, HOME)
+    assert watched.recovered(change, after)
+    assert watched.regressions(ACCOUNT, HOME, before, after) == []
 
 
 def test_an_unreadable_part_is_never_a_deletion(baseline: tuple[Account, dict[str, Any]], faults: Any) -> None:
     _, before = baseline
     faults(deny={"cloudtrail:DescribeTrails", "config:DescribeConfigurationRecorders"})
-    now = drift.observe(account(Settings(_env_file=None)), HOME)  # type: ignore[call-arg]
+    now = watched.observe(account(Settings(_env_file=None)), HOME)  # type: ignore[call-arg]
     assert "error" in now["trails"] and "error" in now["recorders"]
-    assert drift.regressions(ACCOUNT, HOME, before, now) == []
-    kept = drift.merge(before, now)
+    assert watched.regressions(ACCOUNT, HOME, before, now) == []
+    kept = watched.merge(before, now)
     assert kept["trails"] == before["trails"] and kept["recorders"] == before["recorders"]
 
 
 def test_narrower_recording_groups() -> None:
     everything = {"allSupported": True}
     trails = {"allSupported": False, "resourceTypes": ["AWS::CloudTrail::Trail", "AWS::S3::Bucket"]}
-    assert drift.narrower(everything, trails)
-    assert drift.narrower(trails, {"allSupported": False, "resourceTypes": ["AWS::CloudTrail::Trail"]})
-    assert not drift.narrower(trails, everything)
+    assert recorder.narrower(everything, trails)
+    assert recorder.narrower(trails, {"allSupported": False, "resourceTypes": ["AWS::CloudTrail::Trail"]})
+    assert not recorder.narrower(trails, everything)
     excl = {"allSupported": False, "recordingStrategy": {"useOnly": "EXCLUSION_BY_RESOURCE_TYPES"},
             "exclusionByResourceTypes": {"resourceTypes": ["AWS::EC2::VPC"]}}  # fmt: skip
     more = {**excl, "exclusionByResourceTypes": {"resourceTypes": ["AWS::EC2::VPC", "AWS::CloudTrail::Trail"]}}
-    assert drift.narrower(excl, more) and not drift.narrower(more, excl)
+    assert recorder.narrower(excl, more) and not recorder.narrower(more, excl)
 
 
 def stopped_change() -> dict[str, Any]:
-    return drift.Change(ACCOUNT, HOME, "trail", MANAGEMENT, "logging", True, False, {}).to_dict()
+    return watched.Change(ACCOUNT, HOME, "trail", MANAGEMENT, "logging", True, False, {}).to_dict()
 
 
 def test_attribution_from_realistic_lookup_events_records() -> None:
@@ -126,7 +126,7 @@ def test_attribution_from_realistic_lookup_events_records() -> None:
     assert isinstance(found, tuple) and found[1] is False  # every page read
     events = found[0]
     assert {e.name for e in events} == {"StopLogging"}  # RunInstances filtered out
-    who = drift.attribute(stopped_change(), events)
+    who = attribution.attribute(stopped_change(), events)
     assert who is not None and who.actor.endswith("/mallory") and who.source_ip == "203.0.113.9"
     assert who.user_agent.startswith("aws-cli/") and who.parameters == {"name": MANAGEMENT}
     assert any(e.failed and e.error_code == "AccessDenied" for e in events)  # the refused attempt is kept
@@ -148,12 +148,12 @@ def test_correlation_with_an_executed_action_in_the_window() -> None:
         "resource": MANAGEMENT, "requester": "U0ALICE", "approver": "U0BOB", "started": 100.0, "ended": 101.0,
     }  # fmt: skip
     change = stopped_change()
-    assert drift.correlate(change, [action], since=99.0) == action
-    assert drift.correlate(change, [action], since=200.0) is None  # it ran before the previous observation
-    assert drift.correlate(change, [{**action, "resource": "arn:other"}], since=99.0) is None
+    assert attribution.correlate(change, [action], since=99.0) == action
+    assert attribution.correlate(change, [action], since=200.0) is None  # it ran before the previous observation
+    assert attribution.correlate(change, [{**action, "resource": "arn:other"}], since=99.0) is None
     # a backout of management events does not explain a trail that stopped logging
-    assert drift.correlate(change, [{**action, "action": "backout.management_events_off"}], since=99.0) is None
-    assert drift.correlate({**change, "field": "management"}, [action], since=99.0) == action
+    assert attribution.correlate(change, [{**action, "action": "backout.management_events_off"}], since=99.0) is None
+    assert attribution.correlate({**change, "field": "management"}, [action], since=99.0) == action
 
 
 def test_the_lookup_rate_is_shared_by_every_worker(redis_url: str) -> None:

@@ -25,6 +25,7 @@ from demo.slack_standin import SlackStandIn
 from demo.socket_standin import SocketModeStandIn
 from demo.stack import Stack, procfile
 from tests.waiting import wait_until
+from workers.queue import paths
 from workers.queue.queues import all_queues, queue
 
 pytestmark = pytest.mark.e2e
@@ -190,7 +191,7 @@ def test_worker_killed_mid_audit_ends_in_a_failed_message(aws: Moto) -> None:
             wait_until(lambda: slack.of("chat.postMessage"))  # planned: region jobs are queued
             started = StartedJobRegistry(queue=queue(RedisClient.from_url(redis.url)))
             wait_until(lambda: [j for j in Job.fetch_many(started.get_job_ids(), connection=started.connection)
-                                if j is not None and j.func_name == "workers.audit.jobs.audit_regions"])  # fmt: skip
+                                if j is not None and j.func_name == paths.AUDIT_REGIONS])  # fmt: skip
             time.sleep(0.5)
             running.kill("worker")
             running.start("worker")
@@ -211,7 +212,7 @@ def test_a_failing_finish_job_says_so_in_slack(aws: Moto) -> None:
     from redis import Redis as RedisClient
     from rq import Callback, SimpleWorker
 
-    from workers.queue.failures import CALLBACK, reply_meta
+    from workers.queue.failures import reply_meta
     from workers.queue.queues import all_queues, queue
     from workers.state import keys
 
@@ -224,7 +225,7 @@ def test_a_failing_finish_job_says_so_in_slack(aws: Moto) -> None:
             posted = {"channel": "C0AUDIT", "posted_channel": "C0AUDIT", "ts": "1.0001", "version": "1", "sent": "1",
                       "body": "{}", "kind": "message"}  # fmt: skip
             conn.hset(keys.message("audit-gone"), mapping=posted)  # its progress message, posted before
-            q.enqueue("workers.audit.jobs.finish_audit", "gone", [], on_failure=Callback(CALLBACK),
+            q.enqueue(paths.FINISH_AUDIT, "gone", [], on_failure=Callback(paths.FAILED),
                       meta={"reply": reply_meta("C0AUDIT", None, "audit-gone")})  # fmt: skip
             SimpleWorker(all_queues(conn), connection=conn).work(burst=True)
             update = slack.of("chat.update")[-1]

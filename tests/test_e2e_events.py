@@ -17,7 +17,7 @@ from demo.slack_standin import SlackStandIn
 from demo.stack import Stack
 from tests.cloudtrail_records import pushed
 from tests.waiting import wait_until
-from workers.monitor.lookup import WATCHED_NAMES
+from workers.aws.event_history import WATCHED_NAMES
 from workers.state import keys
 
 pytestmark = pytest.mark.e2e

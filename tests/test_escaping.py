@@ -16,11 +16,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.commands import parse
+from workers.aws.event_history import ChangeEvent
 from workers.core import mrkdwn
 from workers.core.catalogue import PlanError, fix_for
 from workers.monitor import tampering
-from workers.monitor.lookup import ChangeEvent
-from workers.slack import messages as blocks
+from workers.slack.messages.alert import alert, alert_group, recovery, repost
+from workers.slack.messages.answers import failed, progress, usage
+from workers.slack.messages.prompt import outcome, prompt, recheck_result
+from workers.slack.messages.report import events, report
+from workers.slack.messages.rollup import rollup
+from workers.slack.messages.status import log_entries, status
 
 HOSTILE = [
     "<!channel>", "<!here>", "<!everyone>", "<!subteam^S0EVIL|oncall>", "<@U0EVIL>", "<#C0EVIL>",
@@ -115,31 +120,31 @@ def every_message(h: str) -> list[Any]:
     except PlanError as exc:
         planned = str(exc)
     return [
-        blocks.progress(1, 3, [h, h]),
-        blocks.failed(h, h),
-        *blocks.report(report_doc(h), {0: h}),
-        blocks.events(events_doc(h)),
-        blocks.status(1, 1, {"counts": {h: 1}, "finished": 0}, [request_doc(h)], [request_doc(h)], []),
-        blocks.log_entries(log_docs(h)),
-        blocks.prompt(request_doc(h)),
-        blocks.prompt(request_doc(h), state=f"approved by {mrkdwn.mention(BOB)}"),
-        blocks.outcome(request_doc(h), [{"call": h, "ok": False, "error": h}], {"status": h, "detail": h}),
-        blocks.recheck(h, {"status": h, "detail": h}),
-        blocks.recheck(h, None),
-        *[blocks.alert(d) for d in alerts],
-        *[blocks.alert({**d, "id": h, "group": h, "created": 0.0, "status": "open"}) for d in story],
-        blocks.alert_group([{**d, "id": f"{h}{i}"} for i, d in enumerate(alerts * 8)]),
-        blocks.recovery(alert_doc(h, "logging", False, True), f"restored by {mrkdwn.code(h)}"),
-        blocks.repost(alert_doc(h, "logging", False, True), 15, ONCALL),
-        blocks.rollup(
+        progress(1, 3, [h, h]),
+        failed(h, h),
+        *report(report_doc(h), {0: h}),
+        events(events_doc(h)),
+        status(1, 1, {"counts": {h: 1}, "finished": 0}, [request_doc(h)], [request_doc(h)], []),
+        log_entries(log_docs(h)),
+        prompt(request_doc(h)),
+        prompt(request_doc(h), state=f"approved by {mrkdwn.mention(BOB)}"),
+        outcome(request_doc(h), [{"call": h, "ok": False, "error": h}], {"status": h, "detail": h}),
+        recheck_result(h, {"status": h, "detail": h}),
+        recheck_result(h, None),
+        *[alert(d) for d in alerts],
+        *[alert({**d, "id": h, "group": h, "created": 0.0, "status": "open"}) for d in story],
+        alert_group([{**d, "id": f"{h}{i}"} for i, d in enumerate(alerts * 8)]),
+        recovery(alert_doc(h, "logging", False, True), f"restored by {mrkdwn.code(h)}"),
+        repost(alert_doc(h, "logging", False, True), 15, ONCALL),
+        rollup(
             {
                 "findings": [{**trail_doc(h), "account": f"{h}{i}"} for i in range(8)],
                 "summary": {"accounts": [h] * 8, "unreachable": [h]},
             }
         ),
-        blocks.usage(parse(h).problem),
-        blocks.usage(parse(f"audit {h}").problem),
-        blocks.usage(planned),
+        usage(parse(h).problem),
+        usage(parse(f"audit {h}").problem),
+        usage(planned),
     ]
 
 
@@ -154,14 +159,14 @@ def test_no_builder_lets_outside_text_mention_link_or_page(h: str) -> None:
 @given(hostile)
 def test_ids_that_are_not_slack_ids_are_shown_as_text(h: str) -> None:
     """A user or channel id that is not one (it never should be) does not become a control sequence either."""
-    for message in (blocks.status(0, 1, None, [request_doc("r", requester=h)], []), blocks.prompt(request_doc(h, h))):
+    for message in (status(0, 1, None, [request_doc("r", requester=h)], []), prompt(request_doc(h, h))):
         for text in rendered(message):
             for token in CONTROL.findall(text):
                 assert re.fullmatch(r"<@[UW][A-Z0-9]{2,30}>", token), token
 
 
 def test_hostile_text_is_shown_as_written_not_dropped() -> None:
-    msg = blocks.prompt(request_doc("x") | {"reason": "<!channel> see <https://evil.example|runbook>"})
+    msg = prompt(request_doc("x") | {"reason": "<!channel> see <https://evil.example|runbook>"})
     shown = json.dumps(msg)
     assert "&lt;!channel&gt; see &lt;https://evil.example|runbook&gt;" in shown
     assert all(t.get("verbatim") for b in msg["blocks"] if b["type"] == "section" for t in [b["text"]])

@@ -15,8 +15,8 @@ import pytest
 from botocore.stub import Stubber
 
 from tests.cloudtrail_records import record
-from workers.audit.awserrors import ApiError
-from workers.monitor.lookup import WATCHED_NAMES, RateLimiter, lookup_changes
+from workers.aws.errors import ApiError
+from workers.aws.event_history import WATCHED_NAMES, RateLimiter, lookup_changes
 
 NOW = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)
 START = NOW - dt.timedelta(hours=24)

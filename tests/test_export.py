@@ -15,11 +15,11 @@ from py_ocsf_models.events.findings.compliance_finding import ComplianceFinding
 from demo.fake_account import HOME, FakeAccount, compliant
 from demo.servers import Moto
 from workers import cli
-from workers.audit.awserrors import iam_action
-from workers.audit.checks import CHECKS, Scope
-from workers.audit.findings import GLOBAL, Finding, Status
+from workers.aws.errors import iam_action
 from workers.export import asff, securityhub
 from workers.export.ocsf import to_ocsf
+from workers.resources.findings import GLOBAL, Finding, Status
+from workers.resources.verdicts import CHECKS, Scope
 
 ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT = "123456789012"
@@ -92,8 +92,8 @@ def test_the_cli_exports_to_security_hub_and_a_later_pass_updates_the_same_findi
 
 
 def test_the_export_uses_exactly_the_actions_of_its_policy(aws: Moto, settings: Any) -> None:
-    from workers.audit.accounts import Account, default_account
     from workers.audit.engine import run_audit
+    from workers.aws.accounts import Account, default_account
 
     FakeAccount().bucket()
     result = run_audit(settings, [HOME])

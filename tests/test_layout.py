@@ -1,25 +1,17 @@
-"""The layout keeps its promises: the web process imports no AWS code, the catalogue it reads equals the
-registries, and jobs queued under the old dotted paths (before the move into packages) still resolve."""
+"""The layout keeps its promises: the catalogue the web process reads equals the registries, every job's dotted
+path resolves, and jobs queued under an old path (before a move) still run, whoever runs them."""
 
 from __future__ import annotations
-
-import subprocess
-import sys
 
 import pytest
 from rq.utils import import_attribute
 
-from workers.audit.checks import CHECKS
 from workers.core import catalogue
-from workers.remediation.registry import REMEDIATIONS
+from workers.queue import paths
+from workers.resources.actions import REMEDIATIONS
+from workers.resources.verdicts import CHECKS
 
-
-def test_the_web_process_imports_neither_boto3_nor_the_audit_engine() -> None:
-    code = ("import sys, bot.web, bot.__main__; "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore') "
-            "or m in ('workers.audit.engine', 'workers.audit.inventory', 'workers.audit.accounts')))")  # fmt: skip
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "[]"
+CURRENT = sorted(v for k, v in vars(paths).items() if k.isupper() and isinstance(v, str) and v.startswith("workers."))
 
 
 def test_the_catalogue_equals_the_registries() -> None:
@@ -27,12 +19,26 @@ def test_the_catalogue_equals_the_registries() -> None:
     assert {r.fixes: r.id for r in REMEDIATIONS.values() if r.fixes} == catalogue.FIXES
 
 
-@pytest.mark.parametrize("path", [
-    "workers.jobs.start_audit", "workers.jobs.audit_regions", "workers.jobs.finish_audit",
-    "workers.remediate.prepare", "workers.remediate.execute", "workers.remediate.reenable",
-    "workers.remediate.recheck_request", "workers.remediate.sweep_due", "workers.remediate.execution_failed",
-    "workers.remediate.prepare_failed", "workers.monitor.cycle", "workers.monitor.watch_account",
-    "workers.failures.report", "workers.watchdog.sweep",
-])  # fmt: skip
-def test_jobs_queued_under_their_old_paths_still_run(path: str) -> None:
+@pytest.mark.parametrize("path", CURRENT)
+def test_every_job_path_names_a_function(path: str) -> None:
     assert callable(import_attribute(path))
+
+
+@pytest.mark.parametrize("old", sorted(paths.ALIASES))
+def test_a_job_queued_under_an_old_path_runs_its_current_function(old: str) -> None:
+    with pytest.raises((ImportError, AttributeError, ValueError)):
+        import_attribute(old)  # the old module is gone: only the alias table makes it run
+    assert paths.function(old) is import_attribute(paths.ALIASES[old])
+
+
+def test_an_old_failure_callback_is_found_by_a_job_fetched_anywhere(redis_url: str) -> None:
+    from redis import Redis
+    from rq import Callback
+
+    from workers.queue.queues import queue
+
+    conn = Redis.from_url(redis_url)
+    job = queue(conn).enqueue("workers.jobs.start_audit", {}, on_failure=Callback("workers.failures.report"))
+    fetched = paths.Job.fetch(job.id, connection=conn)
+    assert fetched.func is import_attribute(paths.START_AUDIT)
+    assert fetched.failure_callback is import_attribute(paths.FAILED)

@@ -9,10 +9,10 @@ from botocore.stub import Stubber
 from hypothesis import given
 from hypothesis import strategies as st
 
-from workers.audit.accounts import Account, client_config
-from workers.audit.inventory import judge_pattern
-from workers.audit.metricfilter import CIS_EVENTS, PatternError, cis_match, compile_pattern, fields, message
+from workers.aws.accounts import Account, client_config
 from workers.core.settings import Settings
+from workers.resources.alarm import judge_pattern
+from workers.resources.filter_pattern import CIS_EVENTS, PatternError, cis_match, compile_pattern, fields, message
 
 
 def clause(name: str, quote: bool, space: bool, parens: bool) -> str:
@@ -168,7 +168,7 @@ CIS_EVENTS_PATTERN = "{ " + " || ".join(f"$.eventName = {n}" for n in CIS_EVENTS
 
 def test_pending_subscriptions_do_not_count_and_a_missing_topic_is_an_answer() -> None:
     """Constructed answers (Stubber): moto confirms every subscription at once."""
-    from workers.audit import inventory
+    from workers.resources import alarm
 
     account = Account(id="123456789012", config=client_config(Settings(_env_file=None)))  # type: ignore[call-arg]
     stub = Stubber(account.client("sns", "us-east-1"))
@@ -179,5 +179,5 @@ def test_pending_subscriptions_do_not_count_and_a_missing_topic_is_an_answer() -
     stub.add_client_error("list_subscriptions_by_topic", service_error_code="NotFound", http_status_code=404,
                           expected_params={"TopicArn": topic})  # fmt: skip
     with stub:
-        assert inventory._subscribers(account, topic) == 0
-        assert inventory._subscribers(account, topic) == "missing"
+        assert alarm.subscribers(account, topic) == 0
+        assert alarm.subscribers(account, topic) == "missing"

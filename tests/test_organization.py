@@ -13,10 +13,10 @@ import pytest
 from demo.fake_account import BUCKET, HOME
 from demo.servers import Moto
 from tests.faults import Faults
-from workers.audit import organization
 from workers.audit.engine import run_audit
-from workers.audit.findings import Status
+from workers.aws import organization
 from workers.core.settings import Settings
+from workers.resources.findings import Status
 
 
 def org_with(accounts: int) -> tuple[Any, str, list[str]]:
@@ -104,7 +104,7 @@ def test_the_summary_is_a_line_per_account_that_is_not_clean(aws: Moto, monkeypa
 
 
 def test_a_process_keeps_a_bounded_number_of_accounts(aws: Moto, monkeypatch: pytest.MonkeyPatch) -> None:
-    from workers.audit import accounts
+    from workers.aws import accounts
 
     settings = settings_with(monkeypatch, TRAIL_AUDIT_ACCOUNT_CACHE="3")
     for i in range(6):
@@ -134,7 +134,7 @@ def test_the_monitor_spreads_accounts_over_its_interval(redis_url: str, monkeypa
 
 
 def test_alerts_and_prompts_route_by_account_or_ou(aws: Moto, monkeypatch: pytest.MonkeyPatch) -> None:
-    from workers.audit.organization import _PARENTS, channel_for
+    from workers.aws.organization import _PARENTS, channel_for
 
     org, root, ids = org_with(3)
     payments = org.create_organizational_unit(ParentId=root, Name="payments")["OrganizationalUnit"]["Id"]
@@ -154,8 +154,8 @@ def test_a_routed_alert_is_posted_in_its_accounts_channel(
     from redis import Redis
 
     from tests.cloudtrail_records import pushed
-    from workers.events import pushed as reading
-    from workers.events.record import record
+    from workers.monitor import pushed as reading
+    from workers.monitor.pushed_alerts import record
     from workers.state import keys
 
     conn = Redis.from_url(redis_url)

@@ -12,12 +12,12 @@ import pytest
 from redis import Redis
 
 from tests.cloudtrail_records import ACCOUNT, pushed
+from workers.aws.event_history import ChangeEvent
 from workers.core.settings import Settings
-from workers.events import pushed as reading
-from workers.events.record import record
 from workers.monitor import alerts
-from workers.monitor.drift import Change
-from workers.monitor.lookup import ChangeEvent
+from workers.monitor import pushed as reading
+from workers.monitor.pushed_alerts import record
+from workers.resources.watched import Change
 from workers.state import keys, metrics
 
 REGION = "us-east-1"

@@ -14,13 +14,15 @@ import pytest
 from demo.fake_account import ACCOUNT, CONFIG_ROLE, HOME, LOG_GROUP, FakeAccount, compliant
 from demo.servers import Moto
 from tests.faults import Faults
-from workers.audit.accounts import Account, default_account
-from workers.audit.awserrors import iam_action
 from workers.audit.engine import recheck
-from workers.audit.findings import GLOBAL, Status
+from workers.aws.accounts import Account, default_account
+from workers.aws.errors import iam_action
+from workers.core.catalogue import PlanError
 from workers.core.settings import Settings
-from workers.remediation import registry as rem
-from workers.remediation.registry import PlanError
+from workers.resources import actions
+from workers.resources.findings import GLOBAL, Status
+from workers.resources.recorder import TRAIL_TYPE
+from workers.resources.selectors import MANAGEMENT_ALL
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = {"ReadWriteType": "WriteOnly", "IncludeManagementEvents": True,
@@ -40,15 +42,15 @@ def fix_twice(action: str, settings: Settings, region: str, resource: str, state
     """Run the action; it must change something. Run it again; the state must be what the first left."""
     acct = account(settings)
     before = Counter(acct.calls)
-    first = rem.plan(action, acct, region, resource, settings)
+    first = actions.plan(action, acct, region, resource, settings)
     assert first.calls, "the action had nothing to do: the test set up no problem"
-    assert all(r["ok"] for r in rem.execute(acct, first))
+    assert all(r["ok"] for r in actions.execute(acct, first))
     after_one = state()
-    assert all(r["ok"] for r in rem.execute(acct, rem.plan(action, acct, region, resource, settings)))
+    assert all(r["ok"] for r in actions.execute(acct, actions.plan(action, acct, region, resource, settings)))
     assert state() == after_one
     used = {iam_action(*name.split(":")) for name in acct.calls - before}
-    assert used <= set(rem.get(action).permissions), (
-        f"{action} calls undeclared {used - set(rem.get(action).permissions)}"
+    assert used <= set(actions.get(action).permissions), (
+        f"{action} calls undeclared {used - set(actions.get(action).permissions)}"
     )
 
 
@@ -118,7 +120,7 @@ def test_create_multiregion_trail(aws: Moto, settings: Settings) -> None:
     fix_twice("cloudtrail.create_multiregion_trail", for_bucket, GLOBAL, ACCOUNT, state)
     passes(for_bucket, "cloudtrail.multiregion_management_logging", GLOBAL, ACCOUNT)
     with pytest.raises(PlanError, match="TRAIL_AUDIT_TRAIL_BUCKET"):
-        rem.plan("cloudtrail.create_multiregion_trail", account(settings), GLOBAL, ACCOUNT, settings)
+        actions.plan("cloudtrail.create_multiregion_trail", account(settings), GLOBAL, ACCOUNT, settings)
 
 
 @pytest.mark.parametrize("strategy", ["inclusion", "exclusion"])
@@ -128,7 +130,7 @@ def test_record_cloudtrail_trails_keeps_the_group_role_and_mode(aws: Moto, setti
         {"allSupported": False, "resourceTypes": ["AWS::S3::Bucket"],
          "recordingStrategy": {"useOnly": "INCLUSION_BY_RESOURCE_TYPES"}}
         if strategy == "inclusion"
-        else {"allSupported": False, "exclusionByResourceTypes": {"resourceTypes": [rem.TRAIL_TYPE, "AWS::EC2::VPC"]},
+        else {"allSupported": False, "exclusionByResourceTypes": {"resourceTypes": [TRAIL_TYPE, "AWS::EC2::VPC"]},
               "recordingStrategy": {"useOnly": "EXCLUSION_BY_RESOURCE_TYPES"}}
     )  # fmt: skip
     acct.bucket()
@@ -162,7 +164,7 @@ def test_start_recorder(aws: Moto, settings: Settings) -> None:
 def test_start_recorder_needs_a_delivery_channel(aws: Moto, settings: Settings) -> None:
     FakeAccount().recorder(HOME, channel=False, start=False)
     with pytest.raises(PlanError, match="delivery channel"):
-        rem.plan("config.start_recorder", account(settings), HOME, HOME, settings)
+        actions.plan("config.start_recorder", account(settings), HOME, HOME, settings)
 
 
 def test_config_change_alarm(aws: Moto, settings: Settings) -> None:
@@ -185,19 +187,19 @@ def test_backout_then_reenable_restores_selectors_exactly(acct: FakeAccount, set
     arn = acct.trail("app", multi_region=False)
     ct = FakeAccount().client("cloudtrail")
     if kind == "basic":
-        ct.put_event_selectors(TrailName=arn, EventSelectors=[DATA, dict(rem.MANAGEMENT_ALL)])
+        ct.put_event_selectors(TrailName=arn, EventSelectors=[DATA, dict(MANAGEMENT_ALL)])
     elif kind == "advanced":
         mgmt = {"Name": "mgmt", "FieldSelectors": [{"Field": "eventCategory", "Equals": ["Management"]}]}
         ct.put_event_selectors(TrailName=arn, AdvancedEventSelectors=[ADV_DATA, mgmt])
     before = selectors(arn)
     a = account(settings)
-    plan = rem.plan("backout.management_events_off", a, HOME, arn, settings)
-    assert all(r["ok"] for r in rem.execute(a, plan))
+    plan = actions.plan("backout.management_events_off", a, HOME, arn, settings)
+    assert all(r["ok"] for r in actions.execute(a, plan))
     off = recheck(settings.model_copy(update={"regions": [HOME]}), ACCOUNT, "cloudtrail.trail_management_events",
                   HOME, arn)  # fmt: skip
     assert off is not None and off.status is Status.FAIL
     assert plan.snapshot is not None
-    assert all(r["ok"] for r in rem.execute(a, rem.reenable(plan.snapshot)))
+    assert all(r["ok"] for r in actions.execute(a, actions.reenable(plan.snapshot)))
     if kind == "never-set":  # AWS's default (all management events) is restored explicitly
         assert selectors(arn)["EventSelectors"][0]["IncludeManagementEvents"] is True
     else:
@@ -211,11 +213,11 @@ def test_recorder_off_then_reenable(acct: FakeAccount, settings: Settings) -> No
         cfg.describe_configuration_recorder_status()["ConfigurationRecordersStatus"][0]["recording"],
     )
     a = account(settings)
-    plan = rem.plan("backout.recorder_off", a, HOME, HOME, settings)
-    assert all(r["ok"] for r in rem.execute(a, plan))
+    plan = actions.plan("backout.recorder_off", a, HOME, HOME, settings)
+    assert all(r["ok"] for r in actions.execute(a, plan))
     assert cfg.describe_configuration_recorder_status()["ConfigurationRecordersStatus"][0]["recording"] is False
     assert plan.snapshot is not None
-    assert all(r["ok"] for r in rem.execute(a, rem.reenable(plan.snapshot)))
+    assert all(r["ok"] for r in actions.execute(a, actions.reenable(plan.snapshot)))
     after = (
         cfg.describe_configuration_recorders(),
         cfg.describe_configuration_recorder_status()["ConfigurationRecordersStatus"][0]["recording"],
@@ -225,15 +227,15 @@ def test_recorder_off_then_reenable(acct: FakeAccount, settings: Settings) -> No
 
 def test_unknown_names_list_the_valid_ones() -> None:
     with pytest.raises(PlanError, match=r"cloudtrail\.start_logging"):
-        rem.get("cloudtrail.restart")
+        actions.get("cloudtrail.restart")
     with pytest.raises(PlanError, match="Checks with a fix"):
-        rem.for_check("config.delivery_channel")
+        actions.for_check("config.delivery_channel")
 
 
 def test_remediation_policy_covers_exactly_what_the_actions_declare_and_call(aws: Moto, settings: Settings) -> None:
     policy = json.loads((ROOT / "deploy/iam/remediation-policy.json").read_text())
     allowed = {a for st in policy["Statement"] if st["Effect"] == "Allow" for a in st["Action"]}
-    declared = {p for r in rem.REMEDIATIONS.values() for p in r.permissions} | set(rem.REENABLE_PERMISSIONS)
+    declared = {p for r in actions.REMEDIATIONS.values() for p in r.permissions} | set(actions.REENABLE_PERMISSIONS)
     assert allowed == declared  # and each test above checks that an action calls only what it declares
     assert not any(a.endswith("*") for a in allowed)
 
@@ -242,8 +244,8 @@ def test_a_failed_call_stops_the_plan_and_says_why(acct: FakeAccount, settings: 
     arn = acct.trail("app", multi_region=False, logging=False, validation=False)
     injector: Faults = faults(deny={"cloudtrail:StartLogging"})
     a = account(settings)
-    calls = rem.plan("cloudtrail.start_logging", a, HOME, arn, settings).calls * 2
-    results = rem.execute(a, rem.Plan(calls))
+    calls = actions.plan("cloudtrail.start_logging", a, HOME, arn, settings).calls * 2
+    results = actions.execute(a, actions.Plan(calls))
     assert len(results) == 1 and not results[0]["ok"] and "cloudtrail:StartLogging" in results[0]["error"]
     assert injector is not None
 
@@ -255,13 +257,12 @@ def test_a_failed_reenable_keeps_the_backout_and_tries_again(
 
     from demo.servers import start_redis
     from demo.slack_standin import SlackStandIn
-    from workers.remediation import approvals, auditlog
-    from workers.remediation import jobs as remediate
+    from workers.remediation import approvals, auditlog, backouts
     from workers.state import keys
 
     arn = acct.trail("app", multi_region=False)
     FakeAccount().client("cloudtrail").put_event_selectors(
-        TrailName=arn, EventSelectors=[DATA, dict(rem.MANAGEMENT_ALL)]
+        TrailName=arn, EventSelectors=[DATA, dict(MANAGEMENT_ALL)]
     )
     before = selectors(arn)
     redis = start_redis()
@@ -274,18 +275,18 @@ def test_a_failed_reenable_keeps_the_backout_and_tries_again(
             }.items():
                 monkeypatch.setenv(key, value)
             conn = RedisClient.from_url(redis.url)
-            plan = rem.plan("backout.management_events_off", account(settings), HOME, arn, settings)
-            assert all(r["ok"] for r in rem.execute(account(settings), plan))
+            plan = actions.plan("backout.management_events_off", account(settings), HOME, arn, settings)
+            assert all(r["ok"] for r in actions.execute(account(settings), plan))
             req = approvals.Request(id="b0", action="backout.management_events_off", requester="U0ALICE", reason="r",
                                     account=ACCOUNT, region=HOME, resource=arn, plan=plan.to_dict(),
                                     deadline=time.time())  # fmt: skip
             conn.hset(keys.request("b0"), mapping={"doc": req.doc(), "status": approvals.RequestStatus.ACTIVE.value})
             injector: Faults = faults(deny={"cloudtrail:PutEventSelectors"})
-            assert remediate.reenable("b0", "deadline") == "backout active"
+            assert backouts.reenable("b0", "deadline") == "backout active"
             assert conn.zscore(keys.REENABLE_DUE, "b0") is not None  # tried again in a minute
             assert auditlog.newest(conn, 10)[0]["event"] == "reenable_failed"
             injector.deny.clear()
-            assert remediate.reenable("b0", "deadline") == "restored"
+            assert backouts.reenable("b0", "deadline") == "restored"
             assert selectors(arn) == before and conn.zscore(keys.REENABLE_DUE, "b0") is None
     finally:
         redis.stop()
@@ -293,14 +294,14 @@ def test_a_failed_reenable_keeps_the_backout_and_tries_again(
 
 def test_every_action_is_documented() -> None:
     text = (ROOT / "docs/remediations.md").read_text()
-    assert all(f"`{action}`" in text for action in rem.REMEDIATIONS)
+    assert all(f"`{action}`" in text for action in actions.REMEDIATIONS)
 
 
 def test_a_trail_name_is_found_in_whichever_region_holds_it(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """On moto state: a single-region trail homed outside the home region is listed only in its own region."""
-    from workers.remediation import jobs
+    from workers.remediation import planning
     from workers.remediation.approvals import Request
 
     monkeypatch.setenv("TRAIL_AUDIT_REGIONS", "us-east-1,eu-west-1,eu-central-1")
@@ -317,10 +318,10 @@ def test_a_trail_name_is_found_in_whichever_region_holds_it(
         return Request(id="r1", action="cloudtrail.start_logging", requester="U1", reason="r", account=acct.id,
                        region=HOME, resource=name, check="cloudtrail.trail_logging")  # fmt: skip
 
-    assert jobs.resolve(acct, wide, request("eu-data")) == ("eu-west-1", eu)
+    assert planning.resolve(acct, wide, request("eu-data")) == ("eu-west-1", eu)
     with pytest.raises(PlanError) as ambiguous:
-        jobs.resolve(acct, wide, request("dup"))
+        planning.resolve(acct, wide, request("dup"))
     assert "Several trails are named `dup`" in str(ambiguous.value)
     assert "eu-west-1" in str(ambiguous.value) and "eu-central-1" in str(ambiguous.value)
     with pytest.raises(PlanError, match="No trail named `nowhere`"):
-        jobs.resolve(acct, wide, request("nowhere"))
+        planning.resolve(acct, wide, request("nowhere"))

@@ -10,8 +10,8 @@ import pytest
 
 from demo.fake_account import CIS_PATTERN, LOG_GROUP, demo_account
 from tests.faults import Faults
-from workers.audit.awserrors import iam_action
 from workers.audit.engine import run_audit
+from workers.aws.errors import iam_action
 from workers.core.settings import Settings
 
 REGIONS = ["us-east-1", "eu-west-1", "eu-central-1", "ap-southeast-2"]
@@ -57,7 +57,7 @@ def test_policy_covers_every_call_of_a_full_audit(settings: Settings) -> None:
 
 
 def test_an_error_names_the_iam_action_only_when_a_permission_is_missing() -> None:
-    from workers.audit.awserrors import ApiError
+    from workers.aws.errors import ApiError
 
     denied = ApiError("cloudtrail", "LookupEvents", "AccessDeniedException", "not authorized")
     broken = ApiError("cloudtrail", "LookupEvents", "500", "the service answered with an HTML error page")

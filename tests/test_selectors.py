@@ -7,7 +7,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from workers.audit.selectors import READ, WRITE, coverage
+from workers.resources.selectors import READ, WRITE, coverage
 
 RW = st.sampled_from(["All", "ReadOnly", "WriteOnly"])
 KINDS = {"All": {READ, WRITE}, "ReadOnly": {READ}, "WriteOnly": {WRITE}}

@@ -18,10 +18,10 @@ from demo.fake_account import ACCOUNT, BUCKET, HOME, FakeAccount, compliant
 from demo.servers import Moto, start_redis
 from demo.slack_standin import SlackStandIn
 from tests.cloudtrail_records import record
-from workers.audit.accounts import Account, default_account
+from workers.aws.accounts import Account, default_account
+from workers.aws.event_history import LOOKUP_ATTEMPTS, ChangeEvent, parse_event
 from workers.core.settings import Settings
 from workers.monitor import alerts, tampering, watch
-from workers.monitor.lookup import LOOKUP_ATTEMPTS, ChangeEvent, parse_event
 from workers.monitor.ratelimit import RedisLimiter
 from workers.slack import outbox
 from workers.state import keys
@@ -139,8 +139,8 @@ def test_a_pushed_call_alerted_before_its_state_was_known_becomes_the_state_aler
     env: tuple[RedisClient, Settings, SlackStandIn, Account], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from tests.cloudtrail_records import pushed
-    from workers.events.pushed import parse
-    from workers.events.record import record as record_pushed
+    from workers.monitor.pushed import parse
+    from workers.monitor.pushed_alerts import record as record_pushed
 
     conn, settings, slack, acct = env
     cycle(conn, settings, acct)
@@ -169,8 +169,8 @@ def test_a_change_the_pushed_path_alerts_while_the_poller_looks_is_alerted_once(
     env: tuple[RedisClient, Settings, SlackStandIn, Account], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from tests.cloudtrail_records import pushed
-    from workers.events.pushed import parse
-    from workers.events.record import record as record_pushed
+    from workers.monitor.pushed import parse
+    from workers.monitor.pushed_alerts import record as record_pushed
 
     conn, settings, slack, acct = env
     cycle(conn, settings, acct)
@@ -189,15 +189,15 @@ def test_a_pushed_alert_raised_while_the_poller_looks_is_not_closed_by_its_older
     env: tuple[RedisClient, Settings, SlackStandIn, Account], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from tests.cloudtrail_records import pushed
-    from workers.events.pushed import parse
-    from workers.events.record import record as record_pushed
-    from workers.monitor import drift
+    from workers.monitor.pushed import parse
+    from workers.monitor.pushed_alerts import record as record_pushed
+    from workers.resources import watched
 
     conn, settings, slack, acct = env
     cycle(conn, settings, acct)
     stop = parse(pushed("StopLogging", actor="mallory", region=HOME))
     assert isinstance(stop, ChangeEvent)
-    looked = drift.observe
+    looked = watched.observe
 
     def observe_then_the_push_lands(account: Account, region: str) -> dict[str, Any]:
         seen = looked(account, region)  # the trail was still logging when the poller read it
@@ -205,11 +205,11 @@ def test_a_pushed_alert_raised_while_the_poller_looks_is_not_closed_by_its_older
         assert record_pushed(conn, settings, [stop]) == 1
         return seen
 
-    monkeypatch.setattr(drift, "observe", observe_then_the_push_lands)
+    monkeypatch.setattr(watched, "observe", observe_then_the_push_lands)
     stubbed_lookups(monkeypatch, acct, [[], []])
     assert cycle(conn, settings, acct) == 0
     [doc] = alerts.open_alerts(conn, ACCOUNT, HOME)  # not "recovered" by a look older than the alert
-    monkeypatch.setattr(drift, "observe", looked)
+    monkeypatch.setattr(watched, "observe", looked)
     assert cycle(conn, settings, acct) == 0 and alerts.open_alerts(conn, ACCOUNT, HOME) == [doc]
     outbox.flush(conn, settings)
     assert len([c for c in slack.of("chat.postMessage") if "UNAPPROVED" in c.params["text"]]) == 1

@@ -19,13 +19,13 @@ from demo.fake_account import HOME, FakeAccount, compliant
 from demo.servers import Moto
 from demo.slack_standin import SlackStandIn
 from workers import cli
-from workers.audit.findings import Finding
 from workers.core.settings import Settings
 from workers.queue.queues import QUEUES, queue
 from workers.remediation import approvals, waivers
-from workers.remediation import jobs as remediate
-from workers.slack import messages as blocks
+from workers.remediation.backouts import sweep_due
+from workers.resources.findings import Finding
 from workers.slack import outbox
+from workers.slack.messages.report import report
 from workers.state import keys
 
 
@@ -103,7 +103,7 @@ def test_a_waiver_is_approved_shown_honoured_and_expires(
     assert set(waived[0]["waived"]) >= {"by", "approved_by", "reason", "until"}
     assert waived[0]["waived"]["by"] == "U0ALICE" and waived[0]["waived"]["approved_by"] == "U0BOB"
 
-    message, _ = blocks.report({"findings": after["findings"], "summary": after["summary"]})
+    message, _ = report({"findings": after["findings"], "summary": after["summary"]})
     assert "waived by" in json.dumps(message) and not message["text"].startswith("FAIL")
 
     assert audit(["--export", "securityhub"])[0] == 0
@@ -116,8 +116,8 @@ def test_a_waiver_is_approved_shown_honoured_and_expires(
     assert suppressed == uids and status == 0
 
     conn.zadd(keys.WAIVERS_DUE, dict.fromkeys(requests, 0))  # their time is up
-    assert remediate.sweep_due()["waivers_ended"] == len(requests)
-    assert remediate.sweep_due()["waivers_ended"] == 0  # once
+    assert sweep_due()["waivers_ended"] == len(requests)
+    assert sweep_due()["waivers_ended"] == 0  # once
     outbox.flush(conn, settings)
     ended = [c for c in slack.of("chat.postMessage") if "waiver of" in c.params["text"].lower()
              and "ended" in c.params["text"]]  # fmt: skip

@@ -17,8 +17,8 @@ from pydantic import ValidationError
 
 from workers.audit import table
 from workers.audit.engine import AuditResult, Progress, run_audit
-from workers.audit.findings import WAIVABLE, exit_status
 from workers.core.settings import Settings
+from workers.resources.findings import WAIVABLE, exit_status
 
 USAGE_ERROR = 2
 
@@ -30,7 +30,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _regions(text: str) -> list[str]:
-    from workers.audit.regions import invalid_region_names
+    from workers.aws.regions import invalid_region_names
 
     names = [part.strip() for part in text.split(",") if part.strip()]
     if not names:

@@ -14,14 +14,16 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
 
-from workers.audit.accounts import Account, AccountError, account_label, accounts
-from workers.audit.awserrors import ApiError
-from workers.audit.checks import AccountFacts, evaluate, unreachable_account
-from workers.audit.findings import GLOBAL, Finding, exit_status, overall, sort_key
-from workers.audit.inventory import RegionFacts, collect_region
-from workers.audit.regions import RegionPlan, plan
+from workers.aws import event_history
+from workers.aws.accounts import Account, AccountError, account_label
+from workers.aws.errors import ApiError
+from workers.aws.organization import accounts
+from workers.aws.regions import RegionPlan, plan
 from workers.core.settings import Settings
-from workers.monitor import lookup as events_mod
+from workers.resources.facts import AccountFacts, RegionFacts
+from workers.resources.findings import GLOBAL, Finding, exit_status, overall, sort_key
+from workers.resources.gather import collect_region
+from workers.resources.verdicts import evaluate, unreachable_account
 
 Progress = Callable[[int, int], None]
 
@@ -33,7 +35,7 @@ class AuditResult:
     findings: list[Finding]
     accounts: list[str]
     regions: list[str]
-    events: events_mod.EventsReport | None = None
+    events: event_history.EventsReport | None = None
     aws_calls: Counter[str] = field(default_factory=Counter)
     started: str = ""
     seconds: float = 0.0
@@ -170,13 +172,13 @@ def _judge_target(target: Target, gathered: dict[str, list[RegionFacts]]) -> lis
     return judge(acct.id, gathered.get(acct.id, []), pl.skipped if pl else [])
 
 
-def _events(settings: Settings, units: list[Unit], hours: int) -> events_mod.EventsReport:
-    limiter = events_mod.RateLimiter()
-    found: list[events_mod.ChangeEvent] = []
+def _events(settings: Settings, units: list[Unit], hours: int) -> event_history.EventsReport:
+    limiter = event_history.RateLimiter()
+    found: list[event_history.ChangeEvent] = []
     errors: list[tuple[str, str, ApiError]] = []
     with ThreadPoolExecutor(max(1, min(len(units), settings.max_workers)), thread_name_prefix="ta-ev") as pool:
         results = [
-            (acct, region, pool.submit(events_mod.account_changes, acct, region, hours, limiter))
+            (acct, region, pool.submit(event_history.account_changes, acct, region, hours, limiter))
             for acct, _, region in units
         ]
         for acct, region, future in results:
@@ -186,7 +188,7 @@ def _events(settings: Settings, units: list[Unit], hours: int) -> events_mod.Eve
             else:
                 found.extend(answer)
     found.sort(key=lambda e: e.time, reverse=True)
-    return events_mod.EventsReport(hours, found, errors)
+    return event_history.EventsReport(hours, found, errors)
 
 
 def recheck(settings: Settings, account: str, check_id: str, region: str, resource: str) -> Finding | None:

@@ -20,22 +20,27 @@ from rq import Callback, Worker
 from rq.job import Dependency, Job, JobStatus
 from rq.worker import WorkerStatus
 
-from workers.audit import organization
-from workers.audit.accounts import Account, AccountError, assumed_account, default_account, forget
-from workers.audit.awserrors import ApiError
-from workers.audit.checks import unreachable_account
 from workers.audit.engine import judge, run_audit
-from workers.audit.findings import sort_key
-from workers.audit.inventory import RegionFacts, collect_region
-from workers.audit.regions import RegionPlan, plan
+from workers.aws import organization
+from workers.aws.accounts import Account, AccountError, account_for, forget
+from workers.aws.errors import ApiError
+from workers.aws.regions import RegionPlan, plan
 from workers.core import logs
 from workers.core.settings import Settings
-from workers.queue.failures import CALLBACK, reply_meta
-from workers.queue.queues import FINISH_TIMEOUT, REGION_TIMEOUT, connection, queue
+from workers.queue import paths
+from workers.queue.failures import reply_meta
+from workers.queue.queues import FINISH_TIMEOUT, REGION_TIMEOUT, queue
 from workers.remediation import fixes, waivers
-from workers.slack import messages as blocks
+from workers.resources.facts import RegionFacts
+from workers.resources.findings import sort_key
+from workers.resources.gather import collect_region
+from workers.resources.verdicts import unreachable_account
 from workers.slack import outbox
+from workers.slack.messages.answers import failed, progress
+from workers.slack.messages.report import events, report, shown_status
+from workers.slack.messages.rollup import ROLLUP_ACCOUNTS
 from workers.state import keys
+from workers.state.connection import connection
 
 log = logging.getLogger("trail_audit.jobs")
 ACCOUNTS_PER_JOB = 10  # beyond this many accounts, an audit is fanned out by batches of accounts
@@ -52,11 +57,6 @@ def _key(audit_id: str) -> str:
 def message_id(audit_id: str) -> str:
     """The outbox id of an audit's message (progress first, then the report in its place)."""
     return outbox.report_id(audit_id)
-
-
-def account_for(settings: Settings, role_arn: str | None) -> Account | AccountError:
-    """The account a job works in: the current credentials', or an assumed role's (kept per process)."""
-    return assumed_account(settings, role_arn) if role_arn else default_account(settings)
 
 
 def start_audit(request: dict[str, Any]) -> str:
@@ -84,14 +84,14 @@ def start_audit(request: dict[str, Any]) -> str:
         conn,
         message_id(audit_id),
         request["channel"],
-        blocks.progress(0, len(units), [t["label"] for t in targets]),
+        progress(0, len(units), [t["label"] for t in targets]),
         response_url=request.get("response_url"),
     )
     q = queue(conn)
     parts = idle_workers(conn) + 1  # this worker is free again once it has enqueued
     jobs = [
         q.enqueue(
-            "workers.audit.jobs.audit_regions",
+            paths.AUDIT_REGIONS,
             audit_id,
             t["role_arn"],
             batch,
@@ -121,12 +121,12 @@ def _start_batches(
     state = {"request": request, "targets": targets, "total": len(roles), "unit": "accounts",
              "message": message_id(audit_id), "labels": labels}  # fmt: skip
     conn.set(_key(audit_id), json.dumps(state), ex=KEEP)
-    outbox.send(conn, message_id(audit_id), request["channel"], blocks.progress(0, len(roles), labels, "accounts"),
+    outbox.send(conn, message_id(audit_id), request["channel"], progress(0, len(roles), labels, "accounts"),
                 response_url=request.get("response_url"))  # fmt: skip
     q = queue(conn)
     jobs = [
         q.enqueue(
-            "workers.audit.jobs.audit_accounts",
+            paths.AUDIT_ACCOUNTS,
             audit_id,
             roles[i : i + ACCOUNTS_PER_JOB],
             requested,
@@ -192,14 +192,14 @@ def _tick(conn: Redis, audit_id: str, n: int) -> None:
 def _enqueue_finish(conn: Redis, request: dict[str, Any], audit_id: str, jobs: list[Job], accounts: int) -> None:
     depends = Dependency(jobs=jobs, allow_failure=True) if jobs else None
     queue(conn).enqueue(
-        "workers.audit.jobs.finish_audit",
+        paths.FINISH_AUDIT,
         audit_id,
         [j.id for j in jobs],
         depends_on=depends,
         job_timeout=FINISH_TIMEOUT + FINISH_PER_ACCOUNT * accounts,
         result_ttl=KEEP,
         failure_ttl=KEEP,
-        on_failure=Callback(CALLBACK),
+        on_failure=Callback(paths.FAILED),
         meta={"reply": reply_meta(request["channel"], request.get("response_url"), message_id(audit_id))},
     )
 
@@ -213,7 +213,7 @@ def post_events(settings: Settings, request: dict[str, Any]) -> str:
         connection(settings),
         f"events-{request['id']}",
         request["channel"],
-        blocks.events(result.events.to_dict()),
+        events(result.events.to_dict()),
         response_url=request.get("response_url"),
     )
     return request["id"]
@@ -265,7 +265,7 @@ def _progress(conn: Redis, audit_id: str, done: int) -> None:
     if not state:
         return
     labels = state.get("labels") or [t["label"] for t in state["targets"]]
-    message = blocks.progress(done, state["total"], labels, state.get("unit", "regions"))
+    message = progress(done, state["total"], labels, state.get("unit", "regions"))
     request = state["request"]
     outbox.send(conn, message_id(audit_id), request["channel"], message, response_url=request.get("response_url"))
 
@@ -286,7 +286,7 @@ def finish_audit(audit_id: str, job_ids: list[str]) -> dict[str, Any]:
         what = "account batch" if batched else "region"
         reason = f"{len(broken)} of {len(jobs)} {what} jobs did not finish"
         reason += "" if batched else f" (regions {_regions_of(broken)})"
-        outbox.send(conn, mid, request["channel"], blocks.failed(reason), response_url=request.get("response_url"))
+        outbox.send(conn, mid, request["channel"], failed(reason), response_url=request.get("response_url"))
         return {"status": "failed", "reason": reason}
     targets = list(state["targets"])
     facts: dict[str, list[RegionFacts]] = {}
@@ -325,10 +325,10 @@ def finish_audit(audit_id: str, job_ids: list[str]) -> dict[str, Any]:
         for i, f in enumerate(doc["findings"])
         if f["status"] == "FAIL" and f.get("remediation")
     }
-    message, thread = blocks.report(doc, fix_ids)
+    message, thread = report(doc, fix_ids)
     pipe = conn.pipeline(transaction=True)
     pipe.set(keys.audit_report(audit_id), json.dumps(doc), ex=KEEP)
-    last = {"id": audit_id, "finished": time.time(), "counts": dict(Counter(blocks.shown_status(f) for f in
+    last = {"id": audit_id, "finished": time.time(), "counts": dict(Counter(shown_status(f) for f in
                                                                              doc["findings"]))}  # fmt: skip
     pipe.set(keys.LAST_AUDIT, json.dumps(last), ex=KEEP)
     pipe.set(keys.HOME_DIRTY, "1")  # the App Home shows the last audit
@@ -336,13 +336,13 @@ def finish_audit(audit_id: str, job_ids: list[str]) -> dict[str, Any]:
     staged += [
         outbox.stage(pipe, f"{mid}-more-{i}", request["channel"], reply, thread=mid) for i, reply in enumerate(thread)
     ]
-    if len(doc["summary"]["accounts"]) > blocks.ROLLUP_ACCOUNTS:  # a rollup: every finding in files, in its thread
+    if len(doc["summary"]["accounts"]) > ROLLUP_ACCOUNTS:  # a rollup: every finding in files, in its thread
         staged += [outbox.stage(pipe, f"{mid}-file-{kind}", request["channel"], {"report": audit_id, "format": kind},
                                 thread=mid, kind="file") for kind in ("json", "csv")]  # fmt: skip
     pipe.execute()
     outbox.kick(conn, staged)
     if settings.securityhub_export:
-        queue(conn).enqueue("workers.export.securityhub.export_report", audit_id, job_timeout=FINISH_TIMEOUT * 5)
+        queue(conn).enqueue(paths.EXPORT_REPORT, audit_id, job_timeout=FINISH_TIMEOUT * 5)
     if batched:  # the batches' facts are in the report now: Redis lets them go
         for job in jobs:
             if job is not None:

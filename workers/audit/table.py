@@ -7,10 +7,10 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import IO
 
-from workers.audit.checks import CHECKS
 from workers.audit.engine import AuditResult
-from workers.audit.findings import STATUS_ORDER, Finding, Status, overall
-from workers.monitor.lookup import ChangeEvent, EventsReport
+from workers.aws.event_history import ChangeEvent, EventsReport
+from workers.resources.findings import STATUS_ORDER, Finding, Status, overall
+from workers.resources.verdicts import CHECKS
 
 _COLOURS = {Status.FAIL: "31;1", Status.ERROR: "33;1", Status.PASS: "32", Status.SKIPPED: "2"}
 _MARKS = {Status.FAIL: "✗", Status.ERROR: "!", Status.PASS: "✓", Status.SKIPPED: "-"}

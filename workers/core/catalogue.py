@@ -2,7 +2,7 @@
 
 The check ids with their scope, the fix of each fixable check, the shape of a region name and the error a
 request that cannot be planned raises. The web process imports this and never boto3; a test keeps it equal
-to the registries in `workers.audit.checks` and `workers.remediation.registry`.
+to the registries in `workers.resources.verdicts` and `workers.resources.actions`.
 """
 
 from __future__ import annotations

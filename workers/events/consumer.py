@@ -15,15 +15,15 @@ from typing import Any
 
 from botocore.config import Config
 
-from workers.audit.accounts import own_client
-from workers.audit.awserrors import AWS_ERRORS, from_exception
+from workers.aws.accounts import own_client
+from workers.aws.errors import AWS_ERRORS, from_exception
+from workers.aws.event_history import ChangeEvent
 from workers.core.settings import Settings
-from workers.events import pushed
-from workers.events.record import record
-from workers.monitor.lookup import ChangeEvent
-from workers.queue.queues import connection
+from workers.monitor import pushed
+from workers.monitor.pushed_alerts import record
 from workers.queue.run import keep_running
 from workers.state import metrics
+from workers.state.connection import connection
 
 log = logging.getLogger("trail_audit.events")
 BATCH = 10  # SQS's most messages a receive

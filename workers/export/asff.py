@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from workers.audit.checks import CHECKS, Scope
-from workers.audit.findings import GLOBAL, Finding, Status
+from workers.resources.findings import GLOBAL, Finding, Status
+from workers.resources.verdicts import CHECKS, Scope
 
 SCHEMA_VERSION = "2018-10-08"
 COMPLIANCE = {Status.FAIL: "FAILED", Status.PASS: "PASSED", Status.ERROR: "NOT_AVAILABLE"}

@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from workers.audit.checks import CHECKS, Scope
-from workers.audit.findings import GLOBAL, Finding, Status
 from workers.export.asff import SEVERITY
+from workers.resources.findings import GLOBAL, Finding, Status
+from workers.resources.verdicts import CHECKS, Scope
 
 VERSION = "1.5.0"
 CLASS_UID = 2003  # Compliance Finding

@@ -14,11 +14,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from workers.audit.accounts import Account, accounts
-from workers.audit.awserrors import AWS_ERRORS, from_exception
-from workers.audit.findings import WAIVABLE, Finding
+from workers.aws.accounts import Account
+from workers.aws.errors import AWS_ERRORS, from_exception
+from workers.aws.organization import accounts
 from workers.core.settings import Settings
 from workers.export.asff import exported, to_asff
+from workers.resources.findings import WAIVABLE, Finding
 
 BATCH = 100  # findings per BatchImportFindings call: the API's most
 IDS_PER_LOOKUP = 20  # finding ids per GetFindings filter
@@ -76,11 +77,11 @@ def export_report(audit_id: str) -> dict[str, Any]:
     """RQ job (TRAIL_AUDIT_SECURITYHUB_EXPORT): import a finished Slack audit's findings, waivers honoured,
     and say in the report's thread what was imported and what failed."""
     from workers.core.mrkdwn import escape
-    from workers.queue.queues import connection
     from workers.remediation import waivers
-    from workers.slack import messages as blocks
     from workers.slack import outbox
+    from workers.slack.messages.kit import clip, section
     from workers.state import keys
+    from workers.state.connection import connection
 
     settings = Settings()
     conn = connection(settings)
@@ -98,7 +99,7 @@ def export_report(audit_id: str) -> dict[str, Any]:
     channel = (state.get("request") or {}).get("channel")
     if channel:
         said = escape(text)  # AWS's error messages are outside text, in the notification as in the blocks
-        message = {"text": blocks.clip(said, 3000), "blocks": [blocks.section(said)]}
+        message = {"text": clip(said, 3000), "blocks": [section(said)]}
         outbox.send(conn, f"audit-{audit_id}-securityhub", channel, message, thread=outbox.report_id(audit_id))
     return {"imported": done.imported, "failed": done.failed}
 

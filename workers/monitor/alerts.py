@@ -21,8 +21,8 @@ from workers.core.mrkdwn import mention
 from workers.core.settings import Settings
 from workers.remediation import auditlog
 from workers.remediation.approvals import new_id
-from workers.slack import messages as blocks
 from workers.slack import outbox
+from workers.slack.messages.alert import alert_group, recovery, repost
 from workers.state import keys, machine, metrics
 from workers.state.machine import AlertStatus, Refused
 
@@ -134,7 +134,7 @@ def stage_group(
     pipe.expire(keys.alert_group(gid), keys.MESSAGE_TTL)
     if not channel_of(settings, docs[0]):
         return None
-    return outbox.stage(pipe, f"alert-{gid}", channel_of(settings, docs[0]), blocks.alert_group([*earlier, *docs]))
+    return outbox.stage(pipe, f"alert-{gid}", channel_of(settings, docs[0]), alert_group([*earlier, *docs]))
 
 
 def members(conn: Redis, doc: dict[str, Any]) -> list[dict[str, Any]]:
@@ -163,7 +163,7 @@ def group_of(conn: Redis, group: str) -> list[dict[str, Any]]:
 def _redraw(pipe: Pipeline, settings: Settings, docs: list[dict[str, Any]]) -> str | None:
     if not docs or not channel_of(settings, docs[0]):
         return None
-    return outbox.stage(pipe, group_id(docs[0]), channel_of(settings, docs[0]), blocks.alert_group(docs))
+    return outbox.stage(pipe, group_id(docs[0]), channel_of(settings, docs[0]), alert_group(docs))
 
 
 def refresh(conn: Redis, settings: Settings, doc: dict[str, Any]) -> None:
@@ -248,7 +248,7 @@ def recover(conn: Redis, settings: Settings, doc: dict[str, Any], by: str) -> bo
                     pipe,
                     f"alert-{doc['id']}-recovered",
                     channel_of(settings, doc),
-                    blocks.recovery(doc, by),
+                    recovery(doc, by),
                     thread=group_id(doc),
                 )
             )
@@ -277,7 +277,7 @@ def repost_unacknowledged(conn: Redis, settings: Settings, now: float | None = N
             pipe,
             f"alert-{doc['id']}-repost",
             channel_of(settings, doc),
-            blocks.repost(doc, settings.alert_repost_minutes, mention),
+            repost(doc, settings.alert_repost_minutes, mention),
         )
         pipe.execute()
         outbox.kick(conn, [mid])

@@ -10,10 +10,10 @@ import datetime as dt
 import json
 from typing import Any
 
-from workers.audit.checks import covers_trails
-from workers.audit.selectors import coverage
+from workers.aws.event_history import ChangeEvent
 from workers.core.mrkdwn import code, escape
-from workers.monitor.lookup import ChangeEvent
+from workers.resources.recorder import covers_trails
+from workers.resources.selectors import coverage
 
 # the watched writes that can take monitoring away, and the calls that give it back
 TAMPER = (

@@ -19,24 +19,26 @@ from typing import Any
 from redis import Redis
 from redis.client import Pipeline
 
-from workers.audit import organization
-from workers.audit.accounts import Account
-from workers.audit.awserrors import ApiError
-from workers.audit.regions import RegionPlan, plan
+from workers.aws import organization
+from workers.aws.accounts import Account, account_of
+from workers.aws.errors import ApiError
+from workers.aws.event_history import LOOKUP_ATTEMPTS, ChangeEvent, recent_writes
+from workers.aws.regions import RegionPlan, plan
 from workers.core import logs
+from workers.core.catalogue import PlanError
 from workers.core.mrkdwn import code, escape, mention
 from workers.core.settings import Settings
-from workers.monitor import alerts, drift, tampering
-from workers.monitor.lookup import LOOKUP_ATTEMPTS, ChangeEvent, recent_writes
+from workers.monitor import alerts, attribution, tampering
 from workers.monitor.ratelimit import RedisLimiter
 from workers.monitor.status import status_lines  # noqa: F401 - its old place
-from workers.queue.queues import MONITOR, connection, queue
+from workers.queue import paths
+from workers.queue.queues import MONITOR, queue
 from workers.remediation import executed
-from workers.remediation.jobs import account_of
-from workers.remediation.registry import PlanError
-from workers.slack import messages as blocks
+from workers.resources import actions, watched
 from workers.slack import outbox
+from workers.slack.messages.kit import clip, section
 from workers.state import keys
+from workers.state.connection import connection
 from workers.state.machine import AlertStatus
 
 log = logging.getLogger("trail_audit.monitor")
@@ -72,9 +74,9 @@ def cycle() -> int:
     for i, role in enumerate(roles):
         later = dt.timedelta(seconds=i * spacing)
         if later < dt.timedelta(seconds=1):
-            q.enqueue("workers.monitor.watch.watch_account", role, **options)
+            q.enqueue(paths.WATCH_ACCOUNT, role, **options)
         else:  # the worker's RQ scheduler queues it when its time comes
-            q.enqueue_in(later, "workers.monitor.watch.watch_account", role, **options)
+            q.enqueue_in(later, paths.WATCH_ACCOUNT, role, **options)
     return len(roles)
 
 
@@ -191,7 +193,7 @@ def flag(conn: Redis, settings: Settings, who: str, why: str | None, message_id:
         else:
             pipe.set(key, why)
         if settings.alert_channel:
-            message = {"text": blocks.clip(text, 3000), "blocks": [blocks.section(text)]}
+            message = {"text": clip(text, 3000), "blocks": [section(text)]}
             staged.append(outbox.stage(pipe, message_id, settings.alert_channel, message))
 
     conn.transaction(attempt, key)
@@ -209,9 +211,9 @@ def _watch_region(
     now = time.time()
     raw = conn.get(state_key(acct.id, region))
     previous = json.loads(raw) if raw else None
-    observed = drift.observe(acct, region)
-    merged = drift.merge(previous["state"] if previous else None, observed)
-    changes = drift.regressions(acct.id, region, previous["state"], merged) if previous else []
+    observed = watched.observe(acct, region)
+    merged = watched.merge(previous["state"] if previous else None, observed)
+    changes = watched.regressions(acct.id, region, previous["state"], merged) if previous else []
     # the first observation is the baseline: nothing to compare, attribute or report yet
     found = _events(acct, region, now, limiter, settings) if previous else ([], False)
     events: list[ChangeEvent] | ApiError = found if isinstance(found, ApiError) else found[0]
@@ -232,11 +234,12 @@ def _watch_region(
         if alerts.is_open(conn, change.key):
             continue
         doc = change.to_dict() | {"key": change.key, "title": change.sentence(), "restorable": True, "seen_by": "poll"}
-        doc["approved"] = drift.correlate(doc, actions, since)
+        doc["approved"] = attribution.correlate(doc, actions, since)
         doc["restore"] = restore_offer(doc)
         if truncated:
             doc["truncated"] = truncated
-        earlier = next((d for d in announced if drift.attribute(doc, [ChangeEvent.from_dict(d["attribution"])])), None)
+        earlier = next((d for d in announced if attribution.attribute(doc, [ChangeEvent.from_dict(d["attribution"])])),
+                       None)  # fmt: skip
         if earlier is not None:  # an event alert already said it: that message becomes this change's alert
             doc |= {"attribution": earlier["attribution"], "pushed": bool(earlier.get("pushed"))}
             doc.pop("lookup_error", None)
@@ -284,25 +287,25 @@ def _watch_region(
     for doc in alerts.open_alerts(conn, acct.id, region):
         if doc["key"] in new:
             continue
-        if drift.recovered(doc, merged) and doc["created"] < now:  # raised after this look began: not judged by it
-            by = drift.correlate(doc, actions, since)
+        if watched.recovered(doc, merged) and doc["created"] < now:  # raised after this look began: not judged by it
+            by = attribution.correlate(doc, actions, since)
             alerts.recover(conn, settings, doc, _recovered_by(doc, by, events))
         elif not doc.get("attribution") and now - doc["created"] < ATTRIBUTE_FOR and _attribute(doc, events):
             conn.set(keys.event_seen(doc["attribution"]["event_id"]), "1", ex=keys.EVENT_SEEN_TTL)
             alerts.refresh(conn, settings, doc)
-    return len(docs), drift.unreadable(observed), truncated
+    return len(docs), watched.unreadable(observed), truncated
 
 
 def restore_offer(doc: dict[str, Any]) -> dict[str, Any]:
     """What the alert's Restore button asks for: the plan back to the last known good state, its permissions,
     the check re-run afterwards, and the value it is planned against (a restore onto a changed state is
     refused at execution)."""
-    planned = drift.restore_plan(doc)
-    planned_doc = planned.to_dict() | {"basis": [drift.basis(doc)]}
+    planned = watched.restore_plan(doc)
+    planned_doc = planned.to_dict() | {"basis": [watched.basis(doc)]}
     return {
         "plan": planned_doc,
-        "permissions": drift.permissions(planned),
-        "check": drift.field_of(doc["kind"], doc["field"]).check,
+        "permissions": actions.permissions(planned),
+        "check": watched.field_of(doc["kind"], doc["field"]).check,
     }
 
 
@@ -318,7 +321,7 @@ def _explained(conn: Redis, account: str, region: str, events: list[ChangeEvent]
     for doc in alerts.recent(conn, account, region):
         if doc["field"] in ("attempt", "event"):
             continue
-        event = drift.attribute(doc, [e for e in events if tampering.at(e) <= doc["created"] + 60])
+        event = attribution.attribute(doc, [e for e in events if tampering.at(e) <= doc["created"] + 60])
         if event is not None:
             out.add(event.event_id)
     return out
@@ -338,7 +341,7 @@ def _attribute(doc: dict[str, Any], events: list[ChangeEvent] | ApiError) -> boo
     if isinstance(events, ApiError):
         doc["lookup_error"] = events.sentence()
         return False
-    event = drift.attribute(doc, events)
+    event = attribution.attribute(doc, events)
     if event is None:
         return False
     doc["attribution"] = event.to_dict()

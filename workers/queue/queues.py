@@ -1,4 +1,4 @@
-"""The Redis connection and the RQ queues every process shares, in the order workers serve them.
+"""The RQ queues every process shares, in the order workers serve them.
 
 - urgent: deadline re-enables, sweeps, planning a request (its prompt), approved executions, the outbox;
 - monitor: each account's watch job (a tamper must not wait behind a hundred audits), re-checks;
@@ -13,27 +13,21 @@ from __future__ import annotations
 from redis import Redis
 from rq import Queue
 
-from workers.core.settings import Settings
+from workers.queue.paths import Job
 
 URGENT = "trail-audit-urgent"
 MONITOR = "trail-audit-monitor"
 NORMAL = "trail-audit"
 QUEUES = (URGENT, MONITOR, NORMAL)  # the order a worker serves them
-QUEUE = NORMAL  # kept for callers of the single-queue days
 REGION_TIMEOUT = 300  # seconds a region job may run
 FINISH_TIMEOUT = 120
 
 
-def connection(settings: Settings) -> Redis:
-    """A Redis client that fails fast when Redis is down, so a slash command can still be answered in time."""
-    return Redis.from_url(settings.redis_url, socket_connect_timeout=1.0, socket_timeout=5.0, health_check_interval=10)
-
-
 def queue(conn: Redis, name: str = NORMAL) -> Queue:
     """One of the queues (default: normal)."""
-    return Queue(name, connection=conn)
+    return Queue(name, connection=conn, job_class=Job)
 
 
 def all_queues(conn: Redis) -> list[Queue]:
     """Every queue, in the order workers serve them."""
-    return [Queue(name, connection=conn) for name in QUEUES]
+    return [queue(conn, name) for name in QUEUES]

@@ -19,9 +19,11 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from workers.core import logs
 from workers.core.settings import Settings
-from workers.queue.queues import QUEUES, connection
+from workers.queue import paths
+from workers.queue.queues import QUEUES
 from workers.queue.schedule import periodic
 from workers.state import metrics
+from workers.state.connection import connection
 
 log = logging.getLogger("trail_audit.run")
 BACKOFF = (0.5, 1.0, 2.0, 4.0, 5.0)
@@ -58,7 +60,7 @@ def worker(settings: Settings) -> None:
     def once() -> None:
         conn = connection(settings)
         conn.ping()
-        w = WarmWorker(list(QUEUES), connection=conn, job_monitoring_interval=5)
+        w = WarmWorker(list(QUEUES), connection=conn, job_monitoring_interval=5, job_class=paths.Job)
         w.work(with_scheduler=True)
         if w.stopping:  # SIGTERM or SIGINT: a warm shutdown
             _Stop.requested = True
@@ -71,6 +73,7 @@ def worker(settings: Settings) -> None:
 def clock(settings: Settings) -> None:
     """Run the periodic work on time (see `schedule`), reconnecting after Redis failures."""
     jobs = periodic(settings)
+    funcs = [paths.function(job.path) for job in jobs]  # imported once, at start: a bad path fails here
 
     def once() -> None:
         conn = connection(settings)
@@ -80,7 +83,7 @@ def clock(settings: Settings) -> None:
             for i, job in enumerate(jobs):
                 if time.monotonic() >= due[i]:
                     due[i] = time.monotonic() + job.every
-                    run_one(job.func)
+                    run_one(funcs[i])
                     metrics.flush(conn)
             time.sleep(max(0.05, min(min(due) - time.monotonic(), 0.5)))
 

@@ -7,32 +7,26 @@ sweeps every second would keep one worker busy. Intervals are settings, so tests
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from workers.core.settings import Settings
-from workers.queue import watchdog
+from workers.queue import paths
 
 
 @dataclass(frozen=True)
 class Periodic:
     """Work the clock runs every `every` seconds."""
 
-    func: Callable[..., Any]
+    path: str  # the work's dotted path (see `paths`)
     every: float
 
 
 def periodic(settings: Settings) -> list[Periodic]:
     """What the clock runs, and how often."""
-    from workers.monitor import watch
-    from workers.remediation import jobs as remediation
-    from workers.slack import home, outbox
-
     return [
-        Periodic(watchdog.sweep, settings.sweep_seconds),
-        Periodic(remediation.sweep_due, settings.sweep_seconds),
-        Periodic(outbox.sweep, settings.sweep_seconds / 2),
-        Periodic(watch.cycle, settings.monitor_seconds),
-        Periodic(home.refresh, settings.sweep_seconds),
+        Periodic(paths.WATCHDOG, settings.sweep_seconds),
+        Periodic(paths.SWEEP_DUE, settings.sweep_seconds),
+        Periodic(paths.OUTBOX_SWEEP, settings.sweep_seconds / 2),
+        Periodic(paths.MONITOR_CYCLE, settings.monitor_seconds),
+        Periodic(paths.HOME_REFRESH, settings.sweep_seconds),
     ]

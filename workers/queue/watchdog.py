@@ -12,13 +12,15 @@ from __future__ import annotations
 import logging
 import time
 
+import rq.job
 from rq import Worker, get_current_job
 from rq.exceptions import NoSuchJobError
-from rq.job import Job
 from rq.registry import StartedJobRegistry
 
 from workers.core.settings import Settings
-from workers.queue.queues import all_queues, connection
+from workers.queue.paths import Job
+from workers.queue.queues import all_queues
+from workers.state.connection import connection
 
 log = logging.getLogger("trail_audit.watchdog")
 
@@ -51,7 +53,7 @@ def sweep() -> list[str]:
     return failed
 
 
-def _worker_alive(conn: object, job: Job, stale: float) -> bool:
+def _worker_alive(conn: object, job: rq.job.Job, stale: float) -> bool:
     if not job.worker_name:
         return True  # not yet claimed by a worker: nothing to judge
     worker = Worker.find_by_key(Worker.redis_worker_namespace_prefix + job.worker_name, connection=conn)  # type: ignore[arg-type]

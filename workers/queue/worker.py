@@ -16,8 +16,8 @@ from rq import Worker
 from rq.callbacks import execute_failure_callback
 from rq.exceptions import AbandonedJobError
 
-from workers.audit.accounts import Account, default_account
-from workers.audit.regions import RegionPlan, plan
+from workers.aws.accounts import Account, default_account
+from workers.aws.regions import RegionPlan, plan
 from workers.core import logs
 from workers.core.settings import Settings
 from workers.state import metrics

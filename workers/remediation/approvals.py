@@ -23,10 +23,12 @@ from rq.job import Job
 
 from workers.core.mrkdwn import code, mention
 from workers.core.settings import Settings
+from workers.queue import paths
 from workers.queue.queues import URGENT, queue
 from workers.remediation import auditlog
-from workers.slack import messages as blocks
 from workers.slack import outbox
+from workers.slack.messages.answers import ephemeral
+from workers.slack.messages.prompt import prompt
 from workers.state import keys, machine
 from workers.state.machine import Refused, RequestStatus
 
@@ -175,7 +177,7 @@ def decide(
 
     req.status = to
     state = f":white_check_mark: {made.sentence()}: executing…" if approve else f":no_entry_sign: {made.sentence()}"
-    prompt = blocks.prompt(asdict(req), state)
+    redrawn = prompt(asdict(req), state)
 
     staged: list[str] = []
 
@@ -184,14 +186,14 @@ def decide(
         pipe.hset(keys.request(request_id), "decision", json.dumps(asdict(made)))
         auditlog.stage(pipe, "approved" if approve else "denied", req.id, user, action=req.action)
         if req.prompt_channel:
-            staged.append(outbox.stage(pipe, req.prompt_id(), req.prompt_channel, prompt))
+            staged.append(outbox.stage(pipe, req.prompt_id(), req.prompt_channel, redrawn))
         if not approve and req.channel:
             staged.append(
                 outbox.stage(
                     pipe,
                     f"req-{req.id}-decided",
                     req.channel,
-                    blocks.ephemeral(f"Your request `{req.id}` ({req.action}) was {made.sentence()}."),
+                    ephemeral(f"Your request `{req.id}` ({req.action}) was {made.sentence()}."),
                     user=req.requester,
                     kind="ephemeral",
                 )
@@ -217,7 +219,7 @@ def expire(conn: Redis, req: Request, actor: str | None = None) -> bool:
             pipe,
             req.prompt_id(),
             req.prompt_channel,
-            blocks.prompt(asdict(expired), ":hourglass: expired without a decision"),
+            prompt(asdict(expired), ":hourglass: expired without a decision"),
         )
 
     if not move(conn, req, RequestStatus.EXPIRED, {RequestStatus.PENDING}, then):
@@ -267,10 +269,10 @@ def open_request(conn: Redis, req: Request) -> None:
 
     machine.create_request(conn, req.id, req.doc(), then)
     queue(conn, URGENT).enqueue(  # a person waits for the prompt: never behind a queue of audits
-        "workers.remediation.jobs.prepare",
+        paths.PREPARE,
         req.id,
         job_timeout=120,
-        on_failure=Callback("workers.remediation.jobs.prepare_failed"),
+        on_failure=Callback(paths.PREPARE_FAILED),
     )
 
 
@@ -280,10 +282,10 @@ EXECUTE_TIMEOUT = 120
 def enqueue_execute(conn: Redis, request_id: str) -> Job:
     """Queue an approved request's execution (with the failure callback that reports "state unknown")."""
     return queue(conn, URGENT).enqueue(
-        "workers.remediation.jobs.execute",
+        paths.EXECUTE,
         request_id,
         job_timeout=EXECUTE_TIMEOUT,
-        on_failure=Callback("workers.remediation.jobs.execution_failed"),
+        on_failure=Callback(paths.EXECUTION_FAILED),
     )
 
 

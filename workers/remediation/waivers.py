@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 from redis import Redis
 from redis.client import Pipeline
 
-from workers.audit.findings import WAIVABLE, uid_of
 from workers.core.catalogue import CHECK_SCOPES, GLOBAL
 from workers.core.mrkdwn import escape, mention
+from workers.resources.findings import WAIVABLE, uid_of
 from workers.state import keys
 
 if TYPE_CHECKING:

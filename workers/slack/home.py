@@ -17,11 +17,11 @@ from slack_sdk.errors import SlackApiError
 from workers.core.settings import Settings
 from workers.monitor import alerts
 from workers.monitor.status import status_lines
-from workers.queue.queues import connection
 from workers.remediation import approvals, waivers
 from workers.slack.client import web_client
 from workers.slack.messages.home import home
 from workers.state import keys, metrics
+from workers.state.connection import connection
 
 log = logging.getLogger("trail_audit.home")
 KEEP_USERS = 500  # the newest openers kept current (others get a fresh Home when they open it)

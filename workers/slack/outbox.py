@@ -31,9 +31,11 @@ from slack_sdk.webhook import WebhookClient
 
 from workers.core.mrkdwn import code, escape
 from workers.core.settings import Settings
-from workers.queue.queues import URGENT, connection, queue
-from workers.slack import messages as blocks
+from workers.queue import paths
+from workers.queue.queues import URGENT, queue
+from workers.slack.messages.rollup import report_file
 from workers.state import keys, metrics
+from workers.state.connection import connection
 
 log = logging.getLogger("trail_audit.outbox")
 LEASE = 60.0  # seconds a queued delivery may take before the sweep queues it again
@@ -129,7 +131,7 @@ def kick(conn: Redis, message_ids: Iterable[str]) -> None:
         q = queue(conn, URGENT)
         conn.zadd(keys.OUTBOX_DUE, {m: time.time() + LEASE for m in ids}, xx=True)
         for mid in ids:
-            q.enqueue("workers.slack.outbox.deliver", mid, job_timeout=30, result_ttl=60, failure_ttl=3600)
+            q.enqueue(paths.DELIVER, mid, job_timeout=30, result_ttl=60, failure_ttl=3600)
     except Exception as exc:  # noqa: BLE001 - the sweep delivers it; a kick must never fail its caller
         log.warning("delivery not queued; the sweep will", extra={"error": type(exc).__name__})
 
@@ -263,7 +265,7 @@ def _post(settings: Settings, conn: Redis, message_id: str, rec: dict[str, str])
             raw = conn.get(keys.audit_report(str(body["report"])))
             if raw is None:
                 raise Permanent("the report has expired")
-            name, content = blocks.report_file(json.loads(raw), str(body["format"]))
+            name, content = report_file(json.loads(raw), str(body["format"]))
             _call(client.files_upload_v2, channel=channel, thread_ts=thread_ts, filename=name, title=name,
                   content=content)  # fmt: skip
             return Delivered(None, None)

@@ -17,11 +17,11 @@ from bot.listeners.answers import UNREACHABLE, only_to_clicker
 from workers.core.mrkdwn import mention
 from workers.core.settings import Settings
 from workers.monitor import alerts
-from workers.queue.queues import connection
 from workers.remediation import approvals
 from workers.remediation.approvals import Refused, Request, role_for
-from workers.slack import messages as blocks
 from workers.slack import outbox
+from workers.slack.messages.kit import section
+from workers.state.connection import connection
 
 RESTORE = "restore.last_known_good"
 RESTORABLE = ("open", "acknowledged")
@@ -62,7 +62,7 @@ def _open(conn: Redis, settings: Settings, docs: list[dict[str, Any]], user: str
             conn,
             f"alert-restore-{req.id}",
             alerts.channel_of(settings, docs[0]),
-            {"text": told, "blocks": [blocks.section(told)]},
+            {"text": told, "blocks": [section(told)]},
             thread=alerts.group_id(docs[0]),
         )
     return req

@@ -12,9 +12,9 @@ from slack_sdk import WebClient
 from bot.access import Access
 from bot.listeners.answers import UNREACHABLE, only_to_clicker
 from workers.core.settings import Settings
-from workers.queue.queues import connection
 from workers.remediation import approvals
 from workers.remediation.approvals import Refused, enqueue_execute
+from workers.state.connection import connection
 
 log = logging.getLogger("trail_audit.bot")
 

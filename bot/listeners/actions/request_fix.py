@@ -14,9 +14,9 @@ from slack_sdk.errors import SlackApiError
 from bot.listeners.answers import UNREACHABLE, only_to_clicker
 from workers.core.mrkdwn import code, escape
 from workers.core.settings import Settings
-from workers.queue.queues import connection
 from workers.remediation import fixes
-from workers.slack import messages as blocks
+from workers.slack.messages.prompt import reason_modal
+from workers.state.connection import connection
 
 log = logging.getLogger("trail_audit.bot")
 
@@ -41,7 +41,7 @@ def request_fix(
     channel = (body.get("channel") or {}).get("id")
     meta = json.dumps({"fix": fix_id, "channel": channel})
     try:
-        client.views_open(trigger_id=body["trigger_id"], view=blocks.reason_modal(subject, meta))
+        client.views_open(trigger_id=body["trigger_id"], view=reason_modal(subject, meta))
     except SlackApiError as exc:
         log.warning("reason dialog not opened", extra={"slack_error": exc.response.get("error")})
         only_to_clicker(respond, ":x: The reason dialog could not be opened (Slack said no); click the button again.")

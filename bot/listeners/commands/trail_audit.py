@@ -22,12 +22,15 @@ from workers.core.mrkdwn import channel as channel_link
 from workers.core.mrkdwn import code, escape
 from workers.core.settings import Settings
 from workers.monitor.status import status_lines
-from workers.queue.failures import CALLBACK
-from workers.queue.queues import URGENT, connection, queue
+from workers.queue import paths
+from workers.queue.queues import URGENT, queue
 from workers.remediation import approvals, auditlog
-from workers.slack import messages as blocks
+from workers.slack.messages.answers import ephemeral, usage
+from workers.slack.messages.prompt import reason_modal
+from workers.slack.messages.status import log_entries, status
 from workers.slack.outbox import status_lines as outbox_lines
 from workers.state import keys
+from workers.state.connection import connection
 
 log = logging.getLogger("trail_audit.bot")
 
@@ -38,7 +41,7 @@ def trail_audit(ack: Ack, command: dict[str, Any], context: dict[str, Any], clie
     cmd = parse(command.get("text", ""))
     if cmd.name == "help":
         metrics.command("help", "usage" if cmd.problem else "answered")
-        ack(**blocks.usage(cmd.problem))
+        ack(**usage(cmd.problem))
         return
     if cmd.name == "status":
         answer = _status(settings)
@@ -52,11 +55,11 @@ def trail_audit(ack: Ack, command: dict[str, Any], context: dict[str, Any], clie
         return
     if cmd.name == "log":
         try:
-            ack(**blocks.log_entries(auditlog.newest(connection(settings), cmd.count or 20)))
+            ack(**log_entries(auditlog.newest(connection(settings), cmd.count or 20)))
             metrics.command("log", "answered")
         except RedisError:
             metrics.command("log", "unavailable")
-            ack(**blocks.ephemeral(":x: The audit log (Redis) is unreachable right now."))
+            ack(**ephemeral(":x: The audit log (Redis) is unreachable right now."))
         return
     request = {
         "id": uuid.uuid4().hex,
@@ -69,17 +72,17 @@ def trail_audit(ack: Ack, command: dict[str, Any], context: dict[str, Any], clie
     }
     try:
         queue(connection(settings)).enqueue(
-            "workers.audit.jobs.start_audit",
+            paths.START_AUDIT,
             request,
             job_timeout=120,
-            on_failure=Callback(CALLBACK),
+            on_failure=Callback(paths.FAILED),
             meta={"reply": {"channel": request["channel"], "response_url": request["response_url"], "what": cmd.name}},
         )
     except RedisError as exc:
         metrics.command(cmd.name, "unavailable")
         log.error("cannot queue", extra={"error": type(exc).__name__})
         ack(
-            **blocks.ephemeral(
+            **ephemeral(
                 ":x: trail-audit cannot queue your request right now (its queue is unreachable). "
                 "Nothing was started; please try again in a minute."
             )
@@ -87,7 +90,7 @@ def trail_audit(ack: Ack, command: dict[str, Any], context: dict[str, Any], clie
         return
     metrics.command(cmd.name, "queued")
     what = f"regions {', '.join(cmd.regions)}" if cmd.regions else "every enabled region"
-    ack(**blocks.ephemeral(f":mag: Audit of {what} queued. The report will appear in this channel."))
+    ack(**ephemeral(f":mag: Audit of {what} queued. The report will appear in this channel."))
 
 
 def _request(cmd: Command, command: dict[str, Any], settings: Settings, client: WebClient) -> dict[str, Any]:
@@ -101,29 +104,29 @@ def _request(cmd: Command, command: dict[str, Any], settings: Settings, client: 
                 approvals.RequestStatus.ACTIVE,
                 approvals.RequestStatus.UNKNOWN,
             ) or not req.action.startswith("backout."):
-                return blocks.ephemeral(f"Request `{req.id}` is {req.status.value}, not an active backout.")
+                return ephemeral(f"Request `{req.id}` is {req.status.value}, not an active backout.")
             auditlog.write(conn, "reenable_requested", req.id, user)
-            queue(conn, URGENT).enqueue("workers.remediation.jobs.reenable", req.id, user, job_timeout=40)
-            return blocks.ephemeral(f":arrows_counterclockwise: Restoring `{req.id}` now (no approval needed).")
+            queue(conn, URGENT).enqueue(paths.REENABLE, req.id, user, job_timeout=40)
+            return ephemeral(f":arrows_counterclockwise: Restoring `{req.id}` now (no approval needed).")
         req = from_command(cmd, user, channel, settings)
         if cmd.name == "remediate" and not cmd.reason:
             meta = json.dumps({"command": asdict(cmd), "channel": channel})
-            client.views_open(trigger_id=command["trigger_id"], view=blocks.reason_modal(
+            client.views_open(trigger_id=command["trigger_id"], view=reason_modal(
                 f"*{req.action}* on {code(req.resource)}", meta))  # fmt: skip
-            return blocks.ephemeral("Say why in the dialog; the approval prompt follows.")
+            return ephemeral("Say why in the dialog; the approval prompt follows.")
         approvals.open_request(conn, req)
     except (PlanError, approvals.Refused) as exc:
-        return blocks.usage(str(exc)) if isinstance(exc, PlanError) else blocks.ephemeral(f":no_entry: {exc}")
+        return usage(str(exc)) if isinstance(exc, PlanError) else ephemeral(f":no_entry: {exc}")
     except RedisError:
-        return blocks.ephemeral(":x: trail-audit cannot queue your request right now (Redis is unreachable).")
+        return ephemeral(":x: trail-audit cannot queue your request right now (Redis is unreachable).")
     except SlackApiError as exc:
         log.warning("reason dialog not opened", extra={"slack_error": exc.response.get("error")})
-        return blocks.ephemeral(
+        return ephemeral(
             "The reason dialog could not be opened; give the reason in the command: "
             + escape(f"`/trail-audit remediate {cmd.check} {cmd.resource} <reason>`.")
         )
     where = channel_link(settings.alert_channel) if settings.alert_channel else "the alert channel"
-    return blocks.ephemeral(f"Request `{req.id}` ({req.action}) recorded; its approval prompt will appear in {where}.")
+    return ephemeral(f"Request `{req.id}` ({req.action}) recorded; its approval prompt will appear in {where}.")
 
 
 def _outcome(answer: dict[str, Any], done: str = "recorded") -> str:
@@ -143,6 +146,6 @@ def _status(settings: Settings) -> dict[str, Any]:
         pending = [asdict(r) for r in approvals.pending(conn)]
         active = [asdict(r) for r in approvals.active(conn)]
         watching = status_lines(conn) + outbox_lines(conn)
-        return blocks.status(len(q), workers, json.loads(last) if last else None, pending, active, watching)
+        return status(len(q), workers, json.loads(last) if last else None, pending, active, watching)
     except RedisError:
-        return blocks.ephemeral(":x: The queue (Redis) is unreachable.")
+        return ephemeral(":x: The queue (Redis) is unreachable.")

@@ -9,7 +9,9 @@ from redis.exceptions import RedisError
 from slack_bolt import Ack
 
 from workers.core.settings import Settings
-from workers.queue.queues import URGENT, connection, queue
+from workers.queue import paths
+from workers.queue.queues import URGENT, queue
+from workers.state.connection import connection
 
 log = logging.getLogger("trail_audit.bot")
 
@@ -21,6 +23,6 @@ def app_home_opened(ack: Ack, event: dict[str, Any], context: dict[str, Any]) ->
         return
     settings: Settings = context["settings"]
     try:
-        queue(connection(settings), URGENT).enqueue("workers.slack.home.publish", str(event["user"]), job_timeout=60)
+        queue(connection(settings), URGENT).enqueue(paths.HOME_PUBLISH, str(event["user"]), job_timeout=60)
     except RedisError as exc:  # the tab keeps its last drawing; the next opening tries again
         log.warning("home not queued", extra={"error": type(exc).__name__})

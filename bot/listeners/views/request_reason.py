@@ -14,10 +14,10 @@ from bot.commands import Command
 from bot.requests import from_command, from_fix
 from workers.core.catalogue import PlanError
 from workers.core.settings import Settings
-from workers.queue.queues import connection
 from workers.remediation import approvals
-from workers.slack import messages as blocks
 from workers.slack import outbox
+from workers.slack.messages.answers import ephemeral
+from workers.state.connection import connection
 
 log = logging.getLogger("trail_audit.bot")
 
@@ -52,7 +52,7 @@ def request_reason(
         text = f"Request `{req.id}` ({req.action}) recorded; its approval prompt follows."
         try:
             outbox.send(
-                conn, f"req-{req.id}-recorded", req.channel, blocks.ephemeral(text), user=user, kind="ephemeral"
+                conn, f"req-{req.id}-recorded", req.channel, ephemeral(text), user=user, kind="ephemeral"
             )
         except RedisError:
             log.warning("requester not told", extra={"request": req.id})

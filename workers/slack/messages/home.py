@@ -9,7 +9,7 @@ from collections import Counter
 from typing import Any
 
 from workers.core.mrkdwn import code, escape, mention
-from workers.slack.messages import MAX_HEADER, MAX_SECTION, clip, context, section
+from workers.slack.messages.kit import MAX_HEADER, MAX_SECTION, clip, context, section
 
 MAX_HOME_BLOCKS = 100  # Slack's limit for a Home tab view
 LISTED = 10  # items listed per part (the rest counted)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from workers.audit.accounts import Account
-from workers.audit.awserrors import ApiError
-from workers.audit.inventory import call
+from workers.aws.accounts import Account
+from workers.aws.calls import call
+from workers.aws.errors import ApiError
 from workers.core.catalogue import REGION_NAME, invalid_region_names
 
 __all__ = ["REGION_NAME", "RegionPlan", "invalid_region_names", "plan"]

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
-from workers.audit.accounts import Account
-from workers.audit.awserrors import AWS_ERRORS, ApiError, from_exception
+from workers.aws.accounts import Account
+from workers.aws.errors import AWS_ERRORS, ApiError, from_exception
 
 WATCHED: dict[str, tuple[str, ...]] = {
     "cloudtrail.amazonaws.com": (

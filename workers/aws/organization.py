@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from workers.audit.accounts import Account, AccountError, default_account
-from workers.audit.awserrors import ApiError
-from workers.audit.inventory import paginate
+from workers.aws.accounts import Account, AccountError, assumed_account, default_account
+from workers.aws.calls import paginate
+from workers.aws.errors import ApiError
 from workers.core.settings import Settings
 
 HOME = "us-east-1"  # Organizations answers in us-east-1 (its commercial endpoint)
@@ -109,3 +109,11 @@ def _units_of(settings: Settings, account: str) -> list[str]:
         units.append(child)
     _PARENTS[account] = units
     return units
+
+
+def accounts(settings: Settings) -> list[Account | AccountError]:
+    """Every account to audit: the configured roles and the organization's accounts (`organization.roles`),
+    otherwise the current credentials; an organization that cannot be read is one unreachable entry."""
+    found, error = roles(settings)
+    reached = [assumed_account(settings, arn) if arn else default_account(settings) for arn in found]
+    return reached + ([AccountError("the organization", error)] if error else [])

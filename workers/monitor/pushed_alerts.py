@@ -24,12 +24,11 @@ from typing import Any
 from redis import Redis
 from redis.client import Pipeline
 
-from workers.audit import organization
+from workers.aws import organization
+from workers.aws.event_history import ChangeEvent
 from workers.core.mrkdwn import code, escape
 from workers.core.settings import Settings
-from workers.events import pushed
-from workers.monitor import alerts, drift, tampering
-from workers.monitor.lookup import ChangeEvent
+from workers.monitor import alerts, attribution, pushed, tampering
 from workers.monitor.watch import healed, restore_offer
 from workers.remediation import executed
 from workers.slack import outbox
@@ -118,7 +117,7 @@ def _alerts_for(
     closed: list[tuple[dict[str, Any], ChangeEvent]] = []
     for event in fresh:
         shown = next((d for d in opened if d["field"] not in ("attempt", "event")
-                      and drift.attribute(d, [event]) is not None), None)  # fmt: skip
+                      and attribution.attribute(d, [event]) is not None), None)  # fmt: skip
         if shown is not None:
             if not shown.get("pushed"):
                 shown["pushed"] = True  # the event path announced it (late, or after the poller)
@@ -135,7 +134,7 @@ def _alerts_for(
         if change is not None and change.key not in {d["key"] for d in docs}:
             doc = change.to_dict() | {"key": change.key, "title": change.sentence(), "restorable": True}
             doc |= {"attribution": event.to_dict(), "seen_by": "push", "pushed": True}
-            doc["approved"] = drift.correlate(doc, actions, now - LOOKBACK)
+            doc["approved"] = attribution.correlate(doc, actions, now - LOOKBACK)
             doc["restore"] = restore_offer(doc)
             docs.append(alerts.new(settings, doc))
             continue

@@ -13,8 +13,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from workers.monitor import drift, tampering
-from workers.monitor.lookup import WATCHED, ChangeEvent, parse_event
+from workers.aws.event_history import WATCHED, ChangeEvent, parse_event
+from workers.monitor import tampering
+from workers.resources import watched
 
 DETAIL_TYPE = "AWS API Call via CloudTrail"
 SOURCES = {"aws.cloudtrail": "cloudtrail.amazonaws.com", "aws.config": "config.amazonaws.com"}
@@ -22,7 +23,7 @@ _ACCOUNT = re.compile(r"[0-9]{12}")
 
 # the successful call -> the on/off field it turns off (the poller's regression of the same name), and the call
 # that turns it back on: read from the poller's own tables
-TURNS_OFF = {f.events[0]: (f.kind, f.name) for f in drift.FIELDS.values() if f.name in ("present", "logging",
+TURNS_OFF = {f.events[0]: (f.kind, f.name) for f in watched.FIELDS.values() if f.name in ("present", "logging",
              "recording")}  # fmt: skip
 TURNS_ON = {tampering.UNDO[off][0]: field for off, field in TURNS_OFF.items()}
 _PART = {"trail": "trails", "recorder": "recorders", "channel": "channels"}
@@ -73,7 +74,7 @@ def resource_of(event: ChangeEvent, kind: str, state: dict[str, Any]) -> str | N
     return None
 
 
-def change_of(event: ChangeEvent, state: dict[str, Any]) -> drift.Change | None:
+def change_of(event: ChangeEvent, state: dict[str, Any]) -> watched.Change | None:
     """The regression a successful call made, as the poller would report it, when the last known state holds
     the resource it names (otherwise the call is alerted as an event: see `tampering.event_alerts`).
 
@@ -92,7 +93,7 @@ def change_of(event: ChangeEvent, state: dict[str, Any]) -> drift.Change | None:
     before, after = ("present", "missing") if field == "present" else (True, False)
     if field != "present":
         was[field] = True
-    return drift.Change(event.account, event.region, kind, resource, field, before, after, was)
+    return watched.Change(event.account, event.region, kind, resource, field, before, after, was)
 
 
 def undoes(event: ChangeEvent, alert: dict[str, Any]) -> bool:

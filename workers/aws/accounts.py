@@ -13,7 +13,8 @@ from botocore.client import ClientCreator
 from botocore.config import Config
 from botocore.loaders import Loader
 
-from workers.audit.awserrors import AWS_ERRORS, ApiError, from_exception
+from workers.aws.errors import AWS_ERRORS, ApiError, from_exception
+from workers.core.catalogue import PlanError
 from workers.core.settings import Settings
 
 
@@ -228,19 +229,22 @@ def assumed_account(settings: Settings, role_arn: str) -> Account | AccountError
     return _remember(role_arn, account, settings.account_cache)
 
 
-def accounts(settings: Settings) -> list[Account | AccountError]:
-    """Every account to audit: the configured roles and the organization's accounts (`organization.roles`),
-    otherwise the current credentials; an organization that cannot be read is one unreachable entry."""
-    from workers.audit.organization import roles  # it reads accounts through this module
-
-    found, error = roles(settings)
-    reached = [assumed_account(settings, arn) if arn else default_account(settings) for arn in found]
-    return reached + ([AccountError("the organization", error)] if error else [])
-
-
 def account_label(item: Account | AccountError) -> str:
     """The account id, or for an unreachable account the account id in its role ARN."""
     if isinstance(item, Account):
         return item.id
     parts = item.label.split(":")
     return parts[4] if len(parts) > 4 and parts[4] else item.label
+
+
+def account_for(settings: Settings, role_arn: str | None) -> Account | AccountError:
+    """The account a job works in: the current credentials', or an assumed role's (kept per process)."""
+    return assumed_account(settings, role_arn) if role_arn else default_account(settings)
+
+
+def account_of(settings: Settings, role_arn: str | None) -> Account:
+    """The account a job acts in; raises PlanError (its sentence names the failure) when it cannot be reached."""
+    acct = account_for(settings, role_arn)
+    if isinstance(acct, AccountError):
+        raise PlanError(acct.error.sentence())
+    return acct

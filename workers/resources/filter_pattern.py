@@ -5,7 +5,7 @@ parentheses, quoted or bare names, extra conditions, term patterns (`?StopLoggin
 compare text, the pattern is run on realistic CloudTrail records, one per event name, as CloudTrail writes them
 to CloudWatch Logs (one compact JSON object a log event): the filter counts when it matches all five.
 
-In an account, AWS's own evaluator judges (`logs:TestMetricFilter`, see `workers.audit.inventory`); this module
+In an account, AWS's own evaluator judges (`logs:TestMetricFilter`, see `workers.resources.alarm`); this module
 is the local evaluator used where that call is unavailable, and follows CloudWatch Logs' documented syntax:
 
 - term patterns: every plain term must occur, at least one `?term` when there are any, no `-term`; terms
@@ -28,15 +28,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from workers.resources.filter_json import json_pattern
+from workers.resources.filter_values import PatternError, Test, comparison, regex
+
 CIS_EVENTS = ("CreateTrail", "UpdateTrail", "DeleteTrail", "StartLogging", "StopLogging")
 LOCAL = "local evaluator"
 
 Predicate = Callable[[str], bool]  # over a log event's message
-Test = Callable[[Any], bool]  # over one value (a JSON field, or a space-delimited field)
-
-
-class PatternError(ValueError):
-    """The pattern is not one this evaluator can read."""
 
 
 def sample_event(event_name: str) -> dict[str, Any]:
@@ -106,225 +104,10 @@ def compile_pattern(pattern: str) -> Predicate:
     if not text:
         return lambda _message: True  # the empty pattern matches every event
     if text.startswith("{"):
-        return _json_pattern(text)
+        return json_pattern(text)
     if text.startswith("["):
         return _delimited_pattern(text)
     return _term_pattern(text)
-
-
-# --- values: literals, edge wildcards, regular expressions -------------------------------------------------
-
-_REGEX_ALLOWED = re.compile(r"[A-Za-z0-9:_#=@/;,\-^$?\[\]{}|\\*+. ]*")
-
-
-def regex(body: str) -> re.Pattern[str]:
-    """A `%...%` regular expression, refused when it uses what CloudWatch Logs does not support."""
-    if not body:
-        raise PatternError("an empty regular expression")
-    if not _REGEX_ALLOWED.fullmatch(body):
-        bad = next(c for c in body if not _REGEX_ALLOWED.fullmatch(c))
-        raise PatternError(f"a regular expression with {bad!r}, which CloudWatch Logs does not support")
-    try:
-        return re.compile(body)
-    except re.error as exc:
-        raise PatternError(f"a regular expression that does not compile ({exc})") from None
-
-
-def text_test(value: str, quoted: bool) -> Callable[[str], bool]:
-    """How a string value matches: `%re%`, a `*` at the start and/or end, or exactly."""
-    if not quoted and len(value) >= 2 and value.startswith("%") and value.endswith("%"):
-        compiled = regex(value[1:-1])
-        return lambda actual: compiled.search(actual) is not None
-    if value == "*":
-        return lambda actual: True
-    head, tail = value.startswith("*"), value.endswith("*") and len(value) > 1
-    core = value[1 if head else 0 : len(value) - 1 if tail else len(value)]
-    if head and tail:
-        return lambda actual: core in actual
-    if head:
-        return lambda actual: actual.endswith(core)
-    if tail:
-        return lambda actual: actual.startswith(core)
-    return lambda actual: actual == value
-
-
-# --- JSON patterns ------------------------------------------------------------------------------------------
-
-_TOKEN = re.compile(
-    r"""\s*(?:
-        (?P<op>&&|\|\||!=|>=|<=|=|>|<|\(|\)|\{|\})
-      | (?P<str>"(?:[^"\\]|\\.)*")
-      | (?P<sel>\$(?:\.[A-Za-z0-9_@\-]+|\[\d+\])+)
-      | (?P<re>%[^%]+%)
-      | (?P<word>[^\s()&|=!<>{}"]+)
-    )""",
-    re.VERBOSE,
-)
-_MISSING = object()
-
-
-def _tokenize(text: str) -> list[tuple[str, str]]:
-    tokens: list[tuple[str, str]] = []
-    pos = 0
-    while text[pos:].strip():
-        m = _TOKEN.match(text, pos)
-        if m is None or m.end() == pos:
-            raise PatternError(f"cannot read the pattern at {text[pos : pos + 20]!r}")
-        kind = m.lastgroup or ""
-        tokens.append((kind, m.group(kind)))
-        pos = m.end()
-    return tokens
-
-
-def _json_pattern(text: str) -> Predicate:
-    test = _JsonParser(_tokenize(text)).parse()
-
-    def predicate(line: str) -> bool:
-        try:
-            record = json.loads(line)
-        except ValueError:
-            return False  # a JSON pattern matches JSON log events only
-        return test(record)
-
-    return predicate
-
-
-class _JsonParser:
-    def __init__(self, tokens: list[tuple[str, str]]) -> None:
-        self.tokens = tokens
-        self.pos = 0
-
-    def parse(self) -> Test:
-        self._expect("{")
-        test = self._or()
-        self._expect("}")
-        if self.pos != len(self.tokens):
-            raise PatternError("text after the closing brace")
-        return test
-
-    def _peek(self) -> str | None:
-        return self.tokens[self.pos][1] if self.pos < len(self.tokens) else None
-
-    def _next(self) -> tuple[str, str]:
-        if self.pos >= len(self.tokens):
-            raise PatternError("the pattern ends too early")
-        token = self.tokens[self.pos]
-        self.pos += 1
-        return token
-
-    def _expect(self, value: str) -> None:
-        kind, got = self._next()
-        if got != value or kind != "op":
-            raise PatternError(f"expected {value!r}, found {got!r}")
-
-    def _or(self) -> Test:
-        parts = [self._and()]
-        while self._peek() == "||":
-            self.pos += 1
-            parts.append(self._and())
-        return parts[0] if len(parts) == 1 else (lambda e: any(p(e) for p in parts))
-
-    def _and(self) -> Test:
-        parts = [self._atom()]
-        while self._peek() == "&&":
-            self.pos += 1
-            parts.append(self._atom())
-        return parts[0] if len(parts) == 1 else (lambda e: all(p(e) for p in parts))
-
-    def _atom(self) -> Test:
-        if self._peek() == "(":
-            self.pos += 1
-            inner = self._or()
-            self._expect(")")
-            return inner
-        kind, selector = self._next()
-        if kind != "sel":
-            raise PatternError(f"expected a $.field selector, found {selector!r}")
-        path = _path(selector)
-        kind, op = self._next()
-        if kind == "word" and op.upper() in {"IS", "NOT"}:
-            return self._keyword(path, op.upper())
-        if kind != "op" or op not in {"=", "!=", ">", "<", ">=", "<="}:
-            raise PatternError(f"expected a comparison after {selector}, found {op!r}")
-        kind, raw = self._next()
-        if kind not in {"str", "word", "re"}:
-            raise PatternError(f"expected a value after {selector} {op}, found {raw!r}")
-        value = json.loads(raw) if kind == "str" else raw
-        test = _comparison(op, str(value), quoted=kind == "str")
-        return lambda e: test(_lookup(e, path))
-
-    def _keyword(self, path: list[str | int], first: str) -> Test:
-        _, word = self._next()
-        word = word.upper()
-        if first == "NOT" and word == "EXISTS":
-            return lambda e: _lookup(e, path) is _MISSING
-        if first == "IS" and word in {"TRUE", "FALSE"}:
-            wanted = word == "TRUE"
-            return lambda e: _lookup(e, path) is wanted
-        if first == "IS" and word == "NULL":
-            return lambda e: _lookup(e, path) is None
-        raise PatternError(f"unknown keyword {first} {word}")
-
-
-def _path(selector: str) -> list[str | int]:
-    parts: list[str | int] = []
-    for name, index in re.findall(r"\.([A-Za-z0-9_@\-]+)|\[(\d+)\]", selector):
-        parts.append(int(index) if index else name)
-    return parts
-
-
-def _lookup(event: Any, path: list[str | int]) -> Any:
-    node = event
-    for part in path:
-        try:
-            node = node[part]  # a dict key, or a list index from "[n]"
-        except (KeyError, IndexError, TypeError):
-            return _MISSING
-    return node
-
-
-def _comparison(op: str, value: str, quoted: bool) -> Test:
-    """A test of one field's value (a JSON value, or a space-delimited field's text)."""
-    if op in {"=", "!="}:
-        equal = _equality(value, quoted)
-        if op == "=":
-            return lambda actual: actual is not _MISSING and equal(actual)
-        return lambda actual: actual is not _MISSING and not equal(actual)
-    try:
-        number = float(value)
-    except ValueError:
-        raise PatternError(f"{op} needs a number, found {value!r}") from None
-
-    def numeric(actual: Any) -> bool:
-        if isinstance(actual, str):
-            try:
-                actual = float(actual)
-            except ValueError:
-                return False
-        if not isinstance(actual, int | float) or isinstance(actual, bool):
-            return False
-        return {">": actual > number, "<": actual < number, ">=": actual >= number, "<=": actual <= number}[op]
-
-    return numeric
-
-
-def _equality(value: str, quoted: bool) -> Test:
-    text = text_test(value, quoted)
-    try:
-        number: float | None = float(value) if not quoted else None
-    except ValueError:
-        number = None
-
-    def equal(actual: Any) -> bool:
-        if isinstance(actual, dict | list) or actual is None:
-            return False
-        if isinstance(actual, bool):
-            return value.lower() == str(actual).lower()
-        if isinstance(actual, int | float):
-            return number is not None and float(actual) == number
-        return text(str(actual))
-
-    return equal
 
 
 # --- space-delimited patterns ---------------------------------------------------------------------------------
@@ -397,7 +180,7 @@ def _field_spec(part: str) -> Test | None:
                 raise PatternError(f"cannot read the field {spec!r}")
             _, op, raw = m.groups()
             quoted = raw.startswith('"')
-            tests.append(_comparison(op, json.loads(raw) if quoted else raw, quoted))
+            tests.append(comparison(op, json.loads(raw) if quoted else raw, quoted))
         alternatives.append(tests)
     return lambda field: any(all(t(field) for t in tests) for tests in alternatives)
 

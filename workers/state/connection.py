@@ -1,0 +1,12 @@
+"""The one Redis connection factory every process uses (web, worker, clock, events consumer, CLI)."""
+
+from __future__ import annotations
+
+from redis import Redis
+
+from workers.core.settings import Settings
+
+
+def connection(settings: Settings) -> Redis:
+    """A Redis client that fails fast when Redis is down, so a slash command can still be answered in time."""
+    return Redis.from_url(settings.redis_url, socket_connect_timeout=1.0, socket_timeout=5.0, health_check_interval=10)
