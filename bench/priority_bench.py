@@ -37,8 +37,8 @@ from demo.slack_standin import SlackStandIn
 from demo.stack import Stack
 from workers.queue import paths
 from workers.queue.queues import queue
-from workers.remediation import approvals, auditlog
-from workers.state import keys
+from workers.remediation import approvals
+from workers.state import auditlog, keys
 
 ALERTS = "C0ALERTS"
 SECRET = "bench"

@@ -26,10 +26,10 @@ from bot.commands import parse
 from workers.core.mrkdwn import channel as channel_link
 from workers.core.settings import Settings
 from workers.monitor import alerts
-from workers.remediation import approvals, fixes
+from workers.remediation import approvals
 from workers.slack import outbox
 from workers.slack.messages.answers import ephemeral
-from workers.state import keys, quota
+from workers.state import fix_offers, keys, quota
 from workers.state.connection import connection
 
 log = logging.getLogger("trail_audit.bot")
@@ -307,7 +307,7 @@ def _message_of(conn: Redis, who: Caller) -> tuple[str | None, str | None]:
         found = audit.isalnum() and len(audit) <= 32 and conn.exists(keys.audit_report(audit))
         return (outbox.report_id(audit) if found else None), None
     if who.action == "request_fix":
-        fix = fixes.recall(conn, who.value)
+        fix = fix_offers.recall(conn, who.value)
         return (fix.get("message") if fix else None), (fix.get("channel") if fix else None)
     return None, None
 

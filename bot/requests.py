@@ -8,10 +8,11 @@ from redis import Redis
 
 from bot.commands import Command
 from workers.core.catalogue import CHECK_SCOPES, GLOBAL, PlanError, fix_for, invalid_region_names
+from workers.core.ids import new_id
 from workers.core.mrkdwn import code
 from workers.core.settings import Settings
-from workers.remediation import approvals, fixes
 from workers.remediation.approvals import Request, role_for
+from workers.state import fix_offers
 
 
 def from_command(cmd: Command, user: str, channel: str | None, settings: Settings) -> Request:
@@ -25,7 +26,7 @@ def from_command(cmd: Command, user: str, channel: str | None, settings: Setting
     resource = cmd.resource or ""
     region, account = _where(check, resource, settings, "fixed")
     return Request(
-        id=approvals.new_id(),
+        id=new_id(),
         action=action,
         requester=user,
         reason=cmd.reason or "",
@@ -46,7 +47,7 @@ def _waive(cmd: Command, user: str, channel: str | None, settings: Settings) -> 
         raise PlanError(f"A waiver lasts at most {settings.waiver_max_days} days (TRAIL_AUDIT_WAIVER_MAX_DAYS).")
     resource = cmd.resource or ""
     region, account = _where(check, resource, settings, "judged")
-    return Request(id=approvals.new_id(), action="waiver.accept", requester=user, reason=cmd.reason or "",
+    return Request(id=new_id(), action="waiver.accept", requester=user, reason=cmd.reason or "",
                    account=account, region=region, resource=resource, check=check, channel=channel,
                    minutes=days * 24 * 60, role_arn=role_for(settings, account or None))  # fmt: skip
 
@@ -77,7 +78,7 @@ def _backout(cmd: Command, user: str, channel: str | None, settings: Settings) -
     resource = region if recorder else (cmd.resource or "")
     account = resource.split(":")[4] if resource.startswith("arn:") and resource.count(":") >= 5 else ""
     return Request(
-        id=approvals.new_id(),
+        id=new_id(),
         action="backout.recorder_off" if recorder else "backout.management_events_off",
         requester=user,
         reason=cmd.reason or "",
@@ -92,11 +93,11 @@ def _backout(cmd: Command, user: str, channel: str | None, settings: Settings) -
 
 def from_fix(conn: Redis, fix_id: str, user: str, channel: str | None, reason: str) -> Request:
     """The request behind a report's button; raises PlanError when the id is unknown or expired."""
-    fix = fixes.recall(conn, fix_id)
+    fix = fix_offers.recall(conn, fix_id)
     if fix is None:
         raise PlanError("This report's fix button has expired or is not valid: run `/trail-audit` again.")
     return Request(
-        id=approvals.new_id(),
+        id=new_id(),
         action=fix["remediation"],
         requester=user,
         reason=reason,

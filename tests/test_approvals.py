@@ -12,14 +12,15 @@ from redis import Redis as RedisClient
 from rq import Queue
 
 from demo.slack_standin import SlackStandIn
+from workers.core.ids import new_id
 from workers.core.settings import Settings
 from workers.queue import paths
 from workers.queue.queues import URGENT
-from workers.remediation import approvals, auditlog
+from workers.remediation import approvals
 from workers.remediation.approvals import Refused, Request, RequestStatus
 from workers.remediation.backouts import sweep_due
 from workers.slack import outbox
-from workers.state import machine
+from workers.state import auditlog, machine
 
 APPROVERS = ["U0BOB", "U0CAROL", "S0SECOPS"]
 
@@ -37,7 +38,7 @@ def conn(server: str) -> RedisClient:
 
 
 def pending_request(conn: RedisClient, minutes: float = 30) -> Request:
-    req = Request(id=approvals.new_id(), action="cloudtrail.start_logging", requester="U0ALICE", reason="stopped",
+    req = Request(id=new_id(), action="cloudtrail.start_logging", requester="U0ALICE", reason="stopped",
                   account="123456789012", region="us-east-1", resource="arn:aws:cloudtrail:us-east-1:1:trail/x",
                   expires=time.time() + minutes * 60, prompt_channel="C0ALERTS")  # fmt: skip
     machine.create_request(conn, req.id, req.doc())

@@ -23,8 +23,8 @@ from workers.aws.accounts import Account, default_account
 from workers.aws.event_history import recent_writes
 from workers.core.settings import Settings
 from workers.monitor import attribution
-from workers.monitor.ratelimit import RedisLimiter
 from workers.resources import actions, recorder, watched
+from workers.state.rate_limit import RedisLimiter
 
 NOW = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)
 MANAGEMENT = f"arn:aws:cloudtrail:{HOME}:{ACCOUNT}:trail/management"

@@ -108,8 +108,8 @@ def test_bot_not_in_channel_falls_back_to_response_url(stack: dict[str, Any]) ->
 
 
 def test_status_and_log_answer_from_server_side_state(stack: dict[str, Any]) -> None:
-    from workers.remediation import approvals, auditlog
-    from workers.state import machine
+    from workers.remediation import approvals
+    from workers.state import auditlog, machine
 
     conn = RedisClient.from_url(stack["redis"].url)
     req = approvals.Request(id="c0ffee00", action="config.start_recorder", requester="U0ALICE", reason="r",

@@ -18,7 +18,8 @@ from demo.signing import action_body, post, slash_body, view_body
 from demo.slack_standin import Call, SlackStandIn
 from demo.stack import Stack
 from tests.waiting import wait_until
-from workers.remediation import approvals, auditlog
+from workers.remediation import approvals
+from workers.state import auditlog
 
 pytestmark = pytest.mark.e2e
 SECRET = "e2e-signing-secret"

@@ -45,8 +45,8 @@ from tests.test_e2e_approvals import (
 )
 from tests.waiting import wait_until
 from workers.monitor import alerts
-from workers.remediation import approvals, auditlog
-from workers.state import keys
+from workers.remediation import approvals
+from workers.state import auditlog, keys
 
 pytestmark = pytest.mark.e2e
 S = approvals.RequestStatus

@@ -14,13 +14,13 @@ import pytest
 from demo.fake_account import ACCOUNT, CONFIG_ROLE, HOME, LOG_GROUP, FakeAccount, compliant
 from demo.servers import Moto
 from tests.faults import Faults
-from workers.audit.engine import recheck
 from workers.aws.accounts import Account, default_account
 from workers.aws.errors import iam_action
 from workers.core.catalogue import PlanError
 from workers.core.settings import Settings
 from workers.resources import actions
 from workers.resources.findings import GLOBAL, Status
+from workers.resources.recheck import recheck
 from workers.resources.recorder import TRAIL_TYPE
 from workers.resources.selectors import MANAGEMENT_ALL
 
@@ -55,7 +55,7 @@ def fix_twice(action: str, settings: Settings, region: str, resource: str, state
 
 
 def passes(settings: Settings, check: str, region: str, resource: str) -> None:
-    finding = recheck(settings, ACCOUNT, check, region, resource)
+    finding = recheck(account(settings), settings, check, region, resource)
     assert finding is not None and finding.status is Status.PASS, finding
 
 
@@ -195,8 +195,7 @@ def test_backout_then_reenable_restores_selectors_exactly(acct: FakeAccount, set
     a = account(settings)
     plan = actions.plan("backout.management_events_off", a, HOME, arn, settings)
     assert all(r["ok"] for r in actions.execute(a, plan))
-    off = recheck(settings.model_copy(update={"regions": [HOME]}), ACCOUNT, "cloudtrail.trail_management_events",
-                  HOME, arn)  # fmt: skip
+    off = recheck(a, settings.model_copy(update={"regions": [HOME]}), "cloudtrail.trail_management_events", HOME, arn)
     assert off is not None and off.status is Status.FAIL
     assert plan.snapshot is not None
     assert all(r["ok"] for r in actions.execute(a, actions.reenable(plan.snapshot)))
@@ -257,8 +256,8 @@ def test_a_failed_reenable_keeps_the_backout_and_tries_again(
 
     from demo.servers import start_redis
     from demo.slack_standin import SlackStandIn
-    from workers.remediation import approvals, auditlog, backouts
-    from workers.state import keys
+    from workers.remediation import approvals, backouts
+    from workers.state import auditlog, keys
 
     arn = acct.trail("app", multi_region=False)
     FakeAccount().client("cloudtrail").put_event_selectors(

@@ -22,9 +22,9 @@ from workers.aws.accounts import Account, default_account
 from workers.aws.event_history import LOOKUP_ATTEMPTS, ChangeEvent, parse_event
 from workers.core.settings import Settings
 from workers.monitor import alerts, tampering, watch
-from workers.monitor.ratelimit import RedisLimiter
 from workers.slack import outbox
 from workers.state import keys
+from workers.state.rate_limit import RedisLimiter
 
 MANAGEMENT = f"arn:aws:cloudtrail:{HOME}:{ACCOUNT}:trail/management"
 

@@ -21,12 +21,13 @@ from demo.slack_standin import SlackStandIn
 from workers import cli
 from workers.core.settings import Settings
 from workers.queue.queues import QUEUES, queue
-from workers.remediation import approvals, waivers
+from workers.remediation import approvals
 from workers.remediation.backouts import sweep_due
 from workers.resources.findings import Finding
 from workers.slack import outbox
 from workers.slack.messages.report import report
 from workers.state import keys
+from workers.state.waivers import in_force
 
 
 @pytest.mark.parametrize(
@@ -123,4 +124,4 @@ def test_a_waiver_is_approved_shown_honoured_and_expires(
              and "ended" in c.params["text"]]  # fmt: skip
     assert len(ended) == len(requests) and all(c.params.get("thread_ts") for c in ended)
     assert all(approvals.load(conn, rid).status is approvals.RequestStatus.EXPIRED for rid in requests)
-    assert waivers.in_force(conn) == {} and audit(["--format", "json"])[0] == 1  # counted again
+    assert in_force(conn) == {} and audit(["--format", "json"])[0] == 1  # counted again

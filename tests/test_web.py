@@ -177,12 +177,12 @@ def test_fuzz_command_texts_get_an_answer(app: App, text: str, redis_url: str) -
 
 
 def test_request_fix_when_the_dialog_cannot_open_says_so(app: App, slack: SlackStandIn, redis_url: str) -> None:
-    from workers.remediation import fixes
+    from workers.state import fix_offers
 
     conn = Redis.from_url(redis_url)
     finding = {"check": "cloudtrail.trail_logging", "account": "1", "region": "us-east-1", "resource": "t",
                "remediation": "cloudtrail.start_logging"}  # fmt: skip
-    fix = fixes.remember(conn, finding, None, "audit-x", "C0AUDIT")
+    fix = fix_offers.remember(conn, finding, None, "audit-x", "C0AUDIT")
     slack.scripted["views.open"] = [{"error": "expired_trigger_id"}]
     body = action_body("request_fix", fix, "U0ALICE", "C0AUDIT", "5.5", slack.response_url("fix"))
     assert call(app, body.encode(), signed(body))[0] == 200
@@ -372,9 +372,9 @@ def test_the_home_tab_is_drawn_on_opening_for_operators_and_kept_current(
 ) -> None:
     from rq import SimpleWorker
 
+    from workers import app_home as home
     from workers.monitor.alerts import raise_alert
     from workers.queue.queues import QUEUES, queue
-    from workers.slack import home
 
     app = fresh_app(monkeypatch, redis_url, slack, TRAIL_AUDIT_OPERATORS="U0ALICE")
     conn = Redis.from_url(redis_url)

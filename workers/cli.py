@@ -108,7 +108,7 @@ def _audit(settings: Settings, args: argparse.Namespace, out: IO[str], err: IO[s
     waived = _waivers(settings, err)
     doc = result.to_dict()
     if waived:
-        from workers.remediation.waivers import annotate
+        from workers.resources.findings import annotate
 
         annotate(doc["findings"], waived)
     status = exit_status(result.findings, [f.uid for f, d in zip(result.findings, doc["findings"], strict=True)
@@ -141,7 +141,7 @@ def _waivers(settings: Settings, err: IO[str]) -> dict[str, dict[str, Any]]:
     from redis import Redis
     from redis.exceptions import RedisError
 
-    from workers.remediation.waivers import in_force
+    from workers.state.waivers import in_force
 
     try:
         return in_force(Redis.from_url(settings.redis_url, socket_timeout=3, socket_connect_timeout=3))

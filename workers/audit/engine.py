@@ -21,7 +21,7 @@ from workers.aws.organization import accounts
 from workers.aws.regions import RegionPlan, plan
 from workers.core.settings import Settings
 from workers.resources.facts import AccountFacts, RegionFacts
-from workers.resources.findings import GLOBAL, Finding, exit_status, overall, sort_key
+from workers.resources.findings import Finding, exit_status, overall, sort_key
 from workers.resources.gather import collect_region
 from workers.resources.verdicts import evaluate, unreachable_account
 
@@ -189,13 +189,3 @@ def _events(settings: Settings, units: list[Unit], hours: int) -> event_history.
                 found.extend(answer)
     found.sort(key=lambda e: e.time, reverse=True)
     return event_history.EventsReport(hours, found, errors)
-
-
-def recheck(settings: Settings, account: str, check_id: str, region: str, resource: str) -> Finding | None:
-    """The finding of one check on one resource, audited afresh (after a fix, or when its state is unknown)."""
-    regions = None if region == GLOBAL else [region]
-    result = run_audit(settings, regions=regions)
-    for f in result.findings:
-        if f.account == account and f.check == check_id and (f.resource == resource or region == GLOBAL):
-            return f
-    return None

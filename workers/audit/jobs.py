@@ -30,17 +30,17 @@ from workers.core.settings import Settings
 from workers.queue import paths
 from workers.queue.failures import reply_meta
 from workers.queue.queues import FINISH_TIMEOUT, REGION_TIMEOUT, queue
-from workers.remediation import fixes, waivers
 from workers.resources.facts import RegionFacts
-from workers.resources.findings import sort_key
+from workers.resources.findings import annotate, sort_key
 from workers.resources.gather import collect_region
 from workers.resources.verdicts import unreachable_account
 from workers.slack import outbox
 from workers.slack.messages.answers import failed, progress
 from workers.slack.messages.report import events, report, shown_status
 from workers.slack.messages.rollup import ROLLUP_ACCOUNTS
-from workers.state import keys
+from workers.state import fix_offers, keys
 from workers.state.connection import connection
+from workers.state.waivers import in_force
 
 log = logging.getLogger("trail_audit.jobs")
 ACCOUNTS_PER_JOB = 10  # beyond this many accounts, an audit is fanned out by batches of accounts
@@ -318,10 +318,10 @@ def finish_audit(audit_id: str, job_ids: list[str]) -> dict[str, Any]:
             "regions": sorted({r for t in state["targets"] for r in t["enabled"] + t["skipped"]}),
         },
     }
-    waivers.annotate(doc["findings"], waivers.in_force(conn))
+    annotate(doc["findings"], in_force(conn))
     roles = {t["label"]: t["role_arn"] for t in state["targets"]}
     fix_ids = {
-        i: fixes.remember(conn, f, roles.get(f["account"]), mid, request["channel"])
+        i: fix_offers.remember(conn, f, roles.get(f["account"]), mid, request["channel"])
         for i, f in enumerate(doc["findings"])
         if f["status"] == "FAIL" and f.get("remediation")
     }

@@ -20,6 +20,7 @@ from workers.aws.organization import accounts
 from workers.core.settings import Settings
 from workers.export.asff import exported, to_asff
 from workers.resources.findings import WAIVABLE, Finding
+from workers.state.waivers import in_force
 
 BATCH = 100  # findings per BatchImportFindings call: the API's most
 IDS_PER_LOOKUP = 20  # finding ids per GetFindings filter
@@ -77,7 +78,6 @@ def export_report(audit_id: str) -> dict[str, Any]:
     """RQ job (TRAIL_AUDIT_SECURITYHUB_EXPORT): import a finished Slack audit's findings, waivers honoured,
     and say in the report's thread what was imported and what failed."""
     from workers.core.mrkdwn import escape
-    from workers.remediation import waivers
     from workers.slack import outbox
     from workers.slack.messages.kit import clip, section
     from workers.state import keys
@@ -89,7 +89,7 @@ def export_report(audit_id: str) -> dict[str, Any]:
     if raw is None:
         raise RuntimeError("the audit's report is gone from Redis (expired)")
     doc = json.loads(raw)
-    done = export(settings, [Finding.from_dict(f) for f in doc["findings"]], waivers.in_force(conn))
+    done = export(settings, [Finding.from_dict(f) for f in doc["findings"]], in_force(conn))
     text = (
         f":inbox_tray: Security Hub: {sum(done.imported.values())} findings imported into {len(done.imported)} accounts"
     )

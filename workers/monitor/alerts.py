@@ -17,13 +17,12 @@ from typing import Any
 from redis import Redis
 from redis.client import Pipeline
 
+from workers.core.ids import new_id
 from workers.core.mrkdwn import mention
 from workers.core.settings import Settings
-from workers.remediation import auditlog
-from workers.remediation.approvals import new_id
 from workers.slack import outbox
 from workers.slack.messages.alert import alert_group, recovery, repost
-from workers.state import keys, machine, metrics
+from workers.state import auditlog, keys, machine, metrics
 from workers.state.machine import AlertStatus, Refused
 
 __all__ = ["AlertStatus", "Refused"]

@@ -30,9 +30,8 @@ from workers.core.mrkdwn import code, escape
 from workers.core.settings import Settings
 from workers.monitor import alerts, attribution, pushed, tampering
 from workers.monitor.watch import healed, restore_offer
-from workers.remediation import executed
 from workers.slack import outbox
-from workers.state import keys
+from workers.state import executed_actions, keys
 from workers.state.machine import Refused
 
 LOOKBACK = 3600  # seconds of trail-audit's own approved actions that may explain a call
@@ -59,7 +58,7 @@ def _record_place(conn: Redis, settings: Settings, account: str, region: str, ev
             return
         now = time.time()
         state = _state(pipe, account, region)
-        actions = executed.since(pipe, now - LOOKBACK)
+        actions = executed_actions.since(pipe, now - LOOKBACK)
         opened = alerts.open_alerts(pipe, account, region)
         docs, enriched, closed = _alerts_for(settings, account, region, fresh, state, actions, opened, now)
         for doc in docs:

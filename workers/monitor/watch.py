@@ -29,17 +29,16 @@ from workers.core.catalogue import PlanError
 from workers.core.mrkdwn import code, escape, mention
 from workers.core.settings import Settings
 from workers.monitor import alerts, attribution, tampering
-from workers.monitor.ratelimit import RedisLimiter
 from workers.monitor.status import status_lines  # noqa: F401 - its old place
 from workers.queue import paths
 from workers.queue.queues import MONITOR, queue
-from workers.remediation import executed
 from workers.resources import actions, watched
 from workers.slack import outbox
 from workers.slack.messages.kit import clip, section
-from workers.state import keys
+from workers.state import executed_actions, keys
 from workers.state.connection import connection
 from workers.state.machine import AlertStatus
+from workers.state.rate_limit import RedisLimiter
 
 log = logging.getLogger("trail_audit.monitor")
 LAST = keys.MONITOR_LAST
@@ -225,7 +224,7 @@ def _watch_region(
         )
     since = previous["at"] if previous else now
     watching_since = previous.get("since", previous["at"]) if previous else now
-    actions = executed.since(conn, since - 5)
+    actions = executed_actions.since(conn, since - 5)
     used: set[str] = set()
     docs = []
     upgrades: list[tuple[dict[str, Any], dict[str, Any]]] = []

@@ -28,8 +28,8 @@ MONITOR_CYCLE = "workers.monitor.watch.cycle"
 WATCH_ACCOUNT = "workers.monitor.watch.watch_account"
 DELIVER = "workers.slack.outbox.deliver"
 OUTBOX_SWEEP = "workers.slack.outbox.sweep"
-HOME_PUBLISH = "workers.slack.home.publish"
-HOME_REFRESH = "workers.slack.home.refresh"
+HOME_PUBLISH = "workers.app_home.publish"
+HOME_REFRESH = "workers.app_home.refresh"
 WATCHDOG = "workers.queue.watchdog.sweep"
 FAILED = "workers.slack.failed_jobs.report"  # the failure callback of every job that owns a Slack message
 
@@ -57,6 +57,8 @@ ALIASES = {
     "workers.remediation.jobs.recheck_request": RECHECK,
     "workers.remediation.jobs.reenable": REENABLE,
     "workers.remediation.jobs.sweep_due": SWEEP_DUE,
+    "workers.slack.home.publish": HOME_PUBLISH,
+    "workers.slack.home.refresh": HOME_REFRESH,
 }
 
 

@@ -10,7 +10,6 @@ configured approvers (user ids, or members of a user group) decide.
 from __future__ import annotations
 
 import json
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -25,11 +24,10 @@ from workers.core.mrkdwn import code, mention
 from workers.core.settings import Settings
 from workers.queue import paths
 from workers.queue.queues import URGENT, queue
-from workers.remediation import auditlog
 from workers.slack import outbox
 from workers.slack.messages.answers import ephemeral
 from workers.slack.messages.prompt import prompt
-from workers.state import keys, machine
+from workers.state import auditlog, keys, machine
 from workers.state.machine import Refused, RequestStatus
 
 __all__ = ["Decision", "Refused", "Request", "RequestStatus"]
@@ -90,11 +88,6 @@ class Decision:
         """`approved by <@U1> at 14:03 UTC`."""
         verb = "approved" if self.approved else "denied"
         return f"{verb} by {mention(self.user)} at {time.strftime('%H:%M:%S UTC', time.gmtime(self.at))}"
-
-
-def new_id() -> str:
-    """An opaque, unguessable request id."""
-    return secrets.token_hex(8)
 
 
 def load(conn: Redis, request_id: str) -> Request:

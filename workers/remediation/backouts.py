@@ -20,7 +20,7 @@ from workers.core.mrkdwn import mention
 from workers.core.settings import Settings
 from workers.queue import paths
 from workers.queue.queues import MONITOR, URGENT, queue
-from workers.remediation import approvals, auditlog, waivers
+from workers.remediation import approvals
 from workers.remediation.approvals import Request, enqueue_execute
 from workers.remediation.execution import mark_unknown
 from workers.remediation.steps import (
@@ -39,7 +39,8 @@ from workers.resources import actions
 from workers.slack import outbox
 from workers.slack.messages.kit import section
 from workers.slack.messages.prompt import outcome
-from workers.state import deadlines
+from workers.state import auditlog, deadlines
+from workers.state.waivers import due
 
 RESTORABLE = {S.ACTIVE, S.UNKNOWN, S.EXECUTING}
 
@@ -134,7 +135,7 @@ def sweep_due() -> dict[str, int]:
         for req in approvals.pending(conn)
         if req.status is S.PENDING and now > req.expires and approvals.expire(conn, req)
     )
-    ended = sum(1 for rid in waivers.due(conn, now) if end_waiver(conn, rid))
+    ended = sum(1 for rid in due(conn, now) if end_waiver(conn, rid))
     if fired or reminded or expired or ended:
         log.info("sweep", extra={"fired": fired, "reminded": reminded, "expired": expired, "waivers_ended": ended})
     return {"fired": fired, "reminded": reminded, "expired": expired, "waivers_ended": ended}

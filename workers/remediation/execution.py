@@ -23,7 +23,7 @@ from workers.core.mrkdwn import escape
 from workers.queue import paths
 from workers.queue.failures import reason as failure_reason
 from workers.queue.queues import MONITOR, queue
-from workers.remediation import approvals, auditlog, waivers
+from workers.remediation import approvals, waivers
 from workers.remediation.approvals import Request, RequestStatus
 from workers.remediation.planning import current_plan
 from workers.remediation.steps import (
@@ -43,7 +43,7 @@ from workers.resources import actions
 from workers.slack import outbox
 from workers.slack.messages.kit import clip, section
 from workers.slack.messages.prompt import outcome, recheck_result
-from workers.state import deadlines
+from workers.state import auditlog, deadlines
 
 
 def execute(request_id: str) -> str:

@@ -24,7 +24,7 @@ from workers.core.catalogue import PlanError
 from workers.core.mrkdwn import channel, code
 from workers.core.settings import Settings
 from workers.queue.failures import reason as failure_reason
-from workers.remediation import approvals, auditlog
+from workers.remediation import approvals
 from workers.remediation.approvals import Request
 from workers.remediation.steps import S, commit, env, tell
 from workers.resources import actions
@@ -32,6 +32,7 @@ from workers.resources.actions import Plan
 from workers.resources.arn import trail_region
 from workers.slack import outbox
 from workers.slack.messages.prompt import prompt
+from workers.state import auditlog
 
 
 def resolve(acct: Account, settings: Settings, req: Request) -> tuple[str, str]:

@@ -13,15 +13,18 @@ from typing import Any
 from redis import Redis
 from redis.client import Pipeline
 
-from workers.audit.engine import recheck
+from workers.aws.accounts import account_of
+from workers.core.catalogue import PlanError
 from workers.core.settings import Settings
-from workers.remediation import approvals, executed, waivers
+from workers.remediation import approvals, waivers
 from workers.remediation.approvals import Request, RequestStatus
 from workers.resources import actions
-from workers.resources.findings import GLOBAL
+from workers.resources.findings import GLOBAL, Finding, Status
+from workers.resources.recheck import recheck
 from workers.slack import outbox
 from workers.slack.messages.answers import ephemeral
 from workers.slack.messages.prompt import prompt
+from workers.state import executed_actions
 from workers.state.connection import connection
 
 log = logging.getLogger("trail_audit.remediate")
@@ -81,7 +84,7 @@ def commit(conn: Redis, req: Request, to: RequestStatus, expect: set[RequestStat
 def record_executed(conn: Redis, req: Request, started: float, action: str | None = None) -> None:
     """Remember what ran where and when, so the monitor labels the changes it sees as approved."""
     made = approvals.decision(conn, req.id)
-    executed.record(
+    executed_actions.record(
         conn,
         {
             "request": req.id,
@@ -111,9 +114,14 @@ def state_line(req: Request) -> str:
 
 
 def recheck_finding(settings: Settings, req: Request) -> dict[str, Any] | None:
+    """The request's finding judged afresh in its own account (ERROR, never PASS, when it cannot be reached)."""
     check = req.check or actions.affected_check(req.action)
     if check is None:
         return None
     region = GLOBAL if check in actions.ACCOUNT_CHECKS else req.region
-    finding = recheck(settings, req.account, check, region, req.resource)
+    try:
+        acct = account_of(settings, req.role_arn)
+    except PlanError as exc:
+        return Finding(check, Status.ERROR, req.account, region, req.resource, f"Could not verify: {exc}").to_dict()
+    finding = recheck(acct, settings, check, region, req.resource)
     return finding.to_dict() if finding else None

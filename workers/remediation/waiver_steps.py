@@ -10,11 +10,12 @@ from redis import Redis
 from redis.client import Pipeline
 
 from workers.core.mrkdwn import code
-from workers.remediation import approvals, auditlog, waivers
+from workers.remediation import approvals, waivers
 from workers.remediation.approvals import Request
 from workers.remediation.steps import S, commit, in_thread, prompt_state, state_line, tell
 from workers.slack.messages.kit import clip, section
-from workers.state import keys
+from workers.state import auditlog
+from workers.state.waivers import stage_accept, stage_end, unschedule
 
 
 def waive(conn: Redis, req: Request) -> str:
@@ -27,7 +28,7 @@ def waive(conn: Redis, req: Request) -> str:
             f"{waivers.line(doc)}. It ends by itself; the finding counts again then.")  # fmt: skip
 
     def stage(pipe: Pipeline) -> list[str | None]:
-        waivers.stage_accept(pipe, doc)
+        stage_accept(pipe, doc)
         auditlog.stage(pipe, "waived", req.id, None, check=req.check, resource=req.resource, until=doc["until_iso"])
         return [
             in_thread(pipe, req, "waived", {"text": clip(text, 3000), "blocks": [section(text)]}),
@@ -44,14 +45,14 @@ def end_waiver(conn: Redis, request_id: str) -> bool:
     ended already."""
     req = approvals.load(conn, request_id)
     if req.status is not S.ACTIVE or req.action != waivers.ACTION:
-        conn.zrem(keys.WAIVERS_DUE, request_id)
+        unschedule(conn, request_id)
         return False
     req.status = S.EXPIRED
     text = (f":hourglass: The waiver of {code(req.check or '?')} on {code(req.resource)} ended: the finding "
             "counts again from the next audit.")  # fmt: skip
 
     def stage(pipe: Pipeline) -> list[str | None]:
-        waivers.stage_end(pipe, req)
+        stage_end(pipe, waivers.subject(req), req.id)
         auditlog.stage(pipe, "waiver_ended", req.id, None, check=req.check, resource=req.resource)
         return [
             in_thread(pipe, req, "waiver-ended", {"text": text, "blocks": [section(text)]}),

@@ -3,23 +3,19 @@ request approved like a fix (its action, `waiver.accept`, makes no AWS call); on
 names shows as WAIVED (who, why, until when) in Slack, the CLI, Security Hub and OCSF, until it ends by
 itself (the clock's sweep, with a note in the prompt's thread). Only checks are waivable: never an alert.
 
-The store is one Redis hash, finding uid -> waiver; the request's status moves (executing -> backout active
--> expired) are the state machine's, committed with the hash and the messages.
+What a waiver says (its subject, its document, its sentence) lives here; the store is `workers.state.waivers`,
+and the request's status moves (executing -> active -> expired) are the state machine's, committed with the
+store and the messages.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from typing import TYPE_CHECKING, Any
 
-from redis import Redis
-from redis.client import Pipeline
-
 from workers.core.catalogue import CHECK_SCOPES, GLOBAL
 from workers.core.mrkdwn import escape, mention
-from workers.resources.findings import WAIVABLE, uid_of
-from workers.state import keys
+from workers.resources.findings import uid_of
 
 if TYPE_CHECKING:
     from workers.remediation.approvals import Request
@@ -51,52 +47,6 @@ def waiver(req: Request, approver: str | None, now: float) -> dict[str, Any]:
         "until": until,
         "until_iso": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(until)),
     }
-
-
-def stage_accept(pipe: Pipeline, doc: dict[str, Any]) -> None:
-    """Put a waiver in force (in the caller's commit) and schedule its end."""
-    pipe.hset(keys.WAIVERS, doc["uid"], json.dumps(doc))
-    pipe.zadd(keys.WAIVERS_DUE, {doc["request"]: doc["until"]})
-
-
-def stage_end(pipe: Pipeline, req: Request) -> None:
-    """End a waiver (in the caller's commit): the finding counts again."""
-    pipe.hdel(keys.WAIVERS, subject(req))
-    pipe.zrem(keys.WAIVERS_DUE, req.id)
-
-
-def due(conn: Redis, now: float | None = None) -> list[str]:
-    """The request ids of waivers whose time is up."""
-    ended = conn.zrangebyscore(keys.WAIVERS_DUE, 0, time.time() if now is None else now)
-    return [r.decode() if isinstance(r, bytes) else str(r) for r in ended]
-
-
-def in_force(conn: Redis, now: float | None = None) -> dict[str, dict[str, Any]]:
-    """Every waiver in force, by finding uid (one whose end has passed but not yet been swept is not)."""
-    now = time.time() if now is None else now
-    out = {}
-    for raw in conn.hvals(keys.WAIVERS):
-        doc = json.loads(raw)
-        if doc.get("until", 0) > now:
-            out[doc["uid"]] = doc
-    return out
-
-
-def annotate(findings: list[dict[str, Any]], waivers: dict[str, dict[str, Any]]) -> int:
-    """Mark the FAIL and ERROR findings (JSON form) that a waiver covers; returns how many."""
-    count = 0
-    for f in findings:
-        found = waivers.get(uid_of(f["check"], f["account"], f["region"], f["resource"]))
-        if found and f["status"] in WAIVABLE:
-            f["waived"] = shown(found)
-            count += 1
-    return count
-
-
-def shown(doc: dict[str, Any]) -> dict[str, Any]:
-    """A waiver as a finding's JSON carries it: `{"by", "approved_by", "reason", "until"}` (and its request)."""
-    return {"by": doc["requester"], "approved_by": doc["approver"], "reason": doc["reason"],
-            "until": doc["until_iso"], "request": doc["request"]}  # fmt: skip
 
 
 def line(doc: dict[str, Any]) -> str:

@@ -95,3 +95,20 @@ def overall(findings: Iterable[Finding]) -> Status:
 def sort_key(finding: Finding) -> tuple[int, str, str, str, str]:
     """Failures first, then errors; stable by check, account, region and resource."""
     return (STATUS_ORDER[finding.status], finding.check, finding.account, finding.region, finding.resource)
+
+
+def annotate(findings: list[dict[str, Any]], waivers: dict[str, dict[str, Any]]) -> int:
+    """Mark the FAIL and ERROR findings (JSON form) that a waiver covers; returns how many."""
+    count = 0
+    for f in findings:
+        found = waivers.get(uid_of(f["check"], f["account"], f["region"], f["resource"]))
+        if found and f["status"] in WAIVABLE:
+            f["waived"] = shown(found)
+            count += 1
+    return count
+
+
+def shown(doc: dict[str, Any]) -> dict[str, Any]:
+    """A waiver as a finding's JSON carries it: `{"by", "approved_by", "reason", "until"}` (and its request)."""
+    return {"by": doc["requester"], "approved_by": doc["approver"], "reason": doc["reason"],
+            "until": doc["until_iso"], "request": doc["request"]}  # fmt: skip

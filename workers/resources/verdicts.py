@@ -84,6 +84,11 @@ def evaluate(facts: AccountFacts) -> list[Finding]:
     return findings
 
 
+def evaluate_one(chk: Check, facts: AccountFacts) -> list[Finding]:
+    """One check, on every trail, region or account it applies to."""
+    return list(_run(chk, facts))
+
+
 def _run(chk: Check, facts: AccountFacts) -> Iterator[Finding]:
     if chk.scope is Scope.REGION:
         for region in facts.regions:

@@ -14,6 +14,7 @@ from redis.exceptions import RedisError
 from slack_bolt import Ack, Respond
 
 from bot.listeners.answers import UNREACHABLE, only_to_clicker
+from workers.core.ids import new_id
 from workers.core.mrkdwn import mention
 from workers.core.settings import Settings
 from workers.monitor import alerts
@@ -38,7 +39,7 @@ def _request(settings: Settings, docs: list[dict[str, Any]], user: str, channel:
     permissions = sorted({p for d in docs for p in d["restore"]["permissions"]})
     title = first["title"] if len(docs) == 1 else f"{len(docs)} changes in {first['account']} {first['region']}"
     return Request(
-        id=approvals.new_id(),
+        id=new_id(),
         action=RESTORE,
         requester=user,
         reason=f"after alert {first['id']}: {title}",

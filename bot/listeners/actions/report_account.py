@@ -10,11 +10,10 @@ from slack_bolt import Ack, Respond
 
 from bot.listeners.answers import UNREACHABLE, only_to_clicker
 from workers.core.settings import Settings
-from workers.remediation import fixes
 from workers.remediation.approvals import role_for
 from workers.slack import outbox
 from workers.slack.messages.rollup import account_details
-from workers.state import keys
+from workers.state import fix_offers, keys
 from workers.state.connection import connection
 
 
@@ -38,7 +37,7 @@ def report_account(
             only_to_clicker(respond, "That account has no findings in this report.")
             return
         role = role_for(settings, account)
-        fix_ids = {i: fixes.remember(conn, f, role, outbox.report_id(audit_id), report.channel)
+        fix_ids = {i: fix_offers.remember(conn, f, role, outbox.report_id(audit_id), report.channel)
                    for i, f in enumerate(mine) if f["status"] == "FAIL" and f.get("remediation")}  # fmt: skip
         for n, reply in enumerate(account_details({"findings": mine}, account, fix_ids)):
             outbox.send(conn, f"{outbox.report_id(audit_id)}-account-{account}-{n}", report.channel, reply,

@@ -14,8 +14,8 @@ from slack_sdk.errors import SlackApiError
 from bot.listeners.answers import UNREACHABLE, only_to_clicker
 from workers.core.mrkdwn import code, escape
 from workers.core.settings import Settings
-from workers.remediation import fixes
 from workers.slack.messages.prompt import reason_modal
+from workers.state import fix_offers
 from workers.state.connection import connection
 
 log = logging.getLogger("trail_audit.bot")
@@ -29,7 +29,7 @@ def request_fix(
     settings: Settings = context["settings"]
     fix_id = str(action.get("value", ""))
     try:
-        fix = fixes.recall(connection(settings), fix_id)
+        fix = fix_offers.recall(connection(settings), fix_id)
     except RedisError:
         only_to_clicker(respond, UNREACHABLE)
         return

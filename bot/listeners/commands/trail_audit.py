@@ -24,12 +24,12 @@ from workers.core.settings import Settings
 from workers.monitor.status import status_lines
 from workers.queue import paths
 from workers.queue.queues import URGENT, queue
-from workers.remediation import approvals, auditlog
+from workers.remediation import approvals
 from workers.slack.messages.answers import ephemeral, usage
 from workers.slack.messages.prompt import reason_modal
 from workers.slack.messages.status import log_entries, status
 from workers.slack.outbox import status_lines as outbox_lines
-from workers.state import keys
+from workers.state import auditlog, keys
 from workers.state.connection import connection
 
 log = logging.getLogger("trail_audit.bot")

@@ -1,4 +1,4 @@
-"""`app_home_opened`: the Home tab is drawn by a worker (`workers.slack.home.publish`), never here."""
+"""`app_home_opened`: the Home tab is drawn by a worker (`workers.app_home.publish`), never here."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The App Home tab (`views.publish`): posture, open alerts, pending approvals, active backouts and waivers,
-the monitor's and the event path's health. Pure: built from a plain state dict (`workers.slack.home.gather`),
+the monitor's and the event path's health. Pure: built from a plain state dict (`workers.app_home.gather`),
 within Slack's 100 blocks for a Home view whatever the number of accounts, alerts or requests."""
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from typing import Any
 
 from redis import Redis
 
-from workers.remediation.approvals import new_id
+from workers.core.ids import new_id
 from workers.state import keys
 
 

@@ -17,11 +17,13 @@ from slack_sdk.errors import SlackApiError
 from workers.core.settings import Settings
 from workers.monitor import alerts
 from workers.monitor.status import status_lines
-from workers.remediation import approvals, waivers
+from workers.remediation import approvals
+from workers.resources.findings import annotate
 from workers.slack.client import web_client
 from workers.slack.messages.home import home
 from workers.state import keys, metrics
 from workers.state.connection import connection
+from workers.state.waivers import in_force
 
 log = logging.getLogger("trail_audit.home")
 KEEP_USERS = 500  # the newest openers kept current (others get a fresh Home when they open it)
@@ -32,12 +34,12 @@ def gather(conn: Redis) -> dict[str, Any]:
     raw = conn.get(keys.LAST_AUDIT)
     last = json.loads(raw) if raw else None
     report = None
-    waived = waivers.in_force(conn)
+    waived = in_force(conn)
     if last:
         doc = conn.get(keys.audit_report(last["id"]))
         report = json.loads(doc) if doc else None
         if report:
-            waivers.annotate(report["findings"], waived)
+            annotate(report["findings"], waived)
     notices = sorted(
         f"{_text(k).removeprefix(keys.monitor_blind(''))}: {_text(conn.get(k) or b'')}"
         for k in conn.scan_iter(match=keys.monitor_blind("*"), count=500)
