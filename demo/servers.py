@@ -78,19 +78,24 @@ class Redis:
     port: int
     process: subprocess.Popen[bytes]
     directory: str
+    owned: bool = True  # its data directory is removed when it stops (unless kept for a restart)
 
-    def stop(self) -> None:
-        """Stop the server (its append-only file stays for a restart)."""
+    def stop(self, keep_data: bool = False) -> None:
+        """Stop the server; its data directory goes with it, unless `keep_data` (a restart on the same files)."""
         self.process.terminate()
         try:
             self.process.wait(10)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(10)
+        if self.owned and not keep_data:
+            shutil.rmtree(self.directory, ignore_errors=True)
 
 
-def start_redis(directory: str | None = None, port: int | None = None) -> Redis:
-    """A redis-server on a free port with append-only persistence, in `directory` (a new temp dir)."""
+def start_redis(directory: str | None = None, port: int | None = None, owned: bool | None = None) -> Redis:
+    """A redis-server on a free port with append-only persistence, in `directory` (a new temp dir, removed when
+    the server stops; a given directory is removed only when `owned`)."""
+    owned = directory is None if owned is None else owned
     binary = shutil.which("redis-server")
     if binary is None:
         raise RuntimeError("redis-server is not installed: run `make setup` (it installs the Debian package)")
@@ -122,7 +127,7 @@ def start_redis(directory: str | None = None, port: int | None = None) -> Redis:
             return s.recv(16).startswith(b"+PONG")
 
     wait_for(ping, what="redis-server")
-    return Redis(f"redis://127.0.0.1:{port}/0", port, proc, directory)
+    return Redis(f"redis://127.0.0.1:{port}/0", port, proc, directory, owned)
 
 
 def aws_env(url: str) -> dict[str, str]:

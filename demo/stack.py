@@ -7,9 +7,11 @@ kill one (with its RQ work horse) the way a crashing machine would.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import urllib.request
 from pathlib import Path
 
@@ -39,10 +41,13 @@ class Stack:
             "SLACK_SIGNING_SECRET": secret, "WEB_CONCURRENCY": "1", **(extra or {}),  # one web process: enough here
         }  # fmt: skip
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.files = tempfile.mkdtemp(prefix="ta-stack-")  # the web's metrics files; removed by stop()
+        self.env["PROMETHEUS_MULTIPROC_DIR"] = self.files
 
     def start(self, *names: str) -> Stack:
         """Start Procfile entries (all when none named; `worker#2` is another worker) and wait for /healthz."""
         entries = procfile()
+        os.makedirs(self.files, exist_ok=True)
         if not names and not self.env.get("TRAIL_AUDIT_EVENTS_QUEUE_URL"):
             entries.pop("events", None)  # with no queue it only idles: not started where nothing uses it
         for name in names or tuple(entries):
@@ -83,9 +88,10 @@ class Stack:
         self.start(name)
 
     def stop(self) -> None:
-        """Stop every process (TERM, then KILL)."""
+        """Stop every process (TERM, then KILL), and remove the files they kept."""
         for name in list(self.procs):
             self._end(name)
+        shutil.rmtree(self.files, ignore_errors=True)
 
     def _end(self, name: str) -> None:
         proc = self.procs.get(name)

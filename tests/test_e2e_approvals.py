@@ -220,8 +220,8 @@ def test_backout_survives_redis_and_bot_restarts_and_is_restored_exactly_at_its_
 
     old = flow["redis"]
     stack.stop()
-    old.stop()
-    redis = start_redis(old.directory, old.port)  # the same data directory: its append-only file
+    old.stop(keep_data=True)
+    redis = start_redis(old.directory, old.port, owned=True)  # the same data directory: its append-only file
     try:
         stack.start()
         status = wait_until(

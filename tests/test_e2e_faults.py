@@ -157,11 +157,13 @@ def killable(moto: Moto) -> Iterator[dict[str, Any]]:
     "point", [pytest.param(p, marks=pytest.mark.xdist_group(f"kill-{p.split(':')[0]}")) for p in KILL_POINTS]
 )
 def test_a_worker_killed_at_each_step_never_leaves_a_backout_on(
-    aws: Moto, killable: dict[str, Any], point: str
+    aws: Moto, killable: dict[str, Any], point: str, request: pytest.FixtureRequest
 ) -> None:
     demo_account([HOME])
     FakeAccount().client("cloudtrail").put_event_selectors(TrailName=MANAGEMENT, EventSelectors=[DATA])
-    marker = os.path.join(tempfile.mkdtemp(prefix="ta-failpoint-"), "hit")
+    marks = tempfile.TemporaryDirectory(prefix="ta-failpoint-")
+    request.addfinalizer(marks.cleanup)
+    marker = os.path.join(marks.name, "hit")
     stack, conn = killable["stack"], killable["conn"]
     stack.env["TRAIL_AUDIT_FAILPOINT"] = f"{point}@{marker}"
     stack.restart("worker")  # this test's failpoint, in the worker only
