@@ -29,7 +29,7 @@ from workers.monitor import alerts
 from workers.remediation import approvals
 from workers.slack import outbox
 from workers.slack.messages.answers import ephemeral
-from workers.state import fix_offers, keys, quota
+from workers.state import audits, fix_offers, keys, quota
 from workers.state.connection import connection
 
 log = logging.getLogger("trail_audit.bot")
@@ -304,7 +304,7 @@ def _message_of(conn: Redis, who: Caller) -> tuple[str | None, str | None]:
         return (alerts.group_id({"group": who.value, "id": who.value}) if found else None), None
     if who.action == "report_account":
         audit = who.value.split(":", 1)[0]
-        found = audit.isalnum() and len(audit) <= 32 and conn.exists(keys.audit_report(audit))
+        found = audits.exists(conn, audit)
         return (outbox.report_id(audit) if found else None), None
     if who.action == "request_fix":
         fix = fix_offers.recall(conn, who.value)

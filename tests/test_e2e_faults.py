@@ -224,7 +224,7 @@ def test_processes_outlive_a_redis_restart_and_the_backout_still_ends(faulty: di
     old.process.kill()  # killed, not stopped: no final save, the append-only file is what survives
     old.process.wait(10)
     time.sleep(max(0.0, deadline - time.time()) + 3)  # Redis is away when the deadline passes
-    faulty["redis"] = start_redis(old.directory, old.port)
+    faulty["redis"] = start_redis(old.directory, old.port, owned=True)
     conn = RedisClient.from_url(faulty["redis"].url)
     wait_until(lambda: approvals.load(conn, rid).status is S.RESTORED, 60)  # within a minute of Redis's return
     assert selectors(MANAGEMENT) == before

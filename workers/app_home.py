@@ -5,7 +5,6 @@ idempotent: a failed one leaves the previous Home, is counted, and the next chan
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import asdict
@@ -21,7 +20,7 @@ from workers.remediation import approvals
 from workers.resources.findings import annotate
 from workers.slack.client import web_client
 from workers.slack.messages.home import home
-from workers.state import keys, metrics
+from workers.state import audits, keys, metrics
 from workers.state.connection import connection
 from workers.state.waivers import in_force
 
@@ -31,13 +30,11 @@ KEEP_USERS = 500  # the newest openers kept current (others get a fresh Home whe
 
 def gather(conn: Redis) -> dict[str, Any]:
     """What the Home shows, read from Redis."""
-    raw = conn.get(keys.LAST_AUDIT)
-    last = json.loads(raw) if raw else None
+    last = audits.last(conn)
     report = None
     waived = in_force(conn)
     if last:
-        doc = conn.get(keys.audit_report(last["id"]))
-        report = json.loads(doc) if doc else None
+        report = audits.report(conn, last["id"])
         if report:
             annotate(report["findings"], waived)
     notices = sorted(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -31,14 +30,14 @@ from workers.queue import paths
 from workers.queue.failures import reply_meta
 from workers.queue.queues import FINISH_TIMEOUT, REGION_TIMEOUT, queue
 from workers.resources.facts import RegionFacts
-from workers.resources.findings import annotate, sort_key
+from workers.resources.findings import Finding, annotate, sort_key
 from workers.resources.gather import collect_region
 from workers.resources.verdicts import unreachable_account
 from workers.slack import outbox
 from workers.slack.messages.answers import failed, progress
 from workers.slack.messages.report import events, report, shown_status
 from workers.slack.messages.rollup import ROLLUP_ACCOUNTS
-from workers.state import fix_offers, keys
+from workers.state import audits, fix_offers, keys
 from workers.state.connection import connection
 from workers.state.waivers import in_force
 
@@ -47,7 +46,7 @@ ACCOUNTS_PER_JOB = 10  # beyond this many accounts, an audit is fanned out by ba
 BATCH_TIMEOUT = 900  # seconds a batch of accounts may take (17 regions each, at AWS's pace)
 FINISH_PER_ACCOUNT = 0.5  # seconds more the finishing job may take for each account it judges
 PROGRESS_EVERY = 1.0  # seconds: never more than one update a second
-KEEP = 7 * 24 * 3600  # seconds an audit's state is kept
+KEEP = audits.KEEP  # seconds an audit's state is kept
 
 
 def _key(audit_id: str) -> str:
@@ -288,27 +287,8 @@ def finish_audit(audit_id: str, job_ids: list[str]) -> dict[str, Any]:
         reason += "" if batched else f" (regions {_regions_of(broken)})"
         outbox.send(conn, mid, request["channel"], failed(reason), response_url=request.get("response_url"))
         return {"status": "failed", "reason": reason}
-    targets = list(state["targets"])
-    facts: dict[str, list[RegionFacts]] = {}
-    for job in jobs:
-        assert job is not None
-        value: Any = job.return_value() if job.get_status() == JobStatus.FINISHED else None
-        if batched and value is None:  # its accounts are ERROR rows, never missing (nor PASS)
-            targets += [_lost(role, job) for role in job.args[1]]
-            continue
-        if batched:
-            targets += value["targets"]
-            value = value["facts"]
-        for result in value or []:
-            facts.setdefault(result.account, []).append(result)
-    state["targets"] = targets
-    findings = []
-    for t in state["targets"]:
-        if t["error"]:
-            findings += unreachable_account(t["label"], t["role_arn"] or t["label"], ApiError(**t["error"]))
-            continue
-        findings += judge(t["label"], facts.get(t["label"], []), t["skipped"])
-    findings.sort(key=sort_key)
+    state["targets"], facts = _gathered(state["targets"], jobs, batched)
+    findings = _judged(state["targets"], facts)
     doc: dict[str, Any] = {
         "id": audit_id,
         "findings": [f.to_dict() for f in findings],
@@ -319,28 +299,7 @@ def finish_audit(audit_id: str, job_ids: list[str]) -> dict[str, Any]:
         },
     }
     annotate(doc["findings"], in_force(conn))
-    roles = {t["label"]: t["role_arn"] for t in state["targets"]}
-    fix_ids = {
-        i: fix_offers.remember(conn, f, roles.get(f["account"]), mid, request["channel"])
-        for i, f in enumerate(doc["findings"])
-        if f["status"] == "FAIL" and f.get("remediation")
-    }
-    message, thread = report(doc, fix_ids)
-    pipe = conn.pipeline(transaction=True)
-    pipe.set(keys.audit_report(audit_id), json.dumps(doc), ex=KEEP)
-    last = {"id": audit_id, "finished": time.time(), "counts": dict(Counter(shown_status(f) for f in
-                                                                             doc["findings"]))}  # fmt: skip
-    pipe.set(keys.LAST_AUDIT, json.dumps(last), ex=KEEP)
-    pipe.set(keys.HOME_DIRTY, "1")  # the App Home shows the last audit
-    staged = [outbox.stage(pipe, mid, request["channel"], message, response_url=request.get("response_url"))]
-    staged += [
-        outbox.stage(pipe, f"{mid}-more-{i}", request["channel"], reply, thread=mid) for i, reply in enumerate(thread)
-    ]
-    if len(doc["summary"]["accounts"]) > ROLLUP_ACCOUNTS:  # a rollup: every finding in files, in its thread
-        staged += [outbox.stage(pipe, f"{mid}-file-{kind}", request["channel"], {"report": audit_id, "format": kind},
-                                thread=mid, kind="file") for kind in ("json", "csv")]  # fmt: skip
-    pipe.execute()
-    outbox.kick(conn, staged)
+    _commit_report(conn, audit_id, request, doc, {t["label"]: t["role_arn"] for t in state["targets"]})
     if settings.securityhub_export:
         queue(conn).enqueue(paths.EXPORT_REPORT, audit_id, job_timeout=FINISH_TIMEOUT * 5)
     if batched:  # the batches' facts are in the report now: Redis lets them go
@@ -348,6 +307,58 @@ def finish_audit(audit_id: str, job_ids: list[str]) -> dict[str, Any]:
             if job is not None:
                 job.delete()
     return {"status": "done", "findings": len(findings)}
+
+
+def _gathered(
+    targets: list[dict[str, Any]], jobs: list[Job | None], batched: bool
+) -> tuple[list[dict[str, Any]], dict[str, list[RegionFacts]]]:
+    """Every target (a lost batch's accounts as ERROR rows, never missing nor PASS) and the facts by account."""
+    targets = list(targets)
+    facts: dict[str, list[RegionFacts]] = {}
+    for job in jobs:
+        assert job is not None
+        value: Any = job.return_value() if job.get_status() == JobStatus.FINISHED else None
+        if batched and value is None:
+            targets += [_lost(role, job) for role in job.args[1]]
+            continue
+        if batched:
+            targets += value["targets"]
+            value = value["facts"]
+        for result in value or []:
+            facts.setdefault(result.account, []).append(result)
+    return targets, facts
+
+
+def _judged(targets: list[dict[str, Any]], facts: dict[str, list[RegionFacts]]) -> list[Finding]:
+    findings: list[Finding] = []
+    for t in targets:
+        if t["error"]:
+            findings += unreachable_account(t["label"], t["role_arn"] or t["label"], ApiError(**t["error"]))
+        else:
+            findings += judge(t["label"], facts.get(t["label"], []), t["skipped"])
+    return sorted(findings, key=sort_key)
+
+
+def _commit_report(
+    conn: Redis, audit_id: str, request: dict[str, Any], doc: dict[str, Any], roles: dict[str, str | None]
+) -> None:
+    """Commit the report with the messages that show it (and, for a rollup, its files); then deliver them."""
+    mid, channel = message_id(audit_id), request["channel"]
+    fix_ids = {
+        i: fix_offers.remember(conn, f, roles.get(f["account"]), mid, channel)
+        for i, f in enumerate(doc["findings"])
+        if f["status"] == "FAIL" and f.get("remediation")
+    }
+    message, thread = report(doc, fix_ids)
+    pipe = conn.pipeline(transaction=True)
+    audits.stage_report(pipe, audit_id, doc, dict(Counter(shown_status(f) for f in doc["findings"])))
+    staged = [outbox.stage(pipe, mid, channel, message, response_url=request.get("response_url"))]
+    staged += [outbox.stage(pipe, f"{mid}-more-{i}", channel, reply, thread=mid) for i, reply in enumerate(thread)]
+    if len(doc["summary"]["accounts"]) > ROLLUP_ACCOUNTS:  # a rollup: every finding in files, in its thread
+        staged += [outbox.stage(pipe, f"{mid}-file-{kind}", channel, {"report": audit_id, "format": kind},
+                                thread=mid, kind="file") for kind in ("json", "csv")]  # fmt: skip
+    pipe.execute()
+    outbox.kick(conn, staged)
 
 
 def _lost(role: str | None, job: Job) -> dict[str, Any]:

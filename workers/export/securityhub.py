@@ -20,6 +20,7 @@ from workers.aws.organization import accounts
 from workers.core.settings import Settings
 from workers.export.asff import exported, to_asff
 from workers.resources.findings import WAIVABLE, Finding
+from workers.state import audits
 from workers.state.waivers import in_force
 
 BATCH = 100  # findings per BatchImportFindings call: the API's most
@@ -85,10 +86,9 @@ def export_report(audit_id: str) -> dict[str, Any]:
 
     settings = Settings()
     conn = connection(settings)
-    raw = conn.get(keys.audit_report(audit_id))
-    if raw is None:
+    doc = audits.report(conn, audit_id)
+    if doc is None:
         raise RuntimeError("the audit's report is gone from Redis (expired)")
-    doc = json.loads(raw)
     done = export(settings, [Finding.from_dict(f) for f in doc["findings"]], in_force(conn))
     text = (
         f":inbox_tray: Security Hub: {sum(done.imported.values())} findings imported into {len(done.imported)} accounts"

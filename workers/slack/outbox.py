@@ -34,7 +34,7 @@ from workers.core.settings import Settings
 from workers.queue import paths
 from workers.queue.queues import URGENT, queue
 from workers.slack.messages.rollup import report_file
-from workers.state import keys, metrics
+from workers.state import audits, keys, metrics
 from workers.state.connection import connection
 
 log = logging.getLogger("trail_audit.outbox")
@@ -262,10 +262,10 @@ def _post(settings: Settings, conn: Redis, message_id: str, rec: dict[str, str])
             thread_ts, channel = parent.ts, parent.channel or channel
         _pace(settings, conn, channel)
         if kind == "file":  # a report's findings as a file (JSON or CSV), read from the report when sent
-            raw = conn.get(keys.audit_report(str(body["report"])))
-            if raw is None:
+            doc = audits.report(conn, str(body["report"]))
+            if doc is None:
                 raise Permanent("the report has expired")
-            name, content = report_file(json.loads(raw), str(body["format"]))
+            name, content = report_file(doc, str(body["format"]))
             _call(client.files_upload_v2, channel=channel, thread_ts=thread_ts, filename=name, title=name,
                   content=content)  # fmt: skip
             return Delivered(None, None)

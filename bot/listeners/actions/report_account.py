@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -13,7 +12,7 @@ from workers.core.settings import Settings
 from workers.remediation.approvals import role_for
 from workers.slack import outbox
 from workers.slack.messages.rollup import account_details
-from workers.state import fix_offers, keys
+from workers.state import audits, fix_offers
 from workers.state.connection import connection
 
 
@@ -26,11 +25,10 @@ def report_account(
     audit_id, _, account = str((action.get("selected_option") or {}).get("value", "")).partition(":")
     try:
         conn = connection(settings)
-        raw = conn.get(keys.audit_report(audit_id)) if audit_id.isalnum() and len(audit_id) <= 32 else None
-        if raw is None:
+        doc = audits.report(conn, audit_id)
+        if doc is None:
             only_to_clicker(respond, "This report has expired (reports are kept a week): run `/trail-audit` again.")
             return
-        doc = json.loads(raw)
         mine = [f for f in doc["findings"] if f["account"] == account]
         report = outbox.where(conn, outbox.report_id(audit_id))
         if not mine or report is None:

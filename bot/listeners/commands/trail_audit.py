@@ -29,7 +29,7 @@ from workers.slack.messages.answers import ephemeral, usage
 from workers.slack.messages.prompt import reason_modal
 from workers.slack.messages.status import log_entries, status
 from workers.slack.outbox import status_lines as outbox_lines
-from workers.state import auditlog, keys
+from workers.state import auditlog, audits
 from workers.state.connection import connection
 
 log = logging.getLogger("trail_audit.bot")
@@ -142,10 +142,9 @@ def _status(settings: Settings) -> dict[str, Any]:
         conn = connection(settings)
         q = queue(conn)
         workers = Worker.count(connection=conn)
-        last = conn.get(keys.LAST_AUDIT)
         pending = [asdict(r) for r in approvals.pending(conn)]
         active = [asdict(r) for r in approvals.active(conn)]
         watching = status_lines(conn) + outbox_lines(conn)
-        return status(len(q), workers, json.loads(last) if last else None, pending, active, watching)
+        return status(len(q), workers, audits.last(conn), pending, active, watching)
     except RedisError:
         return ephemeral(":x: The queue (Redis) is unreachable.")

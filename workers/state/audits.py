@@ -1,0 +1,39 @@
+"""Audit reports: each finished audit's report (kept a week) and the last audit's counts."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from redis import Redis
+from redis.client import Pipeline
+
+from workers.state import keys
+
+KEEP = 7 * 24 * 3600  # seconds an audit's report and state are kept
+
+
+def stage_report(pipe: Pipeline, audit_id: str, doc: dict[str, Any], counts: dict[str, int]) -> None:
+    """Commit a finished audit's report, make it the last audit, and have the App Home redrawn."""
+    pipe.set(keys.audit_report(audit_id), json.dumps(doc), ex=KEEP)
+    last = {"id": audit_id, "finished": time.time(), "counts": counts}
+    pipe.set(keys.LAST_AUDIT, json.dumps(last), ex=KEEP)
+    pipe.set(keys.HOME_DIRTY, "1")
+
+
+def report(conn: Redis, audit_id: str) -> dict[str, Any] | None:
+    """A finished audit's report; None for an unknown, malformed or expired id."""
+    raw = conn.get(keys.audit_report(audit_id)) if audit_id.isalnum() and len(audit_id) <= 32 else None
+    return dict(json.loads(raw)) if raw else None
+
+
+def exists(conn: Redis, audit_id: str) -> bool:
+    """Whether a finished audit's report is still kept."""
+    return audit_id.isalnum() and len(audit_id) <= 32 and bool(conn.exists(keys.audit_report(audit_id)))
+
+
+def last(conn: Redis) -> dict[str, Any] | None:
+    """The last finished audit: its id, when, and its counts by shown status."""
+    raw = conn.get(keys.LAST_AUDIT)
+    return dict(json.loads(raw)) if raw else None
