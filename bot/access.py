@@ -29,7 +29,7 @@ from workers.monitor import alerts
 from workers.remediation import approvals
 from workers.slack import outbox
 from workers.slack.messages.answers import ephemeral
-from workers.state import audits, fix_offers, keys, quota
+from workers.state import alert_records, audits, fix_offers, keys, outgoing, quota
 from workers.state.connection import connection
 
 log = logging.getLogger("trail_audit.bot")
@@ -277,7 +277,7 @@ def _bound(conn: Redis, who: Caller, body: dict[str, Any]) -> None:
         expected, channel = _message_of(conn, who)
         if expected is None:
             return  # an unknown id: the listener says so
-        landed = outbox.where(conn, expected)
+        landed = outgoing.where(conn, expected)
     except RedisError:
         return  # the listener says that the state is unreachable
     if landed is None:
@@ -296,7 +296,7 @@ def _message_of(conn: Redis, who: Caller) -> tuple[str | None, str | None]:
         return (approvals.prompt_message_id(who.value) if found else None), None
     if who.action in ("ack_alert", "restore"):
         try:
-            return alerts.group_id(alerts.load(conn, who.value)), None
+            return alerts.group_id(alert_records.load(conn, who.value)), None
         except approvals.Refused:
             return None, None
     if who.action in ("ack_group", "restore_all"):

@@ -16,7 +16,7 @@ from workers.remediation.approvals import Refused
 from workers.slack import outbox
 from workers.slack.messages.alert import alert
 from workers.slack.messages.kit import MAX_SECTION
-from workers.state import keys
+from workers.state import alert_records, keys, outgoing
 
 
 @pytest.fixture
@@ -44,7 +44,7 @@ def test_an_unacknowledged_alert_is_reposted_once_with_the_mention(
     doc = alerts.raise_alert(conn, settings, change(created=time.time() - 20 * 60))
     outbox.flush(conn, settings)
     assert slack.of("chat.postMessage")[0].params["text"].startswith("<!here> :rotating_light: UNAPPROVED")
-    assert alerts.is_open(conn, "k1")
+    assert alert_records.is_open(conn, "k1")
     assert alerts.repost_unacknowledged(conn, settings) == 1
     outbox.flush(conn, settings)
     assert "Still unacknowledged after 15 minutes" in slack.of("chat.postMessage")[-1].params["text"]
@@ -70,9 +70,9 @@ def test_a_recovered_alert_is_closed_and_told_in_its_thread(env: tuple[RedisClie
     alerts.recover(conn, settings, doc, "restored by `arn:aws:sts::1:assumed-role/x/bob`")
     outbox.flush(conn, settings)
     reply = slack.of("chat.postMessage")[-1]
-    assert reply.params["thread_ts"] == outbox.where(conn, alerts.group_id(doc)).ts  # type: ignore[union-attr]
+    assert reply.params["thread_ts"] == outgoing.where(conn, alerts.group_id(doc)).ts  # type: ignore[union-attr]
     assert "Recovered" in reply.params["text"]
-    assert not alerts.is_open(conn, "k1") and alerts.open_alerts(conn) == []
+    assert not alert_records.is_open(conn, "k1") and alert_records.open_alerts(conn) == []
     final = slack.of("chat.update")[-1].params
     assert not [b for b in final["blocks"] if b["type"] == "actions"]  # no Restore/Acknowledge once recovered
 
@@ -127,4 +127,4 @@ def test_acknowledge_never_reopens_a_recovered_alert(env: tuple[RedisClient, Set
     assert alerts.recover(conn, settings, doc, "restored")
     with pytest.raises(Refused, match="recovered"):
         alerts.acknowledge(conn, settings, doc["id"], "U0BOB")
-    assert alerts.load(conn, doc["id"])["status"] == "recovered" and not alerts.is_open(conn, "k1")
+    assert alert_records.load(conn, doc["id"])["status"] == "recovered" and not alert_records.is_open(conn, "k1")

@@ -44,9 +44,8 @@ from tests.test_e2e_approvals import (
     thread_text,
 )
 from tests.waiting import wait_until
-from workers.monitor import alerts
 from workers.remediation import approvals
-from workers.state import auditlog, keys
+from workers.state import alert_records, auditlog, keys
 
 pytestmark = pytest.mark.e2e
 S = approvals.RequestStatus
@@ -120,7 +119,7 @@ def test_slack_failing_while_a_tamper_alert_is_posted(aws: Moto) -> None:
             wait_until(lambda: conn.get(keys.MONITOR_LAST), 30)  # the baseline
             slack.outage(20)
             FakeAccount().client("cloudtrail").stop_logging(Name=MANAGEMENT)
-            wait_until(lambda: alerts.open_alerts(conn), 30)  # recorded while Slack is down
+            wait_until(lambda: alert_records.open_alerts(conn), 30)  # recorded while Slack is down
             wait_until(lambda: [r for r in slack.refused if r.method == "chat.postMessage"], 30)
             posted = wait_until(
                 lambda: [c for c in slack.of("chat.postMessage") if "UNAPPROVED" in c.params["text"]], 60
@@ -252,7 +251,7 @@ def test_hundreds_of_trails_stopped_at_once_are_all_recorded_and_rolled_up(aws: 
             wait_until(lambda: conn.get(keys.MONITOR_LAST), 60)
             for name in names:
                 ct.stop_logging(Name=name)
-            wait_until(lambda: len(alerts.open_alerts(conn, ACCOUNT, HOME)) == len(names), 90)
+            wait_until(lambda: len(alert_records.open_alerts(conn, ACCOUNT, HOME)) == len(names), 90)
             wait_until(lambda: conn.zcard(keys.OUTBOX_DUE) == 0 and slack.of("chat.postMessage"), 60)
             posts = [c for c in slack.of("chat.postMessage") if c.params["channel"] == ALERTS]
             assert 1 <= len(posts) <= 3  # rolled up: one message per cycle that saw changes

@@ -18,7 +18,7 @@ from workers.monitor import alerts
 from workers.monitor import pushed as reading
 from workers.monitor.pushed_alerts import record
 from workers.resources.watched import Change
-from workers.state import keys, metrics
+from workers.state import alert_records, keys, metrics
 
 REGION = "us-east-1"
 ARN = f"arn:aws:cloudtrail:{REGION}:{ACCOUNT}:trail/management"
@@ -86,9 +86,9 @@ def test_a_pushed_stop_is_the_alert_the_poller_would_raise_and_only_once(conn: R
     stop = event(pushed("StopLogging", actor="mallory"))
     assert record(conn, settings, [stop]) == 1
     assert record(conn, settings, [stop]) == 0  # redelivered: nothing new
-    [doc] = alerts.open_alerts(conn)
+    [doc] = alert_records.open_alerts(conn)
     poller_key = Change(ACCOUNT, REGION, "trail", ARN, "logging", True, False, {}).key
-    assert doc["key"] == poller_key and alerts.is_open(conn, poller_key)  # so the poller raises nothing more
+    assert doc["key"] == poller_key and alert_records.is_open(conn, poller_key)  # so the poller raises nothing more
     assert doc["before"] is True and doc["after"] is False and doc["attribution"]["actor"].endswith("/mallory")
     assert doc["restore"]["plan"]["calls"][0]["operation"] == "StartLogging"
     assert conn.zcard(keys.OUTBOX_DUE) == 1  # its message, committed with it
@@ -103,7 +103,7 @@ def test_a_stop_of_a_trail_the_last_poll_read_as_stopped_is_still_the_restorable
     state["state"]["trails"][ARN]["logging"] = False
     conn.set(keys.region_state(ACCOUNT, REGION), json.dumps(state))
     assert record(conn, settings, [event(pushed("StopLogging", actor="mallory"))]) == 1
-    [doc] = alerts.open_alerts(conn)
+    [doc] = alert_records.open_alerts(conn)
     assert doc["field"] == "logging" and doc["before"] is True and doc["restore"]["plan"]["calls"]
 
 
@@ -112,8 +112,8 @@ def test_stop_then_restart_is_alerted_then_closed(conn: Redis, settings: Setting
     now = dt.datetime.now(dt.UTC)
     record(conn, settings, [event(pushed("StopLogging", now))])
     record(conn, settings, [event(pushed("StartLogging", now + dt.timedelta(seconds=20)))])
-    [doc] = alerts.recent(conn, ACCOUNT, REGION)
-    assert doc["status"] == "recovered" and "restored by" in doc["recovered_by"] and not alerts.open_alerts(conn)
+    [doc] = alert_records.recent(conn, ACCOUNT, REGION)
+    assert doc["status"] == "recovered" and "restored by" in doc["recovered_by"] and not alert_records.open_alerts(conn)
 
 
 def test_a_call_the_poller_alerted_first_only_names_who(conn: Redis, settings: Settings) -> None:
@@ -126,7 +126,7 @@ def test_a_call_the_poller_alerted_first_only_names_who(conn: Redis, settings: S
     alerts.stage_group(pipe, settings, [first])
     pipe.execute()
     assert record(conn, settings, [event(pushed("StopLogging", actor="mallory"))]) == 0
-    [doc] = alerts.open_alerts(conn)
+    [doc] = alert_records.open_alerts(conn)
     assert doc["id"] == first["id"] and doc["attribution"]["actor"].endswith("/mallory")
 
 
@@ -134,7 +134,7 @@ def test_failed_attempts_and_unknown_resources_are_event_alerts(conn: Redis, set
     known(conn)
     raised = record(conn, settings, [event(pushed("StopLogging", error="AccessDenied", actor="eve")),
                                      event(pushed("DeleteTrail", params={"name": "elsewhere"}))])  # fmt: skip
-    fields = sorted(d["field"] for d in alerts.recent(conn, ACCOUNT, REGION))
+    fields = sorted(d["field"] for d in alert_records.recent(conn, ACCOUNT, REGION))
     assert raised == 2 and fields == ["attempt", "event"]
 
 
@@ -145,7 +145,7 @@ def test_a_burst_shares_one_message(conn: Redis, settings: Settings) -> None:
     batches = [names[i : i + 10] for i in range(0, 100, 10)]  # as SQS hands them over: ten at a time
     for batch in batches:
         record(conn, settings, [event(pushed("StopLogging", now, actor=n, params={"name": n})) for n in batch])
-    docs = alerts.recent(conn, ACCOUNT, REGION)
+    docs = alert_records.recent(conn, ACCOUNT, REGION)
     assert len(docs) == 100 and len({d["group"] for d in docs}) == 1
     messages = [m for m in conn.zrange(keys.OUTBOX_DUE, 0, -1)]
     assert len(messages) == 1  # one message, redrawn as the burst grew

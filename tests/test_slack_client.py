@@ -14,7 +14,7 @@ from redis import Redis as RedisClient
 from demo.slack_standin import SlackStandIn
 from workers.core.settings import Settings
 from workers.slack import outbox
-from workers.state import keys
+from workers.state import keys, outgoing
 
 TOKEN = "xoxb-1111-2222-secretsecret"
 
@@ -43,7 +43,7 @@ def test_a_429_is_tried_again_after_retry_after(env: tuple[RedisClient, Settings
     conn.zadd(keys.OUTBOX_DUE, {"m1": 0})
     assert outbox._deliver(settings, conn, "m1") == "delivered"
     assert [c.params["text"] for c in stand_in.of("chat.postMessage")] == ["hi"]
-    assert outbox.where(conn, "m1") is not None and conn.zscore(keys.OUTBOX_DUE, "m1") is None
+    assert outgoing.where(conn, "m1") is not None and conn.zscore(keys.OUTBOX_DUE, "m1") is None
 
 
 def test_a_5xx_backs_off_and_delivers_once_slack_is_back(env: tuple[RedisClient, Settings, SlackStandIn]) -> None:
@@ -102,7 +102,7 @@ def test_a_reply_waits_for_its_parent_and_a_newer_body_replaces_the_older(
     assert outbox.flush(conn, settings) == 2
     posts = stand_in.of("chat.postMessage")
     assert [c.params["text"] for c in posts] == ["v2", "reply"]
-    assert posts[1].params["thread_ts"] == outbox.where(conn, "p").ts  # type: ignore[union-attr]
+    assert posts[1].params["thread_ts"] == outgoing.where(conn, "p").ts  # type: ignore[union-attr]
     outbox.send(conn, "p", "C0AUDIT", {"text": "v3"})
     assert outbox.flush(conn, settings) == 1
     assert stand_in.of("chat.update")[-1].params["text"] == "v3" and len(stand_in.of("chat.postMessage")) == 2

@@ -21,9 +21,9 @@ from tests.cloudtrail_records import record
 from workers.aws.accounts import Account, default_account
 from workers.aws.event_history import LOOKUP_ATTEMPTS, ChangeEvent, parse_event
 from workers.core.settings import Settings
-from workers.monitor import alerts, tampering, watch
+from workers.monitor import tampering, watch
 from workers.slack import outbox
-from workers.state import keys
+from workers.state import alert_records, keys
 from workers.state.rate_limit import RedisLimiter
 
 MANAGEMENT = f"arn:aws:cloudtrail:{HOME}:{ACCOUNT}:trail/management"
@@ -98,7 +98,7 @@ def test_a_change_is_recorded_with_the_state_before_any_message(
     FakeAccount().client("cloudtrail").stop_logging(Name=MANAGEMENT)
     slack.scripted["chat.postMessage"] = [{"status": 500}] * 3
     assert cycle(conn, settings, acct) == 1
-    assert alerts.is_open(conn, f"{ACCOUNT}|{HOME}|trail|{MANAGEMENT}|logging")
+    assert alert_records.is_open(conn, f"{ACCOUNT}|{HOME}|trail|{MANAGEMENT}|logging")
     for _ in range(3):  # Slack answers 500: the message waits in the outbox, the alert is not lost
         assert outbox.flush(conn, settings) == 0
         conn.zadd(keys.OUTBOX_DUE, {m: 0 for m in conn.zrange(keys.OUTBOX_DUE, 0, -1)})  # its backoff, elapsed
@@ -130,7 +130,7 @@ def test_many_changes_in_one_cycle_are_one_message_listing_them(
     assert len(message["blocks"]) <= 50 and "60 changes" in message["text"]
     listed = str(message["blocks"])
     assert all(f"Trail {name} stopped logging" in listed for name in names)
-    assert len(alerts.open_alerts(conn, ACCOUNT, HOME)) == 60
+    assert len(alert_records.open_alerts(conn, ACCOUNT, HOME)) == 60
     restore_buttons = [b for b in message["blocks"] if b.get("accessory", {}).get("action_id") == "restore"]
     assert len(restore_buttons) == 40 and "restore_all" in listed
 
@@ -149,20 +149,20 @@ def test_a_pushed_call_alerted_before_its_state_was_known_becomes_the_state_aler
     FakeAccount().client("cloudtrail").stop_logging(Name=MANAGEMENT)
     stop = parse(pushed("StopLogging", actor="mallory", region=HOME))
     assert isinstance(stop, ChangeEvent) and record_pushed(conn, settings, [stop]) == 1
-    [announced] = [d for d in alerts.recent(conn, ACCOUNT, HOME) if d["field"] == "event"]
+    [announced] = [d for d in alert_records.recent(conn, ACCOUNT, HOME) if d["field"] == "event"]
     outbox.flush(conn, settings)
     assert "restore" not in str(slack.of("chat.postMessage")[0].params["blocks"])
     conn.set(keys.region_state(ACCOUNT, HOME), json.dumps(known))
     stubbed_lookups(monkeypatch, acct, [[], []])
     assert cycle(conn, settings, acct) == 0  # no new message: the event's alert is now the state alert
-    [doc] = alerts.open_alerts(conn, ACCOUNT, HOME)
+    [doc] = alert_records.open_alerts(conn, ACCOUNT, HOME)
     assert doc["field"] == "logging" and doc["group"] == announced["group"] and doc["restore"]["plan"]["calls"]
     assert doc["attribution"]["actor"].endswith("/mallory")
-    assert alerts.load(conn, announced["id"])["status"] == "recovered"
+    assert alert_records.load(conn, announced["id"])["status"] == "recovered"
     outbox.flush(conn, settings)
     posts, updates = slack.of("chat.postMessage"), slack.of("chat.update")
     assert len(posts) == 1 and updates and "restore" in str(updates[-1].params["blocks"])
-    assert cycle(conn, settings, acct) == 0 and len(alerts.open_alerts(conn, ACCOUNT, HOME)) == 1
+    assert cycle(conn, settings, acct) == 0 and len(alert_records.open_alerts(conn, ACCOUNT, HOME)) == 1
 
 
 def test_a_change_the_pushed_path_alerts_while_the_poller_looks_is_alerted_once(
@@ -177,10 +177,11 @@ def test_a_change_the_pushed_path_alerts_while_the_poller_looks_is_alerted_once(
     FakeAccount().client("cloudtrail").stop_logging(Name=MANAGEMENT)
     stop = parse(pushed("StopLogging", actor="mallory", region=HOME))
     assert isinstance(stop, ChangeEvent) and record_pushed(conn, settings, [stop]) == 1
-    monkeypatch.setattr(alerts, "is_open", lambda conn, key: False)  # the poller looked before the push committed
+    # the poller looked before the push committed
+    monkeypatch.setattr(alert_records, "is_open", lambda conn, key: False)
     stubbed_lookups(monkeypatch, acct, [[]])
     assert cycle(conn, settings, acct) == 0  # its commit sees the pushed alert: nothing raised twice
-    assert len(alerts.open_alerts(conn, ACCOUNT, HOME)) == 1
+    assert len(alert_records.open_alerts(conn, ACCOUNT, HOME)) == 1
     outbox.flush(conn, settings)
     assert len([c for c in slack.of("chat.postMessage") if "UNAPPROVED" in c.params["text"]]) == 1
 
@@ -208,9 +209,9 @@ def test_a_pushed_alert_raised_while_the_poller_looks_is_not_closed_by_its_older
     monkeypatch.setattr(watched, "observe", observe_then_the_push_lands)
     stubbed_lookups(monkeypatch, acct, [[], []])
     assert cycle(conn, settings, acct) == 0
-    [doc] = alerts.open_alerts(conn, ACCOUNT, HOME)  # not "recovered" by a look older than the alert
+    [doc] = alert_records.open_alerts(conn, ACCOUNT, HOME)  # not "recovered" by a look older than the alert
     monkeypatch.setattr(watched, "observe", looked)
-    assert cycle(conn, settings, acct) == 0 and alerts.open_alerts(conn, ACCOUNT, HOME) == [doc]
+    assert cycle(conn, settings, acct) == 0 and alert_records.open_alerts(conn, ACCOUNT, HOME) == [doc]
     outbox.flush(conn, settings)
     assert len([c for c in slack.of("chat.postMessage") if "UNAPPROVED" in c.params["text"]]) == 1
 

@@ -23,10 +23,9 @@ from bot.web import create_wsgi
 from demo.signing import action_body, event_body, sign, slash_body
 from demo.slack_standin import SlackStandIn
 from workers.core.settings import Settings
-from workers.monitor import alerts
 from workers.remediation import approvals
 from workers.slack import outbox
-from workers.state import keys, machine
+from workers.state import alert_records, keys, machine, outgoing
 
 SECRET = "web-test-secret"
 App = Callable[[dict[str, Any], Any], Any]
@@ -286,9 +285,9 @@ def test_only_operators_and_approvers_acknowledge(
         if user == "U0MALLORY":
             told = [c for c in slack.of("response_url") if c.params["response_url"].endswith("/m")]
             assert "Only trail-audit's operators and approvers" in told[-1].params["text"]
-            assert alerts.load(conn, "a1b2c3d4")["status"] == "open"
-    assert alerts.load(conn, "a1b2c3d4")["acked_by"] == "U0DAVE"
-    assert outbox.where(conn, "alert-a1b2c3d4") is not None
+            assert alert_records.load(conn, "a1b2c3d4")["status"] == "open"
+    assert alert_records.load(conn, "a1b2c3d4")["acked_by"] == "U0DAVE"
+    assert outgoing.where(conn, "alert-a1b2c3d4") is not None
 
 
 def test_an_accounts_details_come_in_the_reports_thread(app: App, slack: SlackStandIn, redis_url: str) -> None:

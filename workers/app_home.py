@@ -14,13 +14,12 @@ from redis import Redis
 from slack_sdk.errors import SlackApiError
 
 from workers.core.settings import Settings
-from workers.monitor import alerts
 from workers.monitor.status import status_lines
 from workers.remediation import approvals
 from workers.resources.findings import annotate
 from workers.slack.client import web_client
 from workers.slack.messages.home import home
-from workers.state import audits, keys, metrics
+from workers.state import alert_records, audits, keys, metrics
 from workers.state.connection import connection
 from workers.state.waivers import in_force
 
@@ -45,7 +44,7 @@ def gather(conn: Redis) -> dict[str, Any]:
         "now": time.time(),
         "last_audit": last,
         "report": report,
-        "alerts": alerts.open_alerts(conn),
+        "alerts": alert_records.open_alerts(conn),
         "pending": [asdict(r) for r in approvals.pending(conn)],
         "active": [asdict(r) for r in approvals.active(conn)],
         "waivers": sorted(waived.values(), key=lambda w: w["until"]),

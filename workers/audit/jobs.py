@@ -37,7 +37,7 @@ from workers.slack import outbox
 from workers.slack.messages.answers import failed, progress
 from workers.slack.messages.report import events, report, shown_status
 from workers.slack.messages.rollup import ROLLUP_ACCOUNTS
-from workers.state import audits, fix_offers, keys
+from workers.state import audits, fix_offers, keys, outgoing
 from workers.state.connection import connection
 from workers.state.waivers import in_force
 
@@ -352,10 +352,10 @@ def _commit_report(
     message, thread = report(doc, fix_ids)
     pipe = conn.pipeline(transaction=True)
     audits.stage_report(pipe, audit_id, doc, dict(Counter(shown_status(f) for f in doc["findings"])))
-    staged = [outbox.stage(pipe, mid, channel, message, response_url=request.get("response_url"))]
-    staged += [outbox.stage(pipe, f"{mid}-more-{i}", channel, reply, thread=mid) for i, reply in enumerate(thread)]
+    staged = [outgoing.stage(pipe, mid, channel, message, response_url=request.get("response_url"))]
+    staged += [outgoing.stage(pipe, f"{mid}-more-{i}", channel, reply, thread=mid) for i, reply in enumerate(thread)]
     if len(doc["summary"]["accounts"]) > ROLLUP_ACCOUNTS:  # a rollup: every finding in files, in its thread
-        staged += [outbox.stage(pipe, f"{mid}-file-{kind}", channel, {"report": audit_id, "format": kind},
+        staged += [outgoing.stage(pipe, f"{mid}-file-{kind}", channel, {"report": audit_id, "format": kind},
                                 thread=mid, kind="file") for kind in ("json", "csv")]  # fmt: skip
     pipe.execute()
     outbox.kick(conn, staged)

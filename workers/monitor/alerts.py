@@ -9,7 +9,6 @@ changes is a handful of messages, paced by the outbox under Slack's per-channel 
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from typing import Any
@@ -22,71 +21,10 @@ from workers.core.mrkdwn import mention
 from workers.core.settings import Settings
 from workers.slack import outbox
 from workers.slack.messages.alert import alert_group, recovery, repost
-from workers.state import auditlog, keys, machine, metrics
+from workers.state import alert_records, auditlog, machine, metrics, outgoing
 from workers.state.machine import AlertStatus, Refused
 
 __all__ = ["AlertStatus", "Refused"]
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def load(conn: Redis, alert_id: str) -> dict[str, Any]:
-    """An alert by id (doc, status, acknowledgement, recovery); unknown or malformed ids are refused."""
-    if not (alert_id.isalnum() and len(alert_id) <= 32):
-        raise Refused("There is no such alert (unknown, or not from this workspace).")
-    names = ("doc", "status", "acked_by", "acked_at", "recovered_by", "recovered_at")
-    raw = dict(zip(names, conn.hmget(keys.alert(alert_id), *names), strict=True))
-    if raw["doc"] is None:
-        raise Refused("There is no such alert (unknown, or not from this workspace).")
-    doc = dict(json.loads(raw["doc"]))
-    doc["status"] = _text(raw["status"])
-    for name in names[2:]:
-        if raw[name] is not None:
-            value = _text(raw[name])
-            doc[name] = float(value) if name.endswith("_at") else value
-    return doc
-
-
-def save_doc(conn: Redis, doc: dict[str, Any]) -> None:
-    """Write an alert's doc (not its status: that changes only by a transition)."""
-    conn.hset(keys.alert(doc["id"]), "doc", _doc(doc))
-
-
-def _doc(doc: dict[str, Any]) -> str:
-    skip = {"status", "acked_by", "acked_at", "recovered_by", "recovered_at"}
-    return json.dumps({k: v for k, v in doc.items() if k not in skip}, default=str)
-
-
-def open_alerts(conn: Redis, account: str | None = None, region: str | None = None) -> list[dict[str, Any]]:
-    """Alerts not yet recovered (open or acknowledged), optionally of one account and region."""
-    out = []
-    for raw_id in conn.hvals(keys.ALERTS_OPEN):
-        try:
-            doc = load(conn, _text(raw_id))
-        except Refused:
-            continue
-        if (account is None or doc["account"] == account) and (region is None or doc["region"] == region):
-            out.append(doc)
-    return out
-
-
-def recent(conn: Redis, account: str, region: str) -> list[dict[str, Any]]:
-    """A region's alerts of the last hours, whatever their status (a late event may still explain one)."""
-    key = keys.alerts_recent(account, region)
-    out = []
-    for raw_id in conn.zrangebyscore(key, time.time() - keys.ALERTS_RECENT_KEEP, "+inf"):
-        try:
-            out.append(load(conn, _text(raw_id)))
-        except Refused:
-            continue
-    return out
-
-
-def is_open(conn: Redis, change_key: str) -> bool:
-    """Whether a change already has an alert that is not recovered."""
-    return bool(conn.hexists(keys.ALERTS_OPEN, change_key))
 
 
 def new(settings: Settings, doc: dict[str, Any]) -> dict[str, Any]:
@@ -122,54 +60,29 @@ def stage_group(
     gid, earlier = joining if joining else (new_id(), [])
     for doc in docs:
         doc["group"] = gid
-        machine.create_alert(pipe, doc["id"], doc["key"], _doc(doc), indexed=doc["field"] not in ("attempt", "event"))
-        pipe.zadd(keys.alerts_recent(doc["account"], doc["region"]), {doc["id"]: doc["created"]})
+    alert_records.stage_new(pipe, docs, gid)
+    for doc in docs:
         auditlog.stage(
             pipe, "alert", None, None, alert=doc["id"], title=doc["title"], approved=bool(doc.get("approved"))
         )
     for seen_by, n in Counter(str(d.get("seen_by") or "poll") for d in docs).items():
         metrics.stage(pipe, "alerts_raised", n, seen_by=seen_by)
-    pipe.rpush(keys.alert_group(gid), *[d["id"] for d in docs])
-    pipe.expire(keys.alert_group(gid), keys.MESSAGE_TTL)
     if not channel_of(settings, docs[0]):
         return None
-    return outbox.stage(pipe, f"alert-{gid}", channel_of(settings, docs[0]), alert_group([*earlier, *docs]))
-
-
-def members(conn: Redis, doc: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every alert shown in the same message as `doc` (itself included)."""
-    if not doc.get("group"):
-        return [doc]
-    out = []
-    for raw in conn.lrange(keys.alert_group(doc["group"]), 0, -1):
-        try:
-            out.append(load(conn, _text(raw)))
-        except Refused:
-            continue
-    return out or [doc]
-
-
-def group_of(conn: Redis, group: str) -> list[dict[str, Any]]:
-    """The alerts of a group id (from a "Restore all" or "Acknowledge all" button)."""
-    if not (group.isalnum() and len(group) <= 32):
-        raise Refused("There is no such alert group.")
-    found = members(conn, {"group": group, "id": ""})
-    if not [d for d in found if d.get("id")]:
-        raise Refused("There is no such alert group.")
-    return found
+    return outgoing.stage(pipe, f"alert-{gid}", channel_of(settings, docs[0]), alert_group([*earlier, *docs]))
 
 
 def _redraw(pipe: Pipeline, settings: Settings, docs: list[dict[str, Any]]) -> str | None:
     if not docs or not channel_of(settings, docs[0]):
         return None
-    return outbox.stage(pipe, group_id(docs[0]), channel_of(settings, docs[0]), alert_group(docs))
+    return outgoing.stage(pipe, group_id(docs[0]), channel_of(settings, docs[0]), alert_group(docs))
 
 
 def refresh(conn: Redis, settings: Settings, doc: dict[str, Any]) -> None:
     """Save an alert's doc (an attribution found later) and redraw its message."""
     pipe = conn.pipeline(transaction=True)
-    pipe.hset(keys.alert(doc["id"]), "doc", _doc(doc))
-    docs = [doc if d["id"] == doc["id"] else d for d in members(conn, doc)]
+    alert_records.stage_doc(pipe, doc)
+    docs = [doc if d["id"] == doc["id"] else d for d in alert_records.members(conn, doc)]
     mid = _redraw(pipe, settings, docs)
     pipe.execute()
     outbox.kick(conn, [mid] if mid else [])
@@ -182,14 +95,11 @@ def supersede(conn: Redis, settings: Settings, old: dict[str, Any], doc: dict[st
     gid = str(old.get("group") or old["id"])
     doc |= {"group": gid, "channel": old.get("channel") or doc.get("channel"), "supersedes": old["id"]}
     doc.pop("mention", None)  # the message is redrawn, not posted again: nobody is paged twice
-    shown = [doc if d["id"] == old["id"] else d for d in members(conn, old)]
+    shown = [doc if d["id"] == old["id"] else d for d in alert_records.members(conn, old)]
     staged: list[str | None] = []
 
     def then(pipe: Pipeline) -> None:
-        machine.create_alert(pipe, doc["id"], doc["key"], _doc(doc))
-        pipe.zadd(keys.alerts_recent(doc["account"], doc["region"]), {doc["id"]: doc["created"]})
-        pipe.lrem(keys.alert_group(gid), 0, old["id"])
-        pipe.rpush(keys.alert_group(gid), doc["id"])
+        alert_records.stage_in_place_of(pipe, doc, old["id"], gid)
         auditlog.stage(pipe, "alert", None, None, alert=doc["id"], title=doc["title"], supersedes=old["id"],
                        approved=bool(doc.get("approved")))  # fmt: skip
         staged.append(_redraw(pipe, settings, shown))
@@ -204,14 +114,14 @@ def supersede(conn: Redis, settings: Settings, old: dict[str, Any], doc: dict[st
 
 def acknowledge(conn: Redis, settings: Settings, alert_id: str, user: str) -> dict[str, Any]:
     """Record who took an alert (once), and show it on the alert."""
-    doc = load(conn, alert_id)
+    doc = alert_records.load(conn, alert_id)
     if doc.get("acked_by"):
         raise Refused(f"Already acknowledged by {mention(doc['acked_by'])}.")
     if doc["status"] != AlertStatus.OPEN:
         raise Refused(f"This alert is {doc['status']}: there is nothing to acknowledge.")
     now = time.time()
     mine = doc | {"acked_by": user, "acked_at": now, "status": AlertStatus.ACKNOWLEDGED.value}
-    docs = [mine if d["id"] == alert_id else d for d in members(conn, doc)]
+    docs = [mine if d["id"] == alert_id else d for d in alert_records.members(conn, doc)]
     staged: list[str | None] = []
 
     def then(pipe: Pipeline) -> None:
@@ -222,7 +132,7 @@ def acknowledge(conn: Redis, settings: Settings, alert_id: str, user: str) -> di
         machine.move_alert(conn, alert_id, AlertStatus.ACKNOWLEDGED, {"acked_by": user, "acked_at": f"{now:.3f}"}, then)
         is None
     ):
-        latest = load(conn, alert_id)
+        latest = alert_records.load(conn, alert_id)
         raise Refused(
             f"This alert is {latest['status']}"
             + (f", acknowledged by {mention(latest['acked_by'])}." if latest.get("acked_by") else ".")
@@ -235,7 +145,7 @@ def recover(conn: Redis, settings: Settings, doc: dict[str, Any], by: str) -> bo
     """Close an alert whose field is back; tell its thread who restored it. False if it was closed already."""
     now = time.time()
     mine = doc | {"status": AlertStatus.RECOVERED.value, "recovered_by": by, "recovered_at": now}
-    docs = [mine if d["id"] == doc["id"] else d for d in members(conn, doc)]
+    docs = [mine if d["id"] == doc["id"] else d for d in alert_records.members(conn, doc)]
     staged: list[str | None] = []
 
     def then(pipe: Pipeline) -> None:
@@ -243,7 +153,7 @@ def recover(conn: Redis, settings: Settings, doc: dict[str, Any], by: str) -> bo
         staged.append(_redraw(pipe, settings, docs))
         if channel_of(settings, doc):
             staged.append(
-                outbox.stage(
+                outgoing.stage(
                     pipe,
                     f"alert-{doc['id']}-recovered",
                     channel_of(settings, doc),
@@ -264,15 +174,15 @@ def repost_unacknowledged(conn: Redis, settings: Settings, now: float | None = N
     for unapproved changes: an approved change never pages anyone."""
     now = time.time() if now is None else now
     count = 0
-    for doc in open_alerts(conn):
+    for doc in alert_records.open_alerts(conn):
         late = now - doc["created"] > settings.alert_repost_minutes * 60
         if doc["status"] != AlertStatus.OPEN or not late or doc.get("reposted") or not channel_of(settings, doc):
             continue
         mention = None if doc.get("approved") else settings.alert_mention
         doc["reposted"] = now
         pipe = conn.pipeline(transaction=True)
-        pipe.hset(keys.alert(doc["id"]), "doc", _doc(doc))
-        mid = outbox.stage(
+        alert_records.stage_doc(pipe, doc)
+        mid = outgoing.stage(
             pipe,
             f"alert-{doc['id']}-repost",
             channel_of(settings, doc),

@@ -31,7 +31,7 @@ from workers.core.settings import Settings
 from workers.monitor import alerts, attribution, pushed, tampering
 from workers.monitor.watch import healed, restore_offer
 from workers.slack import outbox
-from workers.state import executed_actions, keys
+from workers.state import alert_records, executed_actions, keys
 from workers.state.machine import Refused
 
 LOOKBACK = 3600  # seconds of trail-audit's own approved actions that may explain a call
@@ -59,7 +59,7 @@ def _record_place(conn: Redis, settings: Settings, account: str, region: str, ev
         now = time.time()
         state = _state(pipe, account, region)
         actions = executed_actions.since(pipe, now - LOOKBACK)
-        opened = alerts.open_alerts(pipe, account, region)
+        opened = alert_records.open_alerts(pipe, account, region)
         docs, enriched, closed = _alerts_for(settings, account, region, fresh, state, actions, opened, now)
         for doc in docs:
             doc["channel"] = routed
@@ -96,7 +96,7 @@ def _burst(pipe: Pipeline, key: str) -> tuple[str, list[dict[str, Any]]] | None:
         return None
     group = raw.decode() if isinstance(raw, bytes) else str(raw)
     try:
-        return group, alerts.group_of(pipe, group)
+        return group, alert_records.group_of(pipe, group)
     except Refused:
         return None
 

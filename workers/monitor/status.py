@@ -9,8 +9,7 @@ import time
 from redis import Redis
 
 from workers.core.mrkdwn import escape
-from workers.monitor import alerts
-from workers.state import keys
+from workers.state import alert_records, keys
 
 SHOWN = 5  # accounts listed one by one; beyond, only those not fully watched (up to this many)
 
@@ -34,7 +33,7 @@ def status_lines(conn: Redis) -> list[str]:
             f"Monitor: last cycle {when} ({last['seconds']:.1f} s, {last['calls']} AWS calls, {last['regions']} "
             f"regions of {escape(last['account'])}){blind}"
         )
-    return [*lines, f"Open alerts: {len(alerts.open_alerts(conn))}"]
+    return [*lines, f"Open alerts: {len(alert_records.open_alerts(conn))}"]
 
 
 def _coverage(conn: Redis, cycles: list[dict[str, object]]) -> str:

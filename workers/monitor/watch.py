@@ -35,7 +35,7 @@ from workers.queue.queues import MONITOR, queue
 from workers.resources import actions, watched
 from workers.slack import outbox
 from workers.slack.messages.kit import clip, section
-from workers.state import executed_actions, keys
+from workers.state import alert_records, executed_actions, keys, outgoing
 from workers.state.connection import connection
 from workers.state.machine import AlertStatus
 from workers.state.rate_limit import RedisLimiter
@@ -127,7 +127,7 @@ def watch_account(role_arn: str | None) -> dict[str, Any]:
             "changes": sum(n for n, _, _ in seen),
             "unreadable": unread,
             "truncated": [note for _, _, note in seen if note],
-            "open_alerts": len(alerts.open_alerts(conn)),
+            "open_alerts": len(alert_records.open_alerts(conn)),
         }
         conn.set(LAST, json.dumps(summary))
         conn.hset(BY_ACCOUNT, acct.id, json.dumps(summary))
@@ -147,7 +147,7 @@ def _silent_paths(conn: Redis, settings: Settings, account: str) -> None:
     if not settings.events_queue_url:
         return
     now = time.time()
-    for doc in alerts.open_alerts(conn, account):
+    for doc in alert_records.open_alerts(conn, account):
         if doc.get("seen_by") != "poll" or doc.get("pushed") or now - doc["created"] < settings.events_grace_seconds:
             continue
         who = event_path(doc["account"], doc["region"])
@@ -193,7 +193,7 @@ def flag(conn: Redis, settings: Settings, who: str, why: str | None, message_id:
             pipe.set(key, why)
         if settings.alert_channel:
             message = {"text": clip(text, 3000), "blocks": [section(text)]}
-            staged.append(outbox.stage(pipe, message_id, settings.alert_channel, message))
+            staged.append(outgoing.stage(pipe, message_id, settings.alert_channel, message))
 
     conn.transaction(attempt, key)
     outbox.kick(conn, staged)
@@ -230,7 +230,7 @@ def _watch_region(
     upgrades: list[tuple[dict[str, Any], dict[str, Any]]] = []
     announced = _announced(conn, acct.id, region) if changes else []
     for change in changes:
-        if alerts.is_open(conn, change.key):
+        if alert_records.is_open(conn, change.key):
             continue
         doc = change.to_dict() | {"key": change.key, "title": change.sentence(), "restorable": True, "seen_by": "poll"}
         doc["approved"] = attribution.correlate(doc, actions, since)
@@ -283,7 +283,7 @@ def _watch_region(
         if not alerts.supersede(conn, settings, earlier, doc):  # closed meanwhile: the change gets its own
             alerts.raise_alert(conn, settings, doc | {"channel": organization.channel_for(settings, acct.id)})
     new = {d["key"] for d in [*docs, *(doc for _, doc in upgrades)]}
-    for doc in alerts.open_alerts(conn, acct.id, region):
+    for doc in alert_records.open_alerts(conn, acct.id, region):
         if doc["key"] in new:
             continue
         if watched.recovered(doc, merged) and doc["created"] < now:  # raised after this look began: not judged by it
@@ -310,14 +310,14 @@ def restore_offer(doc: dict[str, Any]) -> dict[str, Any]:
 
 def _announced(conn: Redis, account: str, region: str) -> list[dict[str, Any]]:
     """Open event alerts of a region: a call alerted before its state change was known (usually pushed)."""
-    return [d for d in alerts.recent(conn, account, region)
+    return [d for d in alert_records.recent(conn, account, region)
             if d["field"] == "event" and d["status"] != AlertStatus.RECOVERED and d.get("attribution")]  # fmt: skip
 
 
 def _explained(conn: Redis, account: str, region: str, events: list[ChangeEvent]) -> set[str]:
     """Events that explain an alert of the last hours, open or not (their change was alerted already)."""
     out = set()
-    for doc in alerts.recent(conn, account, region):
+    for doc in alert_records.recent(conn, account, region):
         if doc["field"] in ("attempt", "event"):
             continue
         event = attribution.attribute(doc, [e for e in events if tampering.at(e) <= doc["created"] + 60])

@@ -27,7 +27,7 @@ from workers.queue.queues import URGENT, queue
 from workers.slack import outbox
 from workers.slack.messages.answers import ephemeral
 from workers.slack.messages.prompt import prompt
-from workers.state import auditlog, keys, machine
+from workers.state import auditlog, keys, machine, outgoing
 from workers.state.machine import Refused, RequestStatus
 
 __all__ = ["Decision", "Refused", "Request", "RequestStatus"]
@@ -179,10 +179,10 @@ def decide(
         pipe.hset(keys.request(request_id), "decision", json.dumps(asdict(made)))
         auditlog.stage(pipe, "approved" if approve else "denied", req.id, user, action=req.action)
         if req.prompt_channel:
-            staged.append(outbox.stage(pipe, req.prompt_id(), req.prompt_channel, redrawn))
+            staged.append(outgoing.stage(pipe, req.prompt_id(), req.prompt_channel, redrawn))
         if not approve and req.channel:
             staged.append(
-                outbox.stage(
+                outgoing.stage(
                     pipe,
                     f"req-{req.id}-decided",
                     req.channel,
@@ -208,7 +208,7 @@ def expire(conn: Redis, req: Request, actor: str | None = None) -> bool:
 
     def then(pipe: Pipeline) -> None:
         auditlog.stage(pipe, "expired", req.id, actor, action=req.action)
-        outbox.stage(
+        outgoing.stage(
             pipe,
             req.prompt_id(),
             req.prompt_channel,

@@ -30,9 +30,8 @@ from workers.remediation.steps import S, commit, env, tell
 from workers.resources import actions
 from workers.resources.actions import Plan
 from workers.resources.arn import trail_region
-from workers.slack import outbox
 from workers.slack.messages.prompt import prompt
-from workers.state import auditlog
+from workers.state import auditlog, outgoing
 
 
 def resolve(acct: Account, settings: Settings, req: Request) -> tuple[str, str]:
@@ -116,7 +115,7 @@ def prepare(request_id: str) -> str:
     def stage(pipe: Pipeline) -> list[str | None]:
         auditlog.stage(pipe, "prompted", req.id, req.requester, action=req.action, calls=len(plan.calls))
         return [
-            outbox.stage(pipe, req.prompt_id(), req.prompt_channel, prompt(asdict(shown))),
+            outgoing.stage(pipe, req.prompt_id(), req.prompt_channel, prompt(asdict(shown))),
             tell(
                 pipe,
                 req,

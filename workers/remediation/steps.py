@@ -24,7 +24,7 @@ from workers.resources.recheck import recheck
 from workers.slack import outbox
 from workers.slack.messages.answers import ephemeral
 from workers.slack.messages.prompt import prompt
-from workers.state import executed_actions
+from workers.state import executed_actions, outgoing
 from workers.state.connection import connection
 
 log = logging.getLogger("trail_audit.remediate")
@@ -49,7 +49,7 @@ def tell(pipe: Pipeline, req: Request, name: str, text: str) -> str | None:
     """Stage an ephemeral line to the requester, where they asked."""
     if not req.channel:
         return None
-    return outbox.stage(
+    return outgoing.stage(
         pipe, f"req-{req.id}-tell-{name}", req.channel, ephemeral(text), user=req.requester, kind="ephemeral"
     )
 
@@ -58,14 +58,14 @@ def in_thread(pipe: Pipeline, req: Request, name: str, message: dict[str, Any]) 
     """Stage a reply in the prompt's thread."""
     if not req.prompt_channel:
         return None
-    return outbox.stage(pipe, f"req-{req.id}-{name}", req.prompt_channel, message, thread=req.prompt_id())
+    return outgoing.stage(pipe, f"req-{req.id}-{name}", req.prompt_channel, message, thread=req.prompt_id())
 
 
 def prompt_state(pipe: Pipeline, req: Request, state: str) -> str | None:
     """Stage the prompt's new form (its buttons give way to `state`)."""
     if not req.prompt_channel:
         return None
-    return outbox.stage(pipe, req.prompt_id(), req.prompt_channel, prompt(asdict(req), state=state))
+    return outgoing.stage(pipe, req.prompt_id(), req.prompt_channel, prompt(asdict(req), state=state))
 
 
 def commit(conn: Redis, req: Request, to: RequestStatus, expect: set[RequestStatus], stage: Any) -> bool:

@@ -1,7 +1,7 @@
 """The Slack outbox: every message a worker (or the bot) sends goes through here, durably.
 
-A message is a record in Redis (`keys.message(id)`): where it goes, its newest body and version, and once
-delivered its `ts`. `stage` writes the record inside the caller's transaction, so a message is committed
+A message is a record in Redis (`workers.state.outgoing`): where it goes, its newest body and version, and
+once delivered its `ts`. `outgoing.stage` writes it inside the caller's transaction, so a message is committed
 together with the state change it describes, never before it; `kick` then queues its delivery on the
 urgent queue, and `sweep` (every few seconds) queues whatever is due and was not delivered, so a killed
 worker or a lost job only delays a message. Staging the same id again replaces the body: a delivered
@@ -20,11 +20,9 @@ import logging
 import random
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from redis import Redis
-from redis.client import Pipeline
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
@@ -34,8 +32,9 @@ from workers.core.settings import Settings
 from workers.queue import paths
 from workers.queue.queues import URGENT, queue
 from workers.slack.messages.rollup import report_file
-from workers.state import audits, keys, metrics
+from workers.state import audits, metrics, outgoing
 from workers.state.connection import connection
+from workers.state.outgoing import Delivered
 
 log = logging.getLogger("trail_audit.outbox")
 LEASE = 60.0  # seconds a queued delivery may take before the sweep queues it again
@@ -46,14 +45,6 @@ PARENT_WAIT = 2.0  # seconds before a thread reply looks again for its parent's 
 _PARENT = "its thread's first message is not posted yet"  # waits that are not failures (no backoff, no log)
 PACED = "paced under the channel's rate"
 
-# Lua: the per-channel gate. Returns 0 and takes the slot when it is free, else the seconds to wait.
-_GATE = """
-local now = tonumber(ARGV[1])
-local nxt = tonumber(redis.call('GET', KEYS[1]) or '0')
-if nxt > now then return tostring(nxt - now) end
-redis.call('SET', KEYS[1], tostring(now + tonumber(ARGV[2])), 'PX', 60000)
-return '0'
-"""
 
 
 class Transient(Exception):
@@ -68,56 +59,11 @@ class Permanent(Exception):
     """Slack refused the message for good (the reason is kept and shown in `status`)."""
 
 
-@dataclass(frozen=True)
-class Delivered:
-    """Where a delivered message is: its channel and ts (None for ephemeral and response_url answers)."""
-
-    channel: str | None
-    ts: str | None
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def stage(
-    pipe: Pipeline,
-    message_id: str,
-    channel: str | None,
-    body: dict[str, Any],
-    thread: str | None = None,
-    response_url: str | None = None,
-    user: str | None = None,
-    kind: str = "message",
-) -> str:
-    """Write (or replace) a message in the caller's transaction; it is due at once. Returns its id.
-
-    `thread` is the id of the message this one replies to; `kind` is "file" (`body` names a report and a
-    format: its findings are uploaded when sent), "message", "ephemeral" (to `user` in
-    `channel`) or "response" (through `response_url` only)."""
-    key = keys.message(message_id)
-    fields: dict[Any, Any] = {
-        "body": json.dumps(body),
-        "channel": channel or "",
-        "thread": thread or "",
-        "kind": kind,
-        "response_url": response_url or "",
-        "user": user or "",
-    }
-    pipe.hset(key, mapping=fields)
-    pipe.hsetnx(key, "first", f"{time.time():.3f}")
-    pipe.hincrby(key, "version", 1)
-    pipe.expire(key, keys.MESSAGE_TTL)
-    pipe.zadd(keys.OUTBOX_DUE, {message_id: time.time()})
-    pipe.zrem(keys.OUTBOX_DEAD, message_id)
-    return message_id
 
 
 def send(conn: Redis, message_id: str, channel: str | None, body: dict[str, Any], **kwargs: Any) -> str:
     """Stage one message on its own and queue its delivery (for messages that describe no state change)."""
-    pipe = conn.pipeline(transaction=True)
-    stage(pipe, message_id, channel, body, **kwargs)
-    pipe.execute()
+    outgoing.commit(conn, message_id, channel, body, **kwargs)
     kick(conn, [message_id])
     return message_id
 
@@ -129,7 +75,7 @@ def kick(conn: Redis, message_ids: Iterable[str]) -> None:
         return
     try:
         q = queue(conn, URGENT)
-        conn.zadd(keys.OUTBOX_DUE, {m: time.time() + LEASE for m in ids}, xx=True)
+        outgoing.lease(conn, ids, LEASE)
         for mid in ids:
             q.enqueue(paths.DELIVER, mid, job_timeout=30, result_ttl=60, failure_ttl=3600)
     except Exception as exc:  # noqa: BLE001 - the sweep delivers it; a kick must never fail its caller
@@ -139,7 +85,7 @@ def kick(conn: Redis, message_ids: Iterable[str]) -> None:
 def sweep() -> int:
     """Cron job: queue the delivery of every message that is due (new, retried, or whose job was lost)."""
     conn = connection(Settings())
-    due = [_text(m) for m in conn.zrangebyscore(keys.OUTBOX_DUE, 0, time.time(), start=0, num=500)]
+    due = outgoing.due(conn, time.time(), limit=500)
     kick(conn, due)
     return len(due)
 
@@ -147,28 +93,6 @@ def sweep() -> int:
 def report_id(audit_id: str) -> str:
     """The outbox id of an audit's message (progress first, then the report in its place)."""
     return f"audit-{audit_id}"
-
-
-def where(conn: Redis, message_id: str) -> Delivered | None:
-    """Where a message landed, once delivered to a channel (None before, or for answers without a ts)."""
-    found = conn.hmget(keys.message(message_id), "posted_channel", "ts")
-    return Delivered(_text(found[0]), _text(found[1])) if found[1] else None
-
-
-def undelivered(conn: Redis, limit: int = 10) -> list[dict[str, Any]]:
-    """Messages given up on (newest first) and how many are still waiting: for `/trail-audit status`."""
-    out = []
-    dead: list[Any] = list(conn.zrevrange(keys.OUTBOX_DEAD, 0, limit - 1, withscores=True))
-    for raw, at in dead:
-        mid = _text(raw)
-        found = conn.hmget(keys.message(mid), "channel", "error")
-        out.append({"id": mid, "at": at, "channel": _text(found[0] or b""), "error": _text(found[1] or b"")})
-    return out
-
-
-def backlog(conn: Redis) -> int:
-    """How many messages are waiting for delivery."""
-    return int(conn.zcard(keys.OUTBOX_DUE))
 
 
 def web_client(settings: Settings) -> WebClient:
@@ -182,19 +106,18 @@ def deliver(message_id: str) -> str:
     """RQ job: post or update one message with its newest body; reschedule it when Slack cannot take it."""
     settings = Settings()
     conn = connection(settings)
-    if not conn.set(keys.message_lock(message_id), "1", nx=True, px=LOCK_MS):
+    if not outgoing.lock(conn, message_id, LOCK_MS):
         return "busy"  # another worker delivers it and looks at the version again when done
     try:
         return _deliver(settings, conn, message_id)
     finally:
-        conn.delete(keys.message_lock(message_id))
+        outgoing.unlock(conn, message_id)
 
 
 def _deliver(settings: Settings, conn: Redis, message_id: str) -> str:
-    key = keys.message(message_id)
-    rec = {_text(k): _text(v) for k, v in conn.hgetall(key).items()}
+    rec = outgoing.record(conn, message_id)
     if not rec:
-        conn.zrem(keys.OUTBOX_DUE, message_id)
+        outgoing.forget(conn, message_id)
         return "gone"
     version = int(rec.get("version", "0"))
     if int(rec.get("sent", "0")) >= version:
@@ -206,28 +129,14 @@ def _deliver(settings: Settings, conn: Redis, message_id: str) -> str:
         return _retry(settings, conn, message_id, rec, exc)
     except Permanent as exc:
         return _give_up(conn, message_id, str(exc))
-    fields: dict[Any, Any] = {"sent": str(version), "attempts": "0", "error": ""}
-    if where_to.ts:
-        fields |= {"ts": where_to.ts, "posted_channel": where_to.channel or ""}
-    conn.hset(key, mapping=fields)
+    outgoing.mark_sent(conn, message_id, version, where_to)
     _settle(conn, message_id, version)
     return "delivered"
 
 
 def _settle(conn: Redis, message_id: str, version: int) -> None:
     """Take the message off the due list unless a newer body was staged meanwhile (then it goes out next)."""
-    key = keys.message(message_id)
-
-    def attempt(pipe: Pipeline) -> None:
-        now = int(_text(pipe.hget(key, "version") or b"0"))
-        pipe.multi()
-        if now <= version:
-            pipe.zrem(keys.OUTBOX_DUE, message_id)
-        else:
-            pipe.zadd(keys.OUTBOX_DUE, {message_id: time.time()})
-
-    conn.transaction(attempt, key)
-    if int(_text(conn.hget(key, "version") or b"0")) > version:
+    if outgoing.settle(conn, message_id, version):
         kick(conn, [message_id])
 
 
@@ -252,11 +161,11 @@ def _post(settings: Settings, conn: Redis, message_id: str, rec: dict[str, str])
                 log.warning("message to update is gone; posting it anew", extra={"msg_id": message_id})
         thread_ts = None
         if rec.get("thread"):
-            via, parent_url = conn.hmget(keys.message(rec["thread"]), "via", "response_url")
-            if via and _text(via) == "response_url" and parent_url:  # the thread's first message went there too
-                _respond(_text(parent_url), body, replace=False)
+            parent_url = outgoing.answered_by_url(conn, rec["thread"])
+            if parent_url:  # the thread's first message went there too
+                _respond(parent_url, body, replace=False)
                 return Delivered(None, None)
-            parent = where(conn, rec["thread"])
+            parent = outgoing.where(conn, rec["thread"])
             if parent is None or not parent.ts:
                 raise Transient(_PARENT, PARENT_WAIT)
             thread_ts, channel = parent.ts, parent.channel or channel
@@ -274,7 +183,7 @@ def _post(settings: Settings, conn: Redis, message_id: str, rec: dict[str, str])
     except Permanent as exc:
         error = str(exc)
         if error in FALLBACK_ERRORS and rec.get("response_url"):
-            conn.hset(keys.message(message_id), "via", "response_url")
+            outgoing.use_response_url(conn, message_id)
             _respond(rec["response_url"], body, replace=False)
             return Delivered(None, None)
         raise
@@ -282,10 +191,9 @@ def _post(settings: Settings, conn: Redis, message_id: str, rec: dict[str, str])
 
 def _pace(settings: Settings, conn: Redis, channel: str) -> None:
     """Wait for the channel's next slot (a short wait here; a long one is a reschedule)."""
-    gate = conn.register_script(_GATE)
     gap = 1.0 / settings.slack_channel_rate
     while True:
-        wait = float(gate(keys=[keys.rate(f"slack:{channel}")], args=[f"{time.time():.6f}", f"{gap:.6f}"]))
+        wait = outgoing.take_slot(conn, channel, gap)
         if wait <= 0:
             return
         if wait > 2.0:
@@ -333,10 +241,7 @@ def _retry(settings: Settings, conn: Redis, message_id: str, rec: dict[str, str]
     if time.time() - float(rec.get("first", time.time())) > settings.outbox_retry_seconds:
         return _give_up(conn, message_id, f"still failing after {settings.outbox_retry_seconds:g} s: {exc}")
     delay = exc.delay if exc.delay is not None else min(2.0**attempts, settings.outbox_max_backoff)
-    pipe = conn.pipeline(transaction=True)
-    pipe.hset(keys.message(message_id), mapping={"attempts": str(attempts), "error": str(exc)})
-    pipe.zadd(keys.OUTBOX_DUE, {message_id: time.time() + delay})
-    pipe.execute()
+    outgoing.retry_later(conn, message_id, attempts, str(exc), delay)
     if not paced:
         log.warning(
             "message not delivered; retrying",
@@ -346,19 +251,15 @@ def _retry(settings: Settings, conn: Redis, message_id: str, rec: dict[str, str]
 
 
 def _give_up(conn: Redis, message_id: str, reason: str) -> str:
-    pipe = conn.pipeline(transaction=True)
-    pipe.hset(keys.message(message_id), "error", reason)
-    pipe.zrem(keys.OUTBOX_DUE, message_id)
-    pipe.zadd(keys.OUTBOX_DEAD, {message_id: time.time()})
-    pipe.execute()
+    outgoing.give_up(conn, message_id, reason)
     log.error("message given up", extra={"msg_id": message_id, "reason": reason})
     return "given up"
 
 
 def status_lines(conn: Redis) -> list[str]:
     """`/trail-audit status`'s outbox lines: messages waiting, and those given up (with why)."""
-    waiting, dead = backlog(conn), undelivered(conn)
-    lines = [f"Slack outbox: {waiting} waiting · {conn.zcard(keys.OUTBOX_DEAD)} undeliverable"]
+    waiting, dead = outgoing.backlog(conn), outgoing.undelivered(conn)
+    lines = [f"Slack outbox: {waiting} waiting · {outgoing.dead_count(conn)} undeliverable"]
     lines += [
         f"• :x: {code(d['id'])} to {code(d['channel'] or 'a response_url')}: {escape(d['error'][:200])}"
         for d in dead[:5]
@@ -372,7 +273,7 @@ def flush(conn: Redis, settings: Settings, rounds: int = 10) -> int:
     For the CLI-side and tests; workers deliver through `deliver` jobs. Returns how many were delivered."""
     delivered = 0
     for _ in range(rounds):
-        due = [_text(m) for m in conn.zrangebyscore(keys.OUTBOX_DUE, 0, time.time() + LEASE + 1)]
+        due = outgoing.due(conn, time.time() + LEASE + 1)
         done = [m for m in due if _deliver(settings, conn, m) == "delivered"]
         delivered += len(done)
         if not done:

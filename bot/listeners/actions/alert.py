@@ -22,6 +22,7 @@ from workers.remediation import approvals
 from workers.remediation.approvals import Refused, Request, role_for
 from workers.slack import outbox
 from workers.slack.messages.kit import section
+from workers.state import alert_records
 from workers.state.connection import connection
 
 RESTORE = "restore.last_known_good"
@@ -72,9 +73,8 @@ def _open(conn: Redis, settings: Settings, docs: list[dict[str, Any]], user: str
 def restore(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, context: dict[str, Any]) -> None:
     """Request the restore of what one alert reports changed; it goes through approval like any fix."""
     ack()
-    _restore(
-        body, respond, context["settings"], lambda conn, value: [alerts.load(conn, value)], str(action.get("value", ""))
-    )
+    one = lambda conn, value: [alert_records.load(conn, value)]  # noqa: E731
+    _restore(body, respond, context["settings"], one, str(action.get("value", "")))
 
 
 def restore_all(
@@ -82,7 +82,7 @@ def restore_all(
 ) -> None:
     """Request one restore for every restorable change of a rolled-up alert."""
     ack()
-    _restore(body, respond, context["settings"], alerts.group_of, str(action.get("value", "")))
+    _restore(body, respond, context["settings"], alert_records.group_of, str(action.get("value", "")))
 
 
 def _restore(body: dict[str, Any], respond: Respond, settings: Settings, find: Any, value: str) -> None:
@@ -112,7 +112,7 @@ def acknowledge_all(
 ) -> None:
     """Record who took every open alert of a rolled-up message."""
     ack()
-    ids = lambda conn, value: [d["id"] for d in alerts.group_of(conn, value) if d["status"] == "open"]  # noqa: E731
+    ids = lambda conn, value: [d["id"] for d in alert_records.group_of(conn, value) if d["status"] == "open"]  # noqa: E731
     _acknowledge(body, respond, context["settings"], ids, str(action.get("value", "")))
 
 

@@ -12,7 +12,7 @@ from workers.core.settings import Settings
 from workers.remediation.approvals import role_for
 from workers.slack import outbox
 from workers.slack.messages.rollup import account_details
-from workers.state import audits, fix_offers
+from workers.state import audits, fix_offers, outgoing
 from workers.state.connection import connection
 
 
@@ -30,7 +30,7 @@ def report_account(
             only_to_clicker(respond, "This report has expired (reports are kept a week): run `/trail-audit` again.")
             return
         mine = [f for f in doc["findings"] if f["account"] == account]
-        report = outbox.where(conn, outbox.report_id(audit_id))
+        report = outgoing.where(conn, outbox.report_id(audit_id))
         if not mine or report is None:
             only_to_clicker(respond, "That account has no findings in this report.")
             return
