@@ -11,7 +11,6 @@ Run: `.venv/bin/python bench/monitor_bench.py [interval_seconds] [runs]` (defaul
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import sys
@@ -28,7 +27,7 @@ from demo.fake_account import FakeAccount, compliant
 from demo.servers import aws_env, moto_server, start_redis
 from demo.slack_standin import SlackStandIn
 from demo.stack import Stack
-from workers.monitor.watch import LAST
+from workers.state import monitor_records
 
 ALERTS = "C0ALERTS"
 
@@ -62,7 +61,7 @@ def measure(regions: list[str], interval: int, runs: int) -> tuple[list[float], 
         cycles: list[dict[str, object]] = []
         times = []
         try:
-            wait(lambda: conn.get(LAST), interval + 60)
+            wait(lambda: monitor_records.last_cycle(conn), interval + 60)
             for i in range(runs):
                 region = regions[(i * 5) % len(regions)]
                 cfg = FakeAccount().client("config", region)
@@ -71,7 +70,7 @@ def measure(regions: list[str], interval: int, runs: int) -> tuple[list[float], 
                 cfg.stop_configuration_recorder(ConfigurationRecorderName="default")
                 wait(lambda seen=seen: said(slack, seen, "stopped recording"), interval * 2 + 60)
                 times.append(time.monotonic() - t0)
-                cycles.append(json.loads(conn.get(LAST) or "{}"))
+                cycles.append(monitor_records.last_cycle(conn) or {})
                 print(f"regions={len(regions)} run={i} tamper-to-alert={times[-1]:.1f}s", file=sys.stderr)
                 cfg.start_configuration_recorder(ConfigurationRecorderName="default")
                 wait(lambda seen=seen: said(slack, seen, "Recovered"), interval * 2 + 60)

@@ -9,7 +9,6 @@ workers' counts, `workers.state.metrics`), each account's last monitor cycle age
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Iterator
@@ -21,7 +20,7 @@ from rq.registry import FailedJobRegistry
 
 from workers.core.settings import Settings
 from workers.queue.queues import QUEUES, queue
-from workers.state import keys, metrics
+from workers.state import alert_records, metrics, monitor_records, outgoing
 from workers.state.connection import connection
 
 COMMANDS = Counter("trail_audit_commands", "Slash commands, by subcommand and outcome", ["kind", "outcome"])
@@ -67,15 +66,14 @@ class RedisState:
                 family.add_metric([values.get(label, "") for label in labels], value)
             yield family
         yield GaugeMetricFamily("trail_audit_alerts_open", "Tamper alerts not yet recovered",
-                                value=conn.hlen(keys.ALERTS_OPEN))  # fmt: skip
+                                value=alert_records.open_count(conn))  # fmt: skip
         yield GaugeMetricFamily("trail_audit_outbox_backlog", "Slack messages waiting to be delivered",
-                                value=conn.zcard(keys.OUTBOX_DUE))  # fmt: skip
+                                value=outgoing.backlog(conn))  # fmt: skip
         age = GaugeMetricFamily("trail_audit_monitor_cycle_age_seconds", "Seconds since the monitor last watched an "
                                 "account", labels=["account"])  # fmt: skip
         now = time.time()
-        for account, raw in conn.hgetall(keys.MONITOR_ACCOUNTS).items():
-            name = account.decode() if isinstance(account, bytes) else str(account)
-            age.add_metric([name], max(0.0, now - float(json.loads(raw).get("at", 0))))
+        for name, cycle in monitor_records.cycles(conn).items():
+            age.add_metric([name], max(0.0, now - float(cycle.get("at", 0))))
         yield age
 
 

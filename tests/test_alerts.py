@@ -16,7 +16,7 @@ from workers.remediation.approvals import Refused
 from workers.slack import outbox
 from workers.slack.messages.alert import alert
 from workers.slack.messages.kit import MAX_SECTION
-from workers.state import alert_records, keys, outgoing
+from workers.state import alert_records, outgoing
 
 
 @pytest.fixture
@@ -87,17 +87,17 @@ def test_alert_message_within_limits_for_huge_values() -> None:
 
 
 def test_status_shows_each_accounts_last_cycle(env: tuple[RedisClient, Settings, SlackStandIn]) -> None:
-    import json
 
-    from workers.monitor.watch import BY_ACCOUNT, status_lines
+    from workers.monitor.status import status_lines
+    from workers.state import monitor_records
 
     conn, _, _ = env
     assert status_lines(conn) == ["Monitor: no cycle yet"]
     now = time.time()
-    conn.set(keys.MONITOR_COVERAGE, json.dumps({"at": now, "interval": 60, "accounts": 3}))  # one never reached
+    monitor_records.record_coverage(conn, {"at": now, "interval": 60, "accounts": 3})  # one never reached
     for account, calls in (("111111111111", 88), ("222222222222", 8)):
         summary = {"at": now, "seconds": 1.6, "account": account, "calls": calls, "regions": 17, "unreadable": []}
-        conn.hset(BY_ACCOUNT, account, json.dumps(summary))
+        monitor_records.record_cycle(conn, account, summary)
     lines = status_lines(conn)
     assert lines[0] == "Monitor: 2 of 3 accounts covered"
     assert "88 AWS calls, 17 regions of 111111111111" in lines[1] and "8 AWS calls" in lines[2]
@@ -105,7 +105,7 @@ def test_status_shows_each_accounts_last_cycle(env: tuple[RedisClient, Settings,
     for n in range(10):  # many accounts: only those not fully watched are listed
         summary = {"at": now, "seconds": 1, "account": f"9{n:011d}", "calls": 1, "regions": 1,
                    "unreadable": ["x"] if n == 4 else []}  # fmt: skip
-        conn.hset(BY_ACCOUNT, summary["account"], json.dumps(summary))
+        monitor_records.record_cycle(conn, summary["account"], summary)
     lines = status_lines(conn)
     assert lines[0] == "Monitor: 11 of 12 accounts covered" and len(lines) == 3 and "900000000004" in lines[1]
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import json
 import threading
 import time
 from typing import Any
@@ -183,8 +182,9 @@ def test_a_blind_spot_is_said_once_and_its_end_too(aws: Moto, redis_url: str, mo
                                                     faults: Any) -> None:  # fmt: skip
     from demo.slack_standin import SlackStandIn
     from workers.core.settings import Settings
-    from workers.monitor.watch import LAST, watch_account
+    from workers.monitor.watch import watch_account
     from workers.slack import outbox
+    from workers.state import monitor_records
 
     compliant([HOME])
     with SlackStandIn() as slack:
@@ -205,7 +205,7 @@ def test_a_blind_spot_is_said_once_and_its_end_too(aws: Moto, redis_url: str, mo
             and "cannot watch all of" in warnings[0]
             and "DescribeConfigurationRecorders" in warnings[0]
         )
-        assert json.loads(RedisClient.from_url(redis_url).get(LAST) or "{}")["unreadable"]
+        assert (monitor_records.last_cycle(RedisClient.from_url(redis_url)) or {})["unreadable"]
         injector.deny.clear()
         watch_account(None)
         outbox.flush(conn, Settings())

@@ -16,7 +16,7 @@ from demo.slack_standin import Call, SlackStandIn
 from demo.stack import Stack
 from tests.test_e2e_approvals import SECRET, click, command, prompt_of, request_id_in
 from tests.waiting import wait_until
-from workers.monitor.watch import LAST
+from workers.state import monitor_records
 
 pytestmark = pytest.mark.e2e
 ALERTS = "C0ALERTS"
@@ -37,7 +37,7 @@ def watched(aws: Moto) -> Iterator[dict[str, Any]]:
         try:
             stack.start()
             conn = RedisClient.from_url(redis.url)
-            wait_until(lambda: conn.get(LAST), 30)  # the first cycle: the baseline
+            wait_until(lambda: monitor_records.last_cycle(conn), 30)  # the first cycle: the baseline
             yield {"stack": stack, "slack": slack, "redis": redis, "conn": conn, "fake": fake}
         finally:
             stack.stop()
@@ -52,8 +52,8 @@ def alerts_in(slack: SlackStandIn) -> list[Call]:
 def cycles_pass(conn: RedisClient, n: int) -> None:
     """Wait until `n` more monitor cycles have finished."""
     for _ in range(n):
-        at = json.loads(conn.get(LAST) or "{}").get("at")
-        wait_until(lambda at=at: json.loads(conn.get(LAST) or "{}").get("at") != at, 30)
+        at = (monitor_records.last_cycle(conn) or {}).get("at")
+        wait_until(lambda at=at: (monitor_records.last_cycle(conn) or {}).get("at") != at, 30)
 
 
 def alert_views(slack: SlackStandIn) -> dict[str, str]:

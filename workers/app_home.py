@@ -19,7 +19,7 @@ from workers.remediation import approvals
 from workers.resources.findings import annotate
 from workers.slack.client import web_client
 from workers.slack.messages.home import home
-from workers.state import alert_records, audits, keys, metrics
+from workers.state import alert_records, audits, keys, metrics, monitor_records
 from workers.state.connection import connection
 from workers.state.waivers import in_force
 
@@ -36,10 +36,7 @@ def gather(conn: Redis) -> dict[str, Any]:
         report = audits.report(conn, last["id"])
         if report:
             annotate(report["findings"], waived)
-    notices = sorted(
-        f"{_text(k).removeprefix(keys.monitor_blind(''))}: {_text(conn.get(k) or b'')}"
-        for k in conn.scan_iter(match=keys.monitor_blind("*"), count=500)
-    )
+    notices = sorted(monitor_records.blind_spots(conn))
     return {
         "now": time.time(),
         "last_audit": last,

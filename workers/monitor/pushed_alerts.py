@@ -16,7 +16,6 @@ Alerts of one account and region within TRAIL_AUDIT_EVENTS_BURST_SECONDS join on
 
 from __future__ import annotations
 
-import json
 import time
 from collections import defaultdict
 from typing import Any
@@ -31,7 +30,7 @@ from workers.core.settings import Settings
 from workers.monitor import alerts, attribution, pushed, tampering
 from workers.monitor.watch import healed, restore_offer
 from workers.slack import outbox
-from workers.state import alert_records, executed_actions, keys
+from workers.state import alert_records, executed_actions, monitor_records
 from workers.state.machine import Refused
 
 LOOKBACK = 3600  # seconds of trail-audit's own approved actions that may explain a call
@@ -46,55 +45,46 @@ def record(conn: Redis, settings: Settings, events: list[ChangeEvent]) -> int:
 
 
 def _record_place(conn: Redis, settings: Settings, account: str, region: str, events: list[ChangeEvent]) -> int:
-    seen = {e.event_id: keys.event_seen(e.event_id) for e in events}
     routed = organization.channel_for(settings, account)
-    burst = keys.event_burst(account, region)
+    burst = monitor_records.burst_key(account, region)
     outcome: dict[str, Any] = {}
 
-    def attempt(pipe: Pipeline) -> None:
+    def read(pipe: Pipeline) -> monitor_records.Changes | None:
         outcome.clear()
-        fresh = [e for e in events if not pipe.exists(seen[e.event_id])]
+        fresh = [e for e in events if not monitor_records.is_seen(pipe, e.event_id)]
         if not fresh:
-            return
+            return None
         now = time.time()
-        state = _state(pipe, account, region)
+        state = (monitor_records.region_state(pipe, account, region) or {}).get("state") or {}
         actions = executed_actions.since(pipe, now - LOOKBACK)
         opened = alert_records.open_alerts(pipe, account, region)
         docs, enriched, closed = _alerts_for(settings, account, region, fresh, state, actions, opened, now)
         for doc in docs:
             doc["channel"] = routed
         joining = _burst(pipe, burst)
-        pipe.multi()
-        for event in fresh:
-            pipe.set(seen[event.event_id], "1", ex=keys.EVENT_SEEN_TTL)
-        outcome["message"] = alerts.stage_group(pipe, settings, docs, joining)
-        if docs and settings.events_burst_seconds > 0:
-            pipe.set(burst, docs[0]["group"], px=int(settings.events_burst_seconds * 1000))
-        outcome.update(enriched=enriched, closed=closed, raised=len(docs))
+        outcome.update(enriched=enriched, closed=closed)
+        lasts = (burst, int(settings.events_burst_seconds * 1000)) if settings.events_burst_seconds > 0 else None
+        return monitor_records.Changes(docs, {e.event_id for e in fresh}, None, lasts,
+                                       lambda p, ds: alerts.stage_group(p, settings, ds, joining))  # fmt: skip
 
-    # ALERTS_OPEN watched: a poller's alert committed meanwhile is seen on the retry (and enriched, not doubled)
-    conn.transaction(attempt, *seen.values(), burst, keys.ALERTS_OPEN)
-    outbox.kick(conn, [outcome["message"]] if outcome.get("message") else [])
+    # the poller's commit too: a poller's alert committed meanwhile is seen on the retry (and enriched, not doubled)
+    seen = monitor_records.seen_keys([e.event_id for e in events])
+    raised, message = monitor_records.commit_alerts(conn, account, region, read, *seen, burst)
+    outbox.kick(conn, [message] if message else [])
     for doc in outcome.get("enriched", []):
         alerts.refresh(conn, settings, doc)
     healed(conn, settings, account, region)
     for doc, event in outcome.get("closed", []):
         alerts.recover(conn, settings, doc, f"restored by {code(event.actor)} at {escape(event.time)} "
                                             f"from {escape(event.source_ip)}")  # fmt: skip
-    return int(outcome.get("raised", 0))
-
-
-def _state(pipe: Pipeline, account: str, region: str) -> dict[str, Any]:
-    raw = pipe.get(keys.region_state(account, region))
-    return dict(json.loads(raw).get("state") or {}) if raw else {}
+    return len(raised)
 
 
 def _burst(pipe: Pipeline, key: str) -> tuple[str, list[dict[str, Any]]] | None:
     """The group a new alert joins: the one a burst of this account and region opened, while its key lasts."""
-    raw = pipe.get(key)
-    if not raw:
+    group = monitor_records.burst_group(pipe, key)
+    if group is None:
         return None
-    group = raw.decode() if isinstance(raw, bytes) else str(raw)
     try:
         return group, alert_records.group_of(pipe, group)
     except Refused:

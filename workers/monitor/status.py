@@ -3,13 +3,12 @@ the web process reads it)."""
 
 from __future__ import annotations
 
-import json
 import time
 
 from redis import Redis
 
 from workers.core.mrkdwn import escape
-from workers.state import alert_records, keys
+from workers.state import alert_records, monitor_records
 
 SHOWN = 5  # accounts listed one by one; beyond, only those not fully watched (up to this many)
 
@@ -17,7 +16,7 @@ SHOWN = 5  # accounts listed one by one; beyond, only those not fully watched (u
 def status_lines(conn: Redis) -> list[str]:
     """`/trail-audit status`'s monitor lines: N of M accounts covered, each account's last cycle (or, for many
     accounts, those not fully watched), open alerts."""
-    cycles = [json.loads(v) for v in conn.hvals(keys.MONITOR_ACCOUNTS)]
+    cycles = list(monitor_records.cycles(conn).values())
     if not cycles:
         return ["Monitor: no cycle yet"]
     lines = [_coverage(conn, cycles)]
@@ -37,8 +36,7 @@ def status_lines(conn: Redis) -> list[str]:
 
 
 def _coverage(conn: Redis, cycles: list[dict[str, object]]) -> str:
-    raw = conn.get(keys.MONITOR_COVERAGE)
-    plan = json.loads(raw) if raw else {"accounts": len(cycles), "interval": 60}
+    plan = monitor_records.coverage(conn) or {"accounts": len(cycles), "interval": 60}
     fresh = time.time() - 3 * float(plan["interval"])
     watched = sum(1 for c in cycles if float(str(c["at"])) >= fresh and not c.get("unreadable"))
     total = max(int(plan["accounts"]), len(cycles))

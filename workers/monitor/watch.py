@@ -14,6 +14,7 @@ import logging
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from redis import Redis
@@ -29,27 +30,20 @@ from workers.core.catalogue import PlanError
 from workers.core.mrkdwn import code, escape, mention
 from workers.core.settings import Settings
 from workers.monitor import alerts, attribution, tampering
-from workers.monitor.status import status_lines  # noqa: F401 - its old place
 from workers.queue import paths
 from workers.queue.queues import MONITOR, queue
 from workers.resources import actions, watched
+from workers.resources.watched import Change
 from workers.slack import outbox
 from workers.slack.messages.kit import clip, section
-from workers.state import alert_records, executed_actions, keys, outgoing
+from workers.state import alert_records, executed_actions, monitor_records, outgoing
 from workers.state.connection import connection
 from workers.state.machine import AlertStatus
 from workers.state.rate_limit import RedisLimiter
 
 log = logging.getLogger("trail_audit.monitor")
-LAST = keys.MONITOR_LAST
-BY_ACCOUNT = keys.MONITOR_ACCOUNTS
 LOOKBACK = 20 * 60  # seconds of event history read each cycle: events can take 15 minutes to appear
 ATTRIBUTE_FOR = 30 * 60  # seconds an alert keeps waiting for its event
-
-
-def state_key(account: str, region: str) -> str:
-    """Where a region's last known state is kept."""
-    return keys.region_state(account, region)
 
 
 def cycle() -> int:
@@ -66,7 +60,7 @@ def cycle() -> int:
     elif settings.org_role_name:
         _sighted(conn, settings, "the organization")
     planned = {"at": time.time(), "interval": settings.monitor_seconds, "accounts": len(roles) + (unread is not None)}
-    conn.set(keys.MONITOR_COVERAGE, json.dumps(planned))
+    monitor_records.record_coverage(conn, planned)
     spacing = settings.monitor_seconds / max(1, len(roles))
     options: dict[str, Any] = {"job_timeout": max(60, settings.monitor_seconds * 2), "result_ttl": 600,
                                "failure_ttl": 86400}  # fmt: skip
@@ -90,8 +84,7 @@ def watch_account(role_arn: str | None) -> dict[str, Any]:
     except PlanError as exc:
         _blind(conn, settings, role_arn or "current credentials", str(exc))
         raise
-    lock = keys.monitor_lock(acct.id)
-    if not conn.set(lock, "1", nx=True, ex=max(60, settings.monitor_seconds * 2)):
+    if not monitor_records.lock_account(conn, acct.id, max(60, settings.monitor_seconds * 2)):
         return {"skipped": "a cycle of this account is still running"}
     try:
         before_calls = Counter(acct.calls)
@@ -129,11 +122,10 @@ def watch_account(role_arn: str | None) -> dict[str, Any]:
             "truncated": [note for _, _, note in seen if note],
             "open_alerts": len(alert_records.open_alerts(conn)),
         }
-        conn.set(LAST, json.dumps(summary))
-        conn.hset(BY_ACCOUNT, acct.id, json.dumps(summary))
+        monitor_records.record_cycle(conn, acct.id, summary)
         return summary
     finally:
-        conn.delete(lock)
+        monitor_records.unlock_account(conn, acct.id)
 
 
 def event_path(account: str, region: str) -> str:
@@ -179,24 +171,26 @@ def _sighted(conn: Redis, settings: Settings, *names: str) -> None:
 
 def flag(conn: Redis, settings: Settings, who: str, why: str | None, message_id: str, text: str) -> None:
     """Set (a reason) or clear (None) an account's blind-spot flag, and on a change commit its notice with it."""
-    key = keys.monitor_blind(who)
-    staged: list[str] = []
+    message = {"text": clip(text, 3000), "blocks": [section(text)]}
 
-    def attempt(pipe: Pipeline) -> None:
-        staged.clear()
-        if bool(pipe.exists(key)) == (why is not None):
-            return  # already said
-        pipe.multi()
-        if why is None:
-            pipe.delete(key)
-        else:
-            pipe.set(key, why)
-        if settings.alert_channel:
-            message = {"text": clip(text, 3000), "blocks": [section(text)]}
-            staged.append(outgoing.stage(pipe, message_id, settings.alert_channel, message))
+    def notice(pipe: Pipeline) -> str | None:
+        return outgoing.stage(pipe, message_id, settings.alert_channel, message) if settings.alert_channel else None
 
-    conn.transaction(attempt, key)
-    outbox.kick(conn, staged)
+    outbox.kick(conn, monitor_records.flag(conn, who, why, notice))
+
+
+@dataclass
+class _Look:
+    """One region's look: when it began, the previous one, since when the region is watched, the state it
+    leaves (what was read, and the last known value of what could not be), the events and the actions."""
+
+    now: float
+    since: float
+    watching_since: float
+    merged: dict[str, Any]
+    events: list[ChangeEvent] | ApiError
+    truncated: str | None
+    actions: list[dict[str, Any]]
 
 
 def _watch_region(
@@ -204,39 +198,67 @@ def _watch_region(
 ) -> tuple[int, list[str], str | None]:
     """One region's cycle. Returns (alerts raised, parts unreadable, a note when events were cut short).
 
-    The new state, every new alert record and the messages about them are one commit: a failed post is
-    retried by the outbox, and a change seen here is never seen as "unchanged" by the next cycle unalerted.
+    The new state, every new alert record and the messages about them are one commit (`commit_alerts`, the
+    pushed path's too): a failed post is retried by the outbox, and a change seen here is never seen as
+    "unchanged" by the next cycle unalerted.
     """
-    now = time.time()
-    raw = conn.get(state_key(acct.id, region))
-    previous = json.loads(raw) if raw else None
+    now = time.time()  # before the look: an alert raised while it reads is not judged by it
+    previous = monitor_records.region_state(conn, acct.id, region)
     observed = watched.observe(acct, region)
-    merged = watched.merge(previous["state"] if previous else None, observed)
-    changes = watched.regressions(acct.id, region, previous["state"], merged) if previous else []
+    look = _look(conn, settings, acct, region, limiter, now, previous, observed)
+    changes = watched.regressions(acct.id, region, previous["state"], look.merged) if previous else []
+    docs, upgrades, used = _alerts_of(conn, settings, acct.id, region, changes, look)
+    if docs:
+        routed = organization.channel_for(settings, acct.id)
+        for doc in docs:
+            doc["channel"] = routed
+    state = {"at": look.now, "since": look.watching_since, "state": look.merged}
+    found = monitor_records.Changes(docs, used, state, None, lambda pipe, ds: alerts.stage_group(pipe, settings, ds))
+    # a change the pushed path alerted since it was looked at is not alerted again (the open index is watched)
+    raised, message = monitor_records.commit_alerts(conn, acct.id, region, lambda _pipe: found)
+    outbox.kick(conn, [message] if message else [])
+    for earlier, doc in upgrades:
+        if not alerts.supersede(conn, settings, earlier, doc):  # closed meanwhile: the change gets its own
+            alerts.raise_alert(conn, settings, doc | {"channel": organization.channel_for(settings, acct.id)})
+    _follow_open(conn, settings, acct.id, region, {d["key"] for d in [*raised, *(d for _, d in upgrades)]}, look)
+    return len(raised), watched.unreadable(observed), look.truncated
+
+
+def _look(
+    conn: Redis, settings: Settings, acct: Account, region: str, limiter: RedisLimiter, now: float,
+    previous: dict[str, Any] | None, observed: dict[str, Any],
+) -> _Look:  # fmt: skip
     # the first observation is the baseline: nothing to compare, attribute or report yet
     found = _events(acct, region, now, limiter, settings) if previous else ([], False)
-    events: list[ChangeEvent] | ApiError = found if isinstance(found, ApiError) else found[0]
     truncated = None
     if not isinstance(found, ApiError) and found[1]:
-        truncated = (
-            f"CloudTrail's event history was read only in part ({settings.lookup_max_pages} pages of "
-            f"write events, the newest) in {region}: who made an older change may stay unknown"
-        )
+        truncated = (f"CloudTrail's event history was read only in part ({settings.lookup_max_pages} pages of "
+                     f"write events, the newest) in {region}: who made an older change may stay unknown")  # fmt: skip
     since = previous["at"] if previous else now
-    watching_since = previous.get("since", previous["at"]) if previous else now
-    actions = executed_actions.since(conn, since - 5)
+    return _Look(
+        now, since, previous.get("since", previous["at"]) if previous else now,
+        watched.merge(previous["state"] if previous else None, observed),
+        found if isinstance(found, ApiError) else found[0], truncated, executed_actions.since(conn, since - 5),
+    )  # fmt: skip
+
+
+def _alerts_of(
+    conn: Redis, settings: Settings, account: str, region: str, changes: list[Change], look: _Look
+) -> tuple[list[dict[str, Any]], list[tuple[dict[str, Any], dict[str, Any]]], set[str]]:
+    """The alerts a look raises (state changes, then events alone), the event alerts a change upgrades, and the
+    events now used."""
     used: set[str] = set()
     docs = []
     upgrades: list[tuple[dict[str, Any], dict[str, Any]]] = []
-    announced = _announced(conn, acct.id, region) if changes else []
+    announced = _announced(conn, account, region) if changes else []
     for change in changes:
         if alert_records.is_open(conn, change.key):
             continue
         doc = change.to_dict() | {"key": change.key, "title": change.sentence(), "restorable": True, "seen_by": "poll"}
-        doc["approved"] = attribution.correlate(doc, actions, since)
+        doc["approved"] = attribution.correlate(doc, look.actions, look.since)
         doc["restore"] = restore_offer(doc)
-        if truncated:
-            doc["truncated"] = truncated
+        if look.truncated:
+            doc["truncated"] = look.truncated
         earlier = next((d for d in announced if attribution.attribute(doc, [ChangeEvent.from_dict(d["attribution"])])),
                        None)  # fmt: skip
         if earlier is not None:  # an event alert already said it: that message becomes this change's alert
@@ -244,55 +266,31 @@ def _watch_region(
             doc.pop("lookup_error", None)
             upgrades.append((earlier, alerts.new(settings, doc)))
             continue
-        if _attribute(doc, events):
+        if _attribute(doc, look.events):
             used.add(doc["attribution"]["event_id"])
         docs.append(alerts.new(settings, doc))
-    if isinstance(events, list):
-        explained = _explained(conn, acct.id, region, events)
+    if isinstance(look.events, list):
+        explained = _explained(conn, account, region, look.events)
         seen = used | explained
-        fresh = [e for e in events if e.event_id not in seen and not conn.exists(keys.event_seen(e.event_id))]
-        docs += [
-            alerts.new(settings, d)
-            for d in tampering.event_alerts(acct.id, region, fresh, events, watching_since, actions)
-        ]
-        docs += [alerts.new(settings, d) for d in tampering.attempts(acct.id, region, fresh)]
+        fresh = [e for e in look.events if e.event_id not in seen and not monitor_records.is_seen(conn, e.event_id)]
+        made = tampering.event_alerts(account, region, fresh, look.events, look.watching_since, look.actions)
+        docs += [alerts.new(settings, d) for d in [*made, *tampering.attempts(account, region, fresh)]]
         used |= {d["attribution"]["event_id"] for d in docs if d.get("attribution")} | explained
-    if docs:
-        routed = organization.channel_for(settings, acct.id)
-        for doc in docs:
-            doc["channel"] = routed
-    staged: list[str | None] = []
-    raised = list(docs)
+    return docs, upgrades, used
 
-    def attempt(pipe: Pipeline) -> None:
-        # a change the pushed path alerted since it was looked at is not alerted again (ALERTS_OPEN watched)
-        staged.clear()
-        raised[:] = [d for d in docs if d["field"] in ("attempt", "event") or not pipe.hexists(keys.ALERTS_OPEN,
-                                                                                               d["key"])]  # fmt: skip
-        pipe.multi()
-        pipe.set(state_key(acct.id, region), json.dumps({"at": now, "since": watching_since, "state": merged}))
-        for event_id in used:
-            pipe.set(keys.event_seen(event_id), "1", ex=keys.EVENT_SEEN_TTL)
-        pipe.zremrangebyscore(keys.alerts_recent(acct.id, region), 0, now - keys.ALERTS_RECENT_KEEP)
-        staged.append(alerts.stage_group(pipe, settings, raised))
 
-    conn.transaction(attempt, keys.ALERTS_OPEN)
-    docs = raised
-    outbox.kick(conn, [m for m in staged if m])
-    for earlier, doc in upgrades:
-        if not alerts.supersede(conn, settings, earlier, doc):  # closed meanwhile: the change gets its own
-            alerts.raise_alert(conn, settings, doc | {"channel": organization.channel_for(settings, acct.id)})
-    new = {d["key"] for d in [*docs, *(doc for _, doc in upgrades)]}
-    for doc in alert_records.open_alerts(conn, acct.id, region):
+def _follow_open(conn: Redis, settings: Settings, account: str, region: str, new: set[str], look: _Look) -> None:
+    """The region's other open alerts: recovered ones closed (by a look that began after they were raised),
+    unattributed ones given their event when it is found."""
+    for doc in alert_records.open_alerts(conn, account, region):
         if doc["key"] in new:
             continue
-        if watched.recovered(doc, merged) and doc["created"] < now:  # raised after this look began: not judged by it
-            by = attribution.correlate(doc, actions, since)
-            alerts.recover(conn, settings, doc, _recovered_by(doc, by, events))
-        elif not doc.get("attribution") and now - doc["created"] < ATTRIBUTE_FOR and _attribute(doc, events):
-            conn.set(keys.event_seen(doc["attribution"]["event_id"]), "1", ex=keys.EVENT_SEEN_TTL)
+        if watched.recovered(doc, look.merged) and doc["created"] < look.now:
+            by = attribution.correlate(doc, look.actions, look.since)
+            alerts.recover(conn, settings, doc, _recovered_by(doc, by, look.events))
+        elif not doc.get("attribution") and look.now - doc["created"] < ATTRIBUTE_FOR and _attribute(doc, look.events):
+            monitor_records.mark_seen(conn, doc["attribution"]["event_id"])
             alerts.refresh(conn, settings, doc)
-    return len(docs), watched.unreadable(observed), truncated
 
 
 def restore_offer(doc: dict[str, Any]) -> dict[str, Any]:

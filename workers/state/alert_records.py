@@ -122,3 +122,8 @@ def stage_in_place_of(pipe: Pipeline, doc: dict[str, Any], old_id: str, group: s
 def stage_doc(pipe: Pipeline, doc: dict[str, Any]) -> None:
     """Stage an alert's doc (not its status: that changes only by a transition)."""
     pipe.hset(keys.alert(doc["id"]), "doc", doc_text(doc))
+
+
+def open_count(conn: Redis) -> int:
+    """How many alerts are not yet recovered."""
+    return int(conn.hlen(keys.ALERTS_OPEN))

@@ -1,0 +1,166 @@
+"""The monitor's records: each region's last known state, the events already alerted, a burst's group, the
+cycle summaries, the blind-spot flags and each account's cycle lock.
+
+`commit_alerts` is the one commit of changes and their alerts, used by the poller and the pushed path alike:
+under WATCH of the open-alert index (and whatever else the caller reads), it drops the alerts whose change is
+already open, then writes the region's new state, the events seen, the alert records and the message that
+shows them, in one MULTI.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis import Redis
+from redis.client import Pipeline
+
+from workers.state import keys
+
+Reader = Redis | Pipeline
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+@dataclass
+class Changes:
+    """What one commit writes: the alerts it may raise and what goes with them."""
+
+    docs: list[dict[str, Any]] = field(default_factory=list)  # the alerts to raise (a change's, an event's)
+    seen: set[str] = field(default_factory=set)  # event ids now explained or alerted
+    state: dict[str, Any] | None = None  # the region's new known state ({"at", "since", "state"}), if observed
+    burst: tuple[str, int] | None = None  # (key, ms): the group new alerts join while the key lasts
+    stage: Callable[[Pipeline, list[dict[str, Any]]], str | None] | None = None  # records and message of `docs`
+
+
+def commit_alerts(
+    conn: Redis, account: str, region: str, read: Callable[[Pipeline], Changes | None], *watch: str
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Commit `read(pipe)`'s changes atomically; returns the alerts raised and the message staged."""
+    out: dict[str, Any] = {}
+
+    def attempt(pipe: Pipeline) -> None:
+        out.clear()
+        changes = read(pipe)
+        if changes is None:
+            return
+        raised = [d for d in changes.docs
+                  if d["field"] in ("attempt", "event") or not pipe.hexists(keys.ALERTS_OPEN, d["key"])]  # fmt: skip
+        pipe.multi()
+        if changes.state is not None:
+            pipe.set(keys.region_state(account, region), json.dumps(changes.state))
+            pipe.zremrangebyscore(keys.alerts_recent(account, region), 0, time.time() - keys.ALERTS_RECENT_KEEP)
+        for event_id in changes.seen:
+            pipe.set(keys.event_seen(event_id), "1", ex=keys.EVENT_SEEN_TTL)
+        out["message"] = changes.stage(pipe, raised) if changes.stage else None
+        if raised and changes.burst is not None:
+            pipe.set(changes.burst[0], raised[0]["group"], px=changes.burst[1])
+        out["raised"] = raised
+
+    conn.transaction(attempt, keys.ALERTS_OPEN, *watch)
+    return list(out.get("raised", [])), out.get("message")
+
+
+def region_state(reader: Reader, account: str, region: str) -> dict[str, Any] | None:
+    """A region's last known state as the poller left it: `{"at", "since", "state"}` (None before the first)."""
+    raw = reader.get(keys.region_state(account, region))
+    return dict(json.loads(raw)) if raw else None
+
+
+def seen_keys(event_ids: list[str]) -> list[str]:
+    """The keys that say these events were alerted or explained (to WATCH them)."""
+    return [keys.event_seen(e) for e in event_ids]
+
+
+def is_seen(reader: Reader, event_id: str) -> bool:
+    """Whether an event was already alerted or explained."""
+    return bool(reader.exists(keys.event_seen(event_id)))
+
+
+def mark_seen(conn: Redis, event_id: str) -> None:
+    """Remember that an event explains an alert (it is not alerted again)."""
+    conn.set(keys.event_seen(event_id), "1", ex=keys.EVENT_SEEN_TTL)
+
+
+def burst_key(account: str, region: str) -> str:
+    """The key a burst of pushed alerts of one account and region keeps its group under."""
+    return keys.event_burst(account, region)
+
+
+def burst_group(reader: Reader, key: str) -> str | None:
+    """The group a burst opened, while its key lasts."""
+    raw = reader.get(key)
+    return _text(raw) if raw else None
+
+
+def lock_account(conn: Redis, account: str, seconds: float) -> bool:
+    """One cycle of an account at a time (held at most `seconds`)."""
+    return bool(conn.set(keys.monitor_lock(account), "1", nx=True, ex=int(seconds)))
+
+
+def unlock_account(conn: Redis, account: str) -> None:
+    """End an account's cycle lock."""
+    conn.delete(keys.monitor_lock(account))
+
+
+def record_cycle(conn: Redis, account: str, summary: dict[str, Any]) -> None:
+    """Keep an account's newest cycle summary (and the newest of all)."""
+    conn.set(keys.MONITOR_LAST, json.dumps(summary))
+    conn.hset(keys.MONITOR_ACCOUNTS, account, json.dumps(summary))
+
+
+def record_coverage(conn: Redis, planned: dict[str, Any]) -> None:
+    """What the newest cycle set out to watch, and when."""
+    conn.set(keys.MONITOR_COVERAGE, json.dumps(planned))
+
+
+def cycles(conn: Redis) -> dict[str, dict[str, Any]]:
+    """Every account's newest cycle summary."""
+    return {_text(k): json.loads(v) for k, v in conn.hgetall(keys.MONITOR_ACCOUNTS).items()}
+
+
+def coverage(conn: Redis) -> dict[str, Any] | None:
+    """What the newest cycle set out to watch."""
+    raw = conn.get(keys.MONITOR_COVERAGE)
+    return dict(json.loads(raw)) if raw else None
+
+
+def last_cycle(conn: Redis) -> dict[str, Any] | None:
+    """The newest cycle summary of any account."""
+    raw = conn.get(keys.MONITOR_LAST)
+    return dict(json.loads(raw)) if raw else None
+
+
+def flag(conn: Redis, who: str, why: str | None, stage: Callable[[Pipeline], str | None]) -> list[str]:
+    """Set (a reason) or clear (None) a blind-spot flag; on a change, commit `stage(pipe)`'s notice with it.
+    Returns the staged message ids (none when the flag already said so)."""
+    key = keys.monitor_blind(who)
+    staged: list[str] = []
+
+    def attempt(pipe: Pipeline) -> None:
+        staged.clear()
+        if bool(pipe.exists(key)) == (why is not None):
+            return  # already said
+        pipe.multi()
+        if why is None:
+            pipe.delete(key)
+        else:
+            pipe.set(key, why)
+        mid = stage(pipe)
+        if mid:
+            staged.append(mid)
+
+    conn.transaction(attempt, key)
+    return staged
+
+
+def blind_spots(conn: Redis) -> list[str]:
+    """Every blind spot said and not yet gone: `who: why`."""
+    prefix = keys.monitor_blind("")
+    return [f"{_text(k).removeprefix(prefix)}: {_text(conn.get(k) or b'')}"
+            for k in conn.scan_iter(match=keys.monitor_blind("*"), count=500)]  # fmt: skip
