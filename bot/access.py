@@ -24,12 +24,13 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.commands import parse
 from workers.core.mrkdwn import channel as channel_link
+from workers.core.people import is_named
 from workers.core.settings import Settings
 from workers.monitor import alerts
 from workers.remediation import approvals
 from workers.slack import outbox
 from workers.slack.messages.answers import ephemeral
-from workers.state import alert_records, audits, fix_offers, keys, outgoing, quota
+from workers.state import alert_records, audits, caches, fix_offers, outgoing, quota, request_records
 from workers.state.connection import connection
 
 log = logging.getLogger("trail_audit.bot")
@@ -207,9 +208,9 @@ class Access:
 
     def profile(self, conn: Redis, client: WebClient, user: str) -> dict[str, Any] | None:
         """What users.info says of a user (guest, workspace), cached; None when Slack cannot be asked."""
-        cached = _cache_get(conn, keys.profile(user))
+        cached = caches.profile(conn, user)
         if cached is not None:
-            return dict(cached)
+            return cached
         if not user:
             return None
         try:
@@ -230,12 +231,12 @@ class Access:
             "team": str(info.get("team_id") or ""),
             "enterprise": _str(_dict(info.get("enterprise_user")).get("enterprise_id")),
         }
-        _cache_set(conn, keys.profile(user), profile)
+        caches.keep_profile(conn, user, profile)
         return profile
 
     def members(self, conn: Redis, client: WebClient, group: str) -> set[str]:
         """The members of a user group (usergroups.users.list), cached; empty when Slack cannot be asked."""
-        cached = _cache_get(conn, keys.group_members(group))
+        cached = caches.group_members(conn, group)
         if cached is not None:
             return set(cached)
         try:
@@ -243,13 +244,11 @@ class Access:
         except SlackClientError as exc:
             log.warning("user group not read", extra={"group": group, "error": type(exc).__name__})
             return set()
-        _cache_set(conn, keys.group_members(group), users)
+        caches.keep_group_members(conn, group, users)
         return set(users)
 
     def _named(self, conn: Redis, client: WebClient, user: str, names: list[str]) -> bool:
-        if user in names:
-            return True
-        return any(user in self.members(conn, client, g) for g in names if g.startswith("S"))
+        return is_named(user, names, lambda group: self.members(conn, client, group))
 
     def is_operator(self, conn: Redis, client: WebClient, user: str) -> bool:
         """Whether a user may run commands and request changes (anyone when TRAIL_AUDIT_OPERATORS is unset)."""
@@ -292,7 +291,7 @@ def _bound(conn: Redis, who: Caller, body: dict[str, Any]) -> None:
 def _message_of(conn: Redis, who: Caller) -> tuple[str | None, str | None]:
     """The outbox id of the message a button's id belongs to (and the channel to accept when it has no ts)."""
     if who.action in DECISIONS:
-        found = conn.exists(keys.request(who.value)) if who.value.isalnum() and len(who.value) <= 32 else 0
+        found = request_records.exists(conn, who.value)
         return (approvals.prompt_message_id(who.value) if found else None), None
     if who.action in ("ack_alert", "restore"):
         try:
@@ -300,7 +299,7 @@ def _message_of(conn: Redis, who: Caller) -> tuple[str | None, str | None]:
         except approvals.Refused:
             return None, None
     if who.action in ("ack_group", "restore_all"):
-        found = who.value.isalnum() and len(who.value) <= 32 and conn.exists(keys.alert_group(who.value))
+        found = alert_records.group_exists(conn, who.value)
         return (alerts.group_id({"group": who.value, "id": who.value}) if found else None), None
     if who.action == "report_account":
         audit = who.value.split(":", 1)[0]
@@ -326,21 +325,6 @@ def _refusal(who: Caller, text: str, context: BoltContext) -> BoltResponse:
         except (OSError, SlackClientError) as exc:  # the refusal stands; only telling the clicker failed
             log.warning("refusal not told", extra={"error": type(exc).__name__})
     return BoltResponse(status=200, body="")
-
-
-def _cache_get(conn: Redis, key: str) -> Any:
-    try:
-        raw = conn.get(key)
-    except RedisError:
-        return None
-    return json.loads(raw) if raw else None
-
-
-def _cache_set(conn: Redis, key: str, value: Any) -> None:
-    try:
-        conn.set(key, json.dumps(value), ex=keys.PROFILE_TTL)
-    except RedisError:
-        return
 
 
 def _dict(value: Any) -> dict[str, Any]:

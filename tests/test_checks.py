@@ -527,7 +527,8 @@ def test_endpoint_that_never_answers_is_error_after_the_timeout(
     silent.listen(64)  # connections are accepted by the kernel, then nothing is ever sent back
     monkeypatch.setenv("AWS_ENDPOINT_URL_CONFIG_SERVICE", f"http://127.0.0.1:{silent.getsockname()[1]}")
     try:
-        quick = settings.model_copy(update={"aws_timeout": 0.5, "aws_max_attempts": 1})
+        # 2 s: the silent endpoint never answers; moto, loaded by the parallel suite, answers well within it
+        quick = settings.model_copy(update={"aws_timeout": 2.0, "aws_max_attempts": 1})
         findings = audit(quick, [HOME])
     finally:
         silent.close()

@@ -19,7 +19,7 @@ from workers.remediation import approvals
 from workers.resources.findings import annotate
 from workers.slack.client import web_client
 from workers.slack.messages.home import home
-from workers.state import alert_records, audits, keys, metrics, monitor_records
+from workers.state import alert_records, audits, home_tab, metrics, monitor_records
 from workers.state.connection import connection
 from workers.state.waivers import in_force
 
@@ -58,8 +58,7 @@ def publish(user: str) -> bool:
     """RQ job: draw one user's Home now (they opened it), and keep them among those redrawn on changes."""
     settings = Settings()
     conn = connection(settings)
-    conn.zadd(keys.HOME_USERS, {user: time.time()})
-    conn.zremrangebyrank(keys.HOME_USERS, 0, -KEEP_USERS - 1)
+    home_tab.opened(conn, user, KEEP_USERS)
     return _publish(settings, [user], home(gather(conn))) == 1
 
 
@@ -67,9 +66,9 @@ def refresh() -> int:
     """Cron job: when the Home is out of date, redraw it for everyone who opened it; returns how many."""
     settings = Settings()
     conn = connection(settings)
-    if not conn.getdel(keys.HOME_DIRTY):
+    if not home_tab.take_dirty(conn):
         return 0
-    users = [u.decode() if isinstance(u, bytes) else str(u) for u in conn.zrange(keys.HOME_USERS, 0, -1)]
+    users = home_tab.openers(conn)
     return _publish(settings, users, home(gather(conn))) if users else 0
 
 

@@ -7,7 +7,6 @@ depends on all of them and runs even when some failed, so a failure is always re
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections import Counter
@@ -37,8 +36,9 @@ from workers.slack import outbox
 from workers.slack.messages.answers import failed, progress
 from workers.slack.messages.report import events, report, shown_status
 from workers.slack.messages.rollup import ROLLUP_ACCOUNTS
-from workers.state import audits, fix_offers, keys, outgoing
+from workers.state import audits, fix_offers, outgoing
 from workers.state.connection import connection
+from workers.state.transactions import atomic
 from workers.state.waivers import in_force
 
 log = logging.getLogger("trail_audit.jobs")
@@ -48,9 +48,6 @@ FINISH_PER_ACCOUNT = 0.5  # seconds more the finishing job may take for each acc
 PROGRESS_EVERY = 1.0  # seconds: never more than one update a second
 KEEP = audits.KEEP  # seconds an audit's state is kept
 
-
-def _key(audit_id: str) -> str:
-    return keys.audit(audit_id)
 
 
 def message_id(audit_id: str) -> str:
@@ -78,7 +75,7 @@ def start_audit(request: dict[str, Any]) -> str:
                         "skipped": []})  # fmt: skip
     units = [region for t in targets for region in (t["enabled"] if not t.get("error") else [])]
     state = {"request": request, "targets": targets, "total": len(units), "message": message_id(audit_id)}
-    conn.set(_key(audit_id), json.dumps(state), ex=KEEP)
+    audits.save_running(conn, audit_id, state)
     outbox.send(
         conn,
         message_id(audit_id),
@@ -119,7 +116,7 @@ def _start_batches(
     labels = [_label(r) for r in roles]
     state = {"request": request, "targets": targets, "total": len(roles), "unit": "accounts",
              "message": message_id(audit_id), "labels": labels}  # fmt: skip
-    conn.set(_key(audit_id), json.dumps(state), ex=KEEP)
+    audits.save_running(conn, audit_id, state)
     outbox.send(conn, message_id(audit_id), request["channel"], progress(0, len(roles), labels, "accounts"),
                 response_url=request.get("response_url"))  # fmt: skip
     q = queue(conn)
@@ -180,10 +177,9 @@ def _tick(conn: Redis, audit_id: str, n: int) -> None:
     if n <= 0:
         return
     try:
-        done = conn.incrby(keys.audit_done(audit_id), n)
-        conn.expire(keys.audit_done(audit_id), KEEP)
-        if conn.set(keys.audit_tick(audit_id), "1", nx=True, px=int(PROGRESS_EVERY * 1000)):
-            _progress(conn, audit_id, int(done))
+        done = audits.count_done(conn, audit_id, n, PROGRESS_EVERY)
+        if done is not None:
+            _progress(conn, audit_id, done)
     except Exception as exc:  # noqa: BLE001 - progress is best effort: it never fails an audit
         log.warning("progress not updated", extra={"audit": audit_id, "error": type(exc).__name__})
 
@@ -260,7 +256,7 @@ def audit_regions(audit_id: str, role_arn: str | None, regions: list[str], audit
 
 
 def _progress(conn: Redis, audit_id: str, done: int) -> None:
-    state = json.loads(conn.get(_key(audit_id)) or "{}")
+    state = audits.running(conn, audit_id)
     if not state:
         return
     labels = state.get("labels") or [t["label"] for t in state["targets"]]
@@ -273,10 +269,9 @@ def finish_audit(audit_id: str, job_ids: list[str]) -> dict[str, Any]:
     """Judge what the region jobs gathered and replace the progress message with the report."""
     settings = Settings()
     conn = connection(settings)
-    raw = conn.get(_key(audit_id))
-    if raw is None:
+    state = audits.running(conn, audit_id)
+    if state is None:
         raise RuntimeError("its state in Redis is gone (expired or lost)")
-    state = json.loads(raw)
     request, mid = state["request"], message_id(audit_id)
     jobs = Job.fetch_many(job_ids, connection=conn) if job_ids else []
     batched = state.get("unit") == "accounts"
@@ -350,14 +345,14 @@ def _commit_report(
         if f["status"] == "FAIL" and f.get("remediation")
     }
     message, thread = report(doc, fix_ids)
-    pipe = conn.pipeline(transaction=True)
-    audits.stage_report(pipe, audit_id, doc, dict(Counter(shown_status(f) for f in doc["findings"])))
-    staged = [outgoing.stage(pipe, mid, channel, message, response_url=request.get("response_url"))]
-    staged += [outgoing.stage(pipe, f"{mid}-more-{i}", channel, reply, thread=mid) for i, reply in enumerate(thread)]
-    if len(doc["summary"]["accounts"]) > ROLLUP_ACCOUNTS:  # a rollup: every finding in files, in its thread
-        staged += [outgoing.stage(pipe, f"{mid}-file-{kind}", channel, {"report": audit_id, "format": kind},
-                                thread=mid, kind="file") for kind in ("json", "csv")]  # fmt: skip
-    pipe.execute()
+    with atomic(conn) as pipe:
+        audits.stage_report(pipe, audit_id, doc, dict(Counter(shown_status(f) for f in doc["findings"])))
+        staged = [outgoing.stage(pipe, mid, channel, message, response_url=request.get("response_url"))]
+        staged += [outgoing.stage(pipe, f"{mid}-more-{i}", channel, reply, thread=mid)
+                   for i, reply in enumerate(thread)]  # fmt: skip
+        if len(doc["summary"]["accounts"]) > ROLLUP_ACCOUNTS:  # a rollup: every finding in files, in its thread
+            staged += [outgoing.stage(pipe, f"{mid}-file-{kind}", channel, {"report": audit_id, "format": kind},
+                                      thread=mid, kind="file") for kind in ("json", "csv")]  # fmt: skip
     outbox.kick(conn, staged)
 
 

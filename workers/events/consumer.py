@@ -23,7 +23,7 @@ from workers.monitor import pushed
 from workers.monitor.pushed_alerts import record
 from workers.queue.run import keep_running
 from workers.state import metrics
-from workers.state.connection import connection
+from workers.state.connection import connection, ping
 
 log = logging.getLogger("trail_audit.events")
 BATCH = 10  # SQS's most messages a receive
@@ -94,7 +94,7 @@ def run(settings: Settings) -> None:
 
     def once() -> None:
         conn = connection(settings)
-        conn.ping()
+        ping(conn)
         backoff = 0.5
         while not _Stop.requested:
             try:

@@ -9,7 +9,6 @@ the first import's `CreatedAt` is kept (read back with `securityhub:GetFindings`
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -81,7 +80,6 @@ def export_report(audit_id: str) -> dict[str, Any]:
     from workers.core.mrkdwn import escape
     from workers.slack import outbox
     from workers.slack.messages.kit import clip, section
-    from workers.state import keys
     from workers.state.connection import connection
 
     settings = Settings()
@@ -95,7 +93,7 @@ def export_report(audit_id: str) -> dict[str, Any]:
     )
     if done.failed:
         text += f"; {len(done.failed)} failures: " + "; ".join(done.failed[:5])
-    state = json.loads(conn.get(keys.audit(audit_id)) or "{}")
+    state = audits.running(conn, audit_id) or {}
     channel = (state.get("request") or {}).get("channel")
     if channel:
         said = escape(text)  # AWS's error messages are outside text, in the notification as in the blocks

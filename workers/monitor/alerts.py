@@ -23,6 +23,7 @@ from workers.slack import outbox
 from workers.slack.messages.alert import alert_group, recovery, repost
 from workers.state import alert_records, auditlog, machine, metrics, outgoing
 from workers.state.machine import AlertStatus, Refused
+from workers.state.transactions import atomic
 
 __all__ = ["AlertStatus", "Refused"]
 
@@ -80,11 +81,10 @@ def _redraw(pipe: Pipeline, settings: Settings, docs: list[dict[str, Any]]) -> s
 
 def refresh(conn: Redis, settings: Settings, doc: dict[str, Any]) -> None:
     """Save an alert's doc (an attribution found later) and redraw its message."""
-    pipe = conn.pipeline(transaction=True)
-    alert_records.stage_doc(pipe, doc)
     docs = [doc if d["id"] == doc["id"] else d for d in alert_records.members(conn, doc)]
-    mid = _redraw(pipe, settings, docs)
-    pipe.execute()
+    with atomic(conn) as pipe:
+        alert_records.stage_doc(pipe, doc)
+        mid = _redraw(pipe, settings, docs)
     outbox.kick(conn, [mid] if mid else [])
 
 
@@ -180,15 +180,10 @@ def repost_unacknowledged(conn: Redis, settings: Settings, now: float | None = N
             continue
         mention = None if doc.get("approved") else settings.alert_mention
         doc["reposted"] = now
-        pipe = conn.pipeline(transaction=True)
-        alert_records.stage_doc(pipe, doc)
-        mid = outgoing.stage(
-            pipe,
-            f"alert-{doc['id']}-repost",
-            channel_of(settings, doc),
-            repost(doc, settings.alert_repost_minutes, mention),
-        )
-        pipe.execute()
+        with atomic(conn) as pipe:
+            alert_records.stage_doc(pipe, doc)
+            again = repost(doc, settings.alert_repost_minutes, mention)
+            mid = outgoing.stage(pipe, f"alert-{doc['id']}-repost", channel_of(settings, doc), again)
         outbox.kick(conn, [mid])
         count += 1
     return count
@@ -197,8 +192,7 @@ def repost_unacknowledged(conn: Redis, settings: Settings, now: float | None = N
 def raise_alert(conn: Redis, settings: Settings, doc: dict[str, Any]) -> dict[str, Any]:
     """Record one alert and queue its message (the monitor rolls up a cycle's alerts with `stage_group`)."""
     new(settings, doc)
-    pipe = conn.pipeline(transaction=True)
-    mid = stage_group(pipe, settings, [doc])
-    pipe.execute()
+    with atomic(conn) as pipe:
+        mid = stage_group(pipe, settings, [doc])
     outbox.kick(conn, [mid] if mid else [])
     return doc

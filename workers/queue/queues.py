@@ -21,6 +21,8 @@ NORMAL = "trail-audit"
 QUEUES = (URGENT, MONITOR, NORMAL)  # the order a worker serves them
 REGION_TIMEOUT = 300  # seconds a region job may run
 FINISH_TIMEOUT = 120
+EXECUTE_TIMEOUT = 120  # seconds an approved execution (or a re-check) may run
+REENABLE_TIMEOUT = 40  # a re-enable makes one or two calls; the sweep's lease (50 s by default) is longer
 
 
 def queue(conn: Redis, name: str = NORMAL) -> Queue:

@@ -23,7 +23,7 @@ from workers.queue import paths
 from workers.queue.queues import QUEUES
 from workers.queue.schedule import periodic
 from workers.state import metrics
-from workers.state.connection import connection
+from workers.state.connection import connection, ping
 
 log = logging.getLogger("trail_audit.run")
 BACKOFF = (0.5, 1.0, 2.0, 4.0, 5.0)
@@ -59,7 +59,7 @@ def worker(settings: Settings) -> None:
 
     def once() -> None:
         conn = connection(settings)
-        conn.ping()
+        ping(conn)
         w = WarmWorker(list(QUEUES), connection=conn, job_monitoring_interval=5, job_class=paths.Job)
         w.work(with_scheduler=True)
         if w.stopping:  # SIGTERM or SIGINT: a warm shutdown
@@ -77,7 +77,7 @@ def clock(settings: Settings) -> None:
 
     def once() -> None:
         conn = connection(settings)
-        conn.ping()
+        ping(conn)
         due = [0.0] * len(jobs)
         while not _Stop.requested:
             for i, job in enumerate(jobs):

@@ -20,7 +20,7 @@ from rq.registry import StartedJobRegistry
 from workers.core.settings import Settings
 from workers.queue.paths import Job
 from workers.queue.queues import all_queues
-from workers.state.connection import connection
+from workers.state.connection import connection, expire_started, started_jobs
 
 log = logging.getLogger("trail_audit.watchdog")
 
@@ -32,9 +32,8 @@ def sweep() -> list[str]:
     me = get_current_job()
     failed: list[str] = []
     for registry in (StartedJobRegistry(queue=q) for q in all_queues(conn)):
-        dead: dict[str, float] = {}
-        for raw in conn.zrange(registry.key, 0, -1):
-            member = raw.decode() if isinstance(raw, bytes) else str(raw)
+        dead: list[str] = []
+        for member in started_jobs(conn, registry.key):
             job_id = registry.parse_job_id(member)
             if me is not None and job_id == me.id:
                 continue
@@ -43,9 +42,9 @@ def sweep() -> list[str]:
             except NoSuchJobError:
                 continue
             if not _worker_alive(conn, job, settings.watchdog_stale_seconds):
-                dead[member] = 0
+                dead.append(member)
         if dead:
-            conn.zadd(registry.key, dead, xx=True)  # expire them now; RQ's cleanup does the rest
+            expire_started(conn, registry.key, dead)  # expire them now; RQ's cleanup does the rest
             registry.cleanup()
             failed += [registry.parse_job_id(m) for m in dead]
     if failed:

@@ -21,13 +21,14 @@ from rq import Callback
 from rq.job import Job
 
 from workers.core.mrkdwn import code, mention
+from workers.core.people import is_named
 from workers.core.settings import Settings
 from workers.queue import paths
-from workers.queue.queues import URGENT, queue
+from workers.queue.queues import EXECUTE_TIMEOUT, URGENT, queue
 from workers.slack import outbox
 from workers.slack.messages.answers import ephemeral
 from workers.slack.messages.prompt import prompt
-from workers.state import auditlog, keys, machine, outgoing
+from workers.state import auditlog, keys, machine, outgoing, request_records
 from workers.state.machine import Refused, RequestStatus
 
 __all__ = ["Decision", "Refused", "Request", "RequestStatus"]
@@ -94,12 +95,11 @@ def load(conn: Redis, request_id: str) -> Request:
     """A request by id; an unknown or malformed id is refused."""
     if not request_id.isalnum() or len(request_id) > 32:
         raise Refused("That request id is not valid.")
-    raw, status = conn.hmget(keys.request(request_id), "doc", "status")
-    if raw is None or status is None:
+    found = request_records.read(conn, request_id)
+    if found is None:
         raise Refused(f"There is no request {code(request_id)} (unknown, or not from this workspace).")
-    doc = json.loads(raw)
-    doc["status"] = RequestStatus(status.decode() if isinstance(status, bytes) else status)
-    return Request(**doc)
+    doc, status = found
+    return Request(**{**doc, "status": RequestStatus(status)})
 
 
 def move(
@@ -119,15 +119,8 @@ def move(
 
 def decision(conn: Redis, request_id: str) -> Decision | None:
     """The decision made on a request, if any."""
-    raw = conn.hget(keys.request(request_id), "decision")
-    return Decision(**json.loads(raw)) if raw else None
-
-
-def is_approver(user: str, approvers: list[str], group_members: Callable[[str], set[str]]) -> bool:
-    """A configured user id, or a member of a configured user group (ids starting with S)."""
-    if user in approvers:
-        return True
-    return any(user in group_members(group) for group in approvers if group.startswith("S"))
+    made = request_records.decision(conn, request_id)
+    return Decision(**made) if made else None
 
 
 def decide(
@@ -146,51 +139,30 @@ def decide(
     """
     now = time.time() if now is None else now
     req = load(conn, request_id)
-    earlier = decision(conn, request_id)
-    if earlier is not None:
-        raise Refused(f"This request was already {earlier.sentence()}.")
-    if req.status is RequestStatus.PLANNING:
-        raise Refused("This request is still being planned; its prompt will follow.")
-    if req.status is not RequestStatus.PENDING:
-        raise Refused(f"This request is {req.status.value}; it can no longer be decided.")
-    if now > req.expires:
-        expire(conn, req, user)
-        raise Refused("This request has expired; ask for it again if it is still needed.")
-    if not is_approver(user, approvers, group_members):
-        raise Refused("Only the configured approvers (TRAIL_AUDIT_APPROVERS) can decide requests.")
-    if approve and user == req.requester:
-        raise Refused("You requested this yourself: another approver must approve it.")
+    _check_decidable(conn, req, user, approve, approvers, group_members, now)
     made = Decision(approve, user, now)
     to = RequestStatus.APPROVED if approve else RequestStatus.DENIED
 
     def still_open(pipe: Pipeline) -> str | None:
-        if pipe.hexists(keys.request(request_id), "decision"):
+        if request_records.is_decided(pipe, request_id):
             return "decided"
         return "expired" if time.time() > req.expires else None
 
     req.status = to
     state = f":white_check_mark: {made.sentence()}: executing…" if approve else f":no_entry_sign: {made.sentence()}"
     redrawn = prompt(asdict(req), state)
-
     staged: list[str] = []
 
     def then(pipe: Pipeline) -> None:
         staged.clear()
-        pipe.hset(keys.request(request_id), "decision", json.dumps(asdict(made)))
+        request_records.stage_decision(pipe, request_id, asdict(made))
         auditlog.stage(pipe, "approved" if approve else "denied", req.id, user, action=req.action)
         if req.prompt_channel:
             staged.append(outgoing.stage(pipe, req.prompt_id(), req.prompt_channel, redrawn))
         if not approve and req.channel:
-            staged.append(
-                outgoing.stage(
-                    pipe,
-                    f"req-{req.id}-decided",
-                    req.channel,
-                    ephemeral(f"Your request `{req.id}` ({req.action}) was {made.sentence()}."),
-                    user=req.requester,
-                    kind="ephemeral",
-                )
-            )
+            told = ephemeral(f"Your request `{req.id}` ({req.action}) was {made.sentence()}.")
+            staged.append(outgoing.stage(pipe, f"req-{req.id}-decided", req.channel, told, user=req.requester,
+                                         kind="ephemeral"))  # fmt: skip
 
     left = machine.move_request(conn, request_id, to, {RequestStatus.PENDING}, {"doc": req.doc()}, then, still_open)
     if left is None:
@@ -200,6 +172,28 @@ def decide(
         raise Refused("This request has expired; ask for it again if it is still needed.")
     outbox.kick(conn, staged)
     return req
+
+
+def _check_decidable(
+    conn: Redis, req: Request, user: str, approve: bool, approvers: list[str],
+    group_members: Callable[[str], set[str]], now: float,
+) -> None:  # fmt: skip
+    """Refuse a decision that may not be made: decided already, not pending, expired (which it then is), by
+    someone who is not an approver, or an approval by its own requester."""
+    earlier = decision(conn, req.id)
+    if earlier is not None:
+        raise Refused(f"This request was already {earlier.sentence()}.")
+    if req.status is RequestStatus.PLANNING:
+        raise Refused("This request is still being planned; its prompt will follow.")
+    if req.status is not RequestStatus.PENDING:
+        raise Refused(f"This request is {req.status.value}; it can no longer be decided.")
+    if now > req.expires:
+        expire(conn, req, user)
+        raise Refused("This request has expired; ask for it again if it is still needed.")
+    if not is_named(user, approvers, group_members):
+        raise Refused("Only the configured approvers (TRAIL_AUDIT_APPROVERS) can decide requests.")
+    if approve and user == req.requester:
+        raise Refused("You requested this yourself: another approver must approve it.")
 
 
 def expire(conn: Redis, req: Request, actor: str | None = None) -> bool:
@@ -243,11 +237,11 @@ def approved(conn: Redis) -> list[Request]:
 
 def _members(conn: Redis, name: str) -> list[Request]:
     out = []
-    for raw in conn.smembers(name):
+    for request_id in request_records.indexed(conn, name):
         try:
-            out.append(load(conn, raw.decode() if isinstance(raw, bytes) else str(raw)))
+            out.append(load(conn, request_id))
         except Refused:
-            conn.srem(name, raw)
+            request_records.unindex(conn, name, request_id)
     return sorted(out, key=lambda r: r.created)
 
 
@@ -269,7 +263,6 @@ def open_request(conn: Redis, req: Request) -> None:
     )
 
 
-EXECUTE_TIMEOUT = 120
 
 
 def enqueue_execute(conn: Redis, request_id: str) -> Job:

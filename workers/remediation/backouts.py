@@ -19,13 +19,11 @@ from workers.core.catalogue import PlanError
 from workers.core.mrkdwn import mention
 from workers.core.settings import Settings
 from workers.queue import paths
-from workers.queue.queues import MONITOR, URGENT, queue
+from workers.queue.queues import EXECUTE_TIMEOUT, MONITOR, REENABLE_TIMEOUT, URGENT, queue
 from workers.remediation import approvals
 from workers.remediation.approvals import Request, enqueue_execute
 from workers.remediation.execution import mark_unknown
 from workers.remediation.steps import (
-    EXECUTE_TIMEOUT,
-    REENABLE_TIMEOUT,
     S,
     commit,
     env,
@@ -40,6 +38,7 @@ from workers.slack import outbox
 from workers.slack.messages.kit import section
 from workers.slack.messages.prompt import outcome
 from workers.state import auditlog, deadlines
+from workers.state.transactions import atomic
 from workers.state.waivers import due
 
 RESTORABLE = {S.ACTIVE, S.UNKNOWN, S.EXECUTING}
@@ -81,16 +80,14 @@ def _reenable(settings: Settings, conn: Redis, req: Request, actor: str) -> str:
     who = "at its deadline" if actor == "deadline" else f"early by {mention(actor)}"
     if not ok:  # the backout stays in force and the restore is tried again: monitoring must come back
         retry = settings.reenable_retry_seconds
-        pipe = conn.pipeline(transaction=True)
-        for r in results:
-            auditlog.stage(pipe, "api_call", req.id, actor, call=r["call"], ok=r["ok"], error=r.get("error"))
-        auditlog.stage(pipe, "reenable_failed", req.id, actor, when=who)
-        deadlines.retry_at(pipe, req.id, time.time() + retry)
         text = f":x: restore of `{req.id}` failed; trying again in {retry:.0f} s"
-        mid = in_thread(
-            pipe, req, f"reenable-failed-{int(started)}", outcome(asdict(req), results, None) | {"text": text}
-        )
-        pipe.execute()
+        with atomic(conn) as pipe:
+            for r in results:
+                auditlog.stage(pipe, "api_call", req.id, actor, call=r["call"], ok=r["ok"], error=r.get("error"))
+            auditlog.stage(pipe, "reenable_failed", req.id, actor, when=who)
+            deadlines.retry_at(pipe, req.id, time.time() + retry)
+            told = outcome(asdict(req), results, None) | {"text": text}
+            mid = in_thread(pipe, req, f"reenable-failed-{int(started)}", told)
         outbox.kick(conn, [mid] if mid else [])
         return req.status.value
     req.status = S.RESTORED

@@ -22,12 +22,11 @@ from workers.core.catalogue import PlanError
 from workers.core.mrkdwn import escape
 from workers.queue import paths
 from workers.queue.failures import reason as failure_reason
-from workers.queue.queues import MONITOR, queue
+from workers.queue.queues import EXECUTE_TIMEOUT, MONITOR, queue
 from workers.remediation import approvals, waivers
 from workers.remediation.approvals import Request, RequestStatus
 from workers.remediation.planning import current_plan
 from workers.remediation.steps import (
-    EXECUTE_TIMEOUT,
     S,
     commit,
     env,

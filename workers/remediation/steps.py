@@ -30,10 +30,8 @@ from workers.state.connection import connection
 log = logging.getLogger("trail_audit.remediate")
 
 
-EXECUTE_TIMEOUT = 120
 
 
-REENABLE_TIMEOUT = 40  # a re-enable makes one or two calls; the sweep's lease (50 s by default) is longer
 
 
 S = RequestStatus

@@ -127,3 +127,8 @@ def stage_doc(pipe: Pipeline, doc: dict[str, Any]) -> None:
 def open_count(conn: Redis) -> int:
     """How many alerts are not yet recovered."""
     return int(conn.hlen(keys.ALERTS_OPEN))
+
+
+def group_exists(conn: Redis, group: str) -> bool:
+    """Whether a group id (well formed) names a group of alerts."""
+    return group.isalnum() and len(group) <= 32 and bool(conn.exists(keys.alert_group(group)))

@@ -37,3 +37,22 @@ def last(conn: Redis) -> dict[str, Any] | None:
     """The last finished audit: its id, when, and its counts by shown status."""
     raw = conn.get(keys.LAST_AUDIT)
     return dict(json.loads(raw)) if raw else None
+
+
+def save_running(conn: Redis, audit_id: str, state: dict[str, Any]) -> None:
+    """Keep a running audit's state (its request, targets and plan) for its jobs."""
+    conn.set(keys.audit(audit_id), json.dumps(state), ex=KEEP)
+
+
+def running(conn: Redis, audit_id: str) -> dict[str, Any] | None:
+    """A running (or finished) audit's state; None when it is gone."""
+    raw = conn.get(keys.audit(audit_id))
+    return dict(json.loads(raw)) if raw else None
+
+
+def count_done(conn: Redis, audit_id: str, n: int, every: float) -> int | None:
+    """Count `n` more units of an audit done; the total when its progress may be shown now (at most once every
+    `every` seconds), else None."""
+    done = int(conn.incrby(keys.audit_done(audit_id), n))
+    conn.expire(keys.audit_done(audit_id), KEEP)
+    return done if conn.set(keys.audit_tick(audit_id), "1", nx=True, px=int(every * 1000)) else None
