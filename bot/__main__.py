@@ -14,7 +14,7 @@ import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from bot.settings import bot_settings
+from bot.web_settings import bot_settings
 from workers.core import logs
 
 log = logging.getLogger("trail_audit.bot")

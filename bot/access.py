@@ -22,7 +22,7 @@ from slack_bolt import BoltContext, BoltResponse
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.commands import parse
+from bot.commands import Command, parse
 from workers.core.mrkdwn import channel as channel_link
 from workers.core.people import is_named
 from workers.core.settings import Settings
@@ -55,11 +55,13 @@ class Caller:
     channel: str | None
     action: str | None  # the button's action_id, or the subcommand
     value: str  # the button's value (an opaque id)
+    command: Command | None = None  # a slash command's text, parsed (once: the listener reads it from here)
 
 
 def caller(body: dict[str, Any]) -> Caller:
     """Read the caller from a slash command's form or an interaction's payload (any shape: never raises)."""
     if "command" in body:
+        cmd = parse(str(body.get("text") or ""))
         return Caller(
             kind="command",
             user=str(body.get("user_id") or ""),
@@ -67,8 +69,9 @@ def caller(body: dict[str, Any]) -> Caller:
             enterprise=_str(body.get("enterprise_id")),
             user_team=None,
             channel=_str(body.get("channel_id")),
-            action=parse(str(body.get("text") or "")).name,
+            action=cmd.name,
             value="",
+            command=cmd,
         )
     if body.get("type") == "event_callback":
         event = _dict(body.get("event"))
@@ -106,6 +109,7 @@ class Access:
         """The middleware: call the listener, or answer the refusal without it."""
         context["access"] = self
         who = caller(body)
+        context["command"] = who.command
         try:
             conn = connection(self.settings)
             self.check(conn, client, who, body)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from workers.core.catalogue import invalid_region_names
+from workers.core.check_catalogue import invalid_region_names
 from workers.core.mrkdwn import code, unescape
 
 SUBCOMMANDS = ("audit", "events", "remediate", "backout", "reenable", "waive", "status", "log", "help")

@@ -14,10 +14,10 @@ from typing import Any
 from slack_bolt import App, BoltContext
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
-from bot import gate, metrics
+from bot import gate, prometheus
 from bot.access import Access
 from bot.listeners import register
-from bot.settings import bot_settings
+from bot.web_settings import bot_settings
 from workers.core import logs
 from workers.core.settings import Settings
 from workers.slack.client import web_client
@@ -96,7 +96,7 @@ def _metrics(settings: Settings, environ: dict[str, Any], start_response: StartR
     given = str(environ.get("HTTP_AUTHORIZATION", ""))
     if token and not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
         return _plain(start_response, "401 Unauthorized", "a bearer token is needed")
-    body, content_type = metrics.render(settings)
+    body, content_type = prometheus.render(settings)
     start_response("200 OK", [("Content-Type", content_type), ("Content-Length", str(len(body)))])
     return [body]
 

@@ -8,7 +8,7 @@ import boto3
 import pytest
 
 from demo.servers import Moto, aws_env, moto_server, start_redis
-from tests.faults import Faults
+from tests.helpers.faults import Faults
 from workers.aws import accounts
 from workers.core.settings import Settings
 

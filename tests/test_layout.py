@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from rq.utils import import_attribute
 
-from workers.core import catalogue
+from workers.core import check_catalogue
 from workers.queue import paths
 from workers.resources.actions import REMEDIATIONS
 from workers.resources.verdicts import CHECKS
@@ -15,8 +15,8 @@ CURRENT = sorted(v for k, v in vars(paths).items() if k.isupper() and isinstance
 
 
 def test_the_catalogue_equals_the_registries() -> None:
-    assert {check_id: check.scope.value for check_id, check in CHECKS.items()} == catalogue.CHECK_SCOPES
-    assert {r.fixes: r.id for r in REMEDIATIONS.values() if r.fixes} == catalogue.FIXES
+    assert {check_id: check.scope.value for check_id, check in CHECKS.items()} == check_catalogue.CHECK_SCOPES
+    assert {r.fixes: r.id for r in REMEDIATIONS.values() if r.fixes} == check_catalogue.FIXES
 
 
 @pytest.mark.parametrize("path", CURRENT)

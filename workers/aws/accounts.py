@@ -14,7 +14,7 @@ from botocore.config import Config
 from botocore.loaders import Loader
 
 from workers.aws.errors import AWS_ERRORS, ApiError, from_exception
-from workers.core.catalogue import PlanError
+from workers.core.check_catalogue import PlanError
 from workers.core.settings import Settings
 
 

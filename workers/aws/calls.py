@@ -12,7 +12,7 @@ from botocore import xform_name
 
 from workers.aws.accounts import Account
 from workers.aws.errors import AWS_ERRORS, ApiError, from_exception
-from workers.core.catalogue import PlanError
+from workers.core.check_catalogue import PlanError
 
 Fact = Any  # the API's answer, or an ApiError
 

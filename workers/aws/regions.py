@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from workers.aws.accounts import Account
 from workers.aws.calls import call
 from workers.aws.errors import ApiError
-from workers.core.catalogue import REGION_NAME, invalid_region_names
+from workers.core.check_catalogue import REGION_NAME, invalid_region_names
 
 __all__ = ["REGION_NAME", "RegionPlan", "invalid_region_names", "plan"]
 

@@ -26,7 +26,7 @@ from workers.aws.errors import ApiError
 from workers.aws.event_history import LOOKUP_ATTEMPTS, ChangeEvent, recent_writes
 from workers.aws.regions import RegionPlan, plan
 from workers.core import logs
-from workers.core.catalogue import PlanError
+from workers.core.check_catalogue import PlanError
 from workers.core.mrkdwn import code, escape, mention
 from workers.core.settings import Settings
 from workers.monitor import alerts, attribution, tampering

@@ -15,7 +15,7 @@ from redis.client import Pipeline
 
 from workers.aws.accounts import account_of
 from workers.core import failpoints, logs
-from workers.core.catalogue import PlanError
+from workers.core.check_catalogue import PlanError
 from workers.core.mrkdwn import mention
 from workers.core.settings import Settings
 from workers.queue import paths

@@ -18,7 +18,7 @@ from rq.job import Job
 
 from workers.aws.accounts import account_of
 from workers.core import failpoints, logs
-from workers.core.catalogue import PlanError
+from workers.core.check_catalogue import PlanError
 from workers.core.mrkdwn import escape
 from workers.queue import paths
 from workers.queue.failures import reason as failure_reason

@@ -20,7 +20,7 @@ from workers.aws.calls import call
 from workers.aws.errors import ApiError
 from workers.aws.regions import plan as region_plan
 from workers.core import logs
-from workers.core.catalogue import PlanError
+from workers.core.check_catalogue import PlanError
 from workers.core.mrkdwn import channel, code
 from workers.core.settings import Settings
 from workers.queue.failures import reason as failure_reason

@@ -14,7 +14,7 @@ from redis import Redis
 from redis.client import Pipeline
 
 from workers.aws.accounts import account_of
-from workers.core.catalogue import PlanError
+from workers.core.check_catalogue import PlanError
 from workers.core.settings import Settings
 from workers.remediation import approvals, waivers
 from workers.remediation.approvals import Request, RequestStatus

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from workers.core.catalogue import CHECK_SCOPES, GLOBAL
+from workers.core.check_catalogue import CHECK_SCOPES, GLOBAL
 from workers.core.mrkdwn import escape, mention
 from workers.resources.findings import uid_of
 

@@ -17,7 +17,7 @@ from botocore import xform_name
 
 from workers.aws.accounts import Account
 from workers.aws.errors import AWS_ERRORS, from_exception, iam_action
-from workers.core.catalogue import PlanError
+from workers.core.check_catalogue import PlanError
 from workers.core.mrkdwn import code
 from workers.core.settings import Settings
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from workers.core.catalogue import PlanError
+from workers.core.check_catalogue import PlanError
 from workers.core.mrkdwn import code
 
 

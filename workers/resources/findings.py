@@ -8,9 +8,9 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from workers.core import catalogue
+from workers.core import check_catalogue
 
-GLOBAL = catalogue.GLOBAL  # the `region` of an account-wide finding (one definition, shared with the web)
+GLOBAL = check_catalogue.GLOBAL  # the `region` of an account-wide finding (one definition, shared with the web)
 
 
 class Status(enum.StrEnum):
@@ -64,7 +64,7 @@ def uid_of(check: str, account: str, region: str, resource: str) -> str:
     finding id, OCSF's uid and what a waiver names. An account or region check is about the account or region
     (its `resource` names the evidence, which changes with the verdict); a trail check, the trail."""
     uid = f"trail-audit/{account}/{region}/{check}"
-    if catalogue.CHECK_SCOPES.get(check) != "trail":
+    if check_catalogue.CHECK_SCOPES.get(check) != "trail":
         return uid
     if len(uid) + 1 + len(resource) <= 512:
         return f"{uid}/{resource}"

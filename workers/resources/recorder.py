@@ -13,7 +13,7 @@ from typing import Any
 from workers.aws.accounts import Account
 from workers.aws.calls import Fact, call, read, unwrap
 from workers.aws.errors import ApiError
-from workers.core.catalogue import PlanError
+from workers.core.check_catalogue import PlanError
 from workers.core.mrkdwn import escape
 from workers.core.settings import Settings
 from workers.resources.actions import ApiCall, Plan, remediation, restores

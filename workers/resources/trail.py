@@ -14,7 +14,7 @@ from typing import Any
 from workers.aws.accounts import Account
 from workers.aws.calls import Fact, call, read
 from workers.aws.errors import ApiError
-from workers.core.catalogue import PlanError
+from workers.core.check_catalogue import PlanError
 from workers.core.settings import Settings
 from workers.resources.actions import ApiCall, Plan, remediation
 from workers.resources.arn import trail_region

@@ -1,6 +1,8 @@
-"""The Web API client of the web process (Bolt's own calls: views.open, users.info, usergroups.users.list).
+"""The one Slack Web API client factory: SLACK_API_URL, the bot token, and how rate limits are met.
 
-Everything workers (and the bot) *post* goes through `workers.slack.outbox`, which retries by itself.
+What workers post goes through `workers.slack.outbox`, which retries by itself (so its client waits out
+nothing); the web process's own few calls (views.open, users.info, usergroups.users.list) and the Home's
+views.publish wait out one rate limit.
 """
 
 from __future__ import annotations
@@ -11,10 +13,11 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from workers.core.settings import Settings
 
 
-def web_client(settings: Settings) -> WebClient:
-    """A Web API client on SLACK_API_URL that waits out a rate limit (the web process's calls are few)."""
+def web_client(settings: Settings, wait_out_rate_limits: bool = True) -> WebClient:
+    """A Web API client on SLACK_API_URL; with `wait_out_rate_limits`, one 429 is waited out (Retry-After)."""
     base = settings.slack_api_url if settings.slack_api_url.endswith("/") else settings.slack_api_url + "/"
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
-    return WebClient(
-        token=token, base_url=base, timeout=5, retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=1)]
-    )
+    if wait_out_rate_limits:
+        return WebClient(token=token, base_url=base, timeout=5,
+                         retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=1)])  # fmt: skip
+    return WebClient(token=token, base_url=base, timeout=10, retry_handlers=[])

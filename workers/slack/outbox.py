@@ -23,7 +23,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from redis import Redis
-from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
@@ -31,6 +30,7 @@ from workers.core.mrkdwn import code, escape
 from workers.core.settings import Settings
 from workers.queue import paths
 from workers.queue.queues import URGENT, queue
+from workers.slack.client import web_client
 from workers.slack.messages.rollup import report_file
 from workers.state import audits, metrics, outgoing
 from workers.state.connection import connection
@@ -95,13 +95,6 @@ def report_id(audit_id: str) -> str:
     return f"audit-{audit_id}"
 
 
-def web_client(settings: Settings) -> WebClient:
-    """A Web API client that does not wait out rate limits itself: the outbox retries later instead."""
-    base = settings.slack_api_url if settings.slack_api_url.endswith("/") else settings.slack_api_url + "/"
-    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
-    return WebClient(token=token, base_url=base, timeout=10, retry_handlers=[])
-
-
 def deliver(message_id: str) -> str:
     """RQ job: post or update one message with its newest body; reschedule it when Slack cannot take it."""
     settings = Settings()
@@ -146,7 +139,7 @@ def _post(settings: Settings, conn: Redis, message_id: str, rec: dict[str, str])
     if kind == "response" or rec.get("via") == "response_url":
         _respond(rec["response_url"], body, replace=bool(rec.get("sent")) or rec.get("via") == "response_url")
         return Delivered(None, None)
-    client = web_client(settings)
+    client = web_client(settings, wait_out_rate_limits=False)  # the outbox retries later instead
     try:
         if kind == "ephemeral":
             _call(client.chat_postEphemeral, channel=channel, user=rec["user"], **body)

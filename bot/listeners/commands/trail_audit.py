@@ -14,10 +14,10 @@ from slack_bolt import Ack
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import metrics
-from bot.commands import Command, parse
-from bot.requests import from_command
-from workers.core.catalogue import PlanError
+from bot import prometheus
+from bot.change_requests import from_command
+from bot.commands import Command
+from workers.core.check_catalogue import PlanError
 from workers.core.mrkdwn import channel as channel_link
 from workers.core.mrkdwn import code, escape
 from workers.core.settings import Settings
@@ -38,27 +38,27 @@ log = logging.getLogger("trail_audit.bot")
 def trail_audit(ack: Ack, command: dict[str, Any], context: dict[str, Any], client: WebClient) -> None:
     """Parse, enqueue by dotted path, and answer ephemerally; the web process makes no AWS call."""
     settings: Settings = context["settings"]
-    cmd = parse(command.get("text", ""))
+    cmd: Command = context["command"]  # parsed once, by the access check (bot.access.caller) in front of it
     if cmd.name == "help":
-        metrics.command("help", "usage" if cmd.problem else "answered")
+        prometheus.command("help", "usage" if cmd.problem else "answered")
         ack(**usage(cmd.problem))
         return
     if cmd.name == "status":
         answer = _status(settings)
-        metrics.command("status", _outcome(answer, done="answered"))
+        prometheus.command("status", _outcome(answer, done="answered"))
         ack(**answer)
         return
     if cmd.name in ("remediate", "backout", "reenable", "waive"):
         answer = _request(cmd, command, settings, client)
-        metrics.command(cmd.name, _outcome(answer))
+        prometheus.command(cmd.name, _outcome(answer))
         ack(**answer)
         return
     if cmd.name == "log":
         try:
             ack(**log_entries(auditlog.newest(connection(settings), cmd.count or 20)))
-            metrics.command("log", "answered")
+            prometheus.command("log", "answered")
         except RedisError:
-            metrics.command("log", "unavailable")
+            prometheus.command("log", "unavailable")
             ack(**ephemeral(":x: The audit log (Redis) is unreachable right now."))
         return
     request = {
@@ -79,7 +79,7 @@ def trail_audit(ack: Ack, command: dict[str, Any], context: dict[str, Any], clie
             meta={"reply": {"channel": request["channel"], "response_url": request["response_url"], "what": cmd.name}},
         )
     except RedisError as exc:
-        metrics.command(cmd.name, "unavailable")
+        prometheus.command(cmd.name, "unavailable")
         log.error("cannot queue", extra={"error": type(exc).__name__})
         ack(
             **ephemeral(
@@ -88,7 +88,7 @@ def trail_audit(ack: Ack, command: dict[str, Any], context: dict[str, Any], clie
             )
         )
         return
-    metrics.command(cmd.name, "queued")
+    prometheus.command(cmd.name, "queued")
     what = f"regions {', '.join(cmd.regions)}" if cmd.regions else "every enabled region"
     ack(**ephemeral(f":mag: Audit of {what} queued. The report will appear in this channel."))
 

@@ -10,9 +10,9 @@ from redis.exceptions import RedisError
 from slack_bolt import Ack
 from slack_sdk import WebClient
 
+from bot.change_requests import from_command, from_fix
 from bot.commands import Command
-from bot.requests import from_command, from_fix
-from workers.core.catalogue import PlanError
+from workers.core.check_catalogue import PlanError
 from workers.core.settings import Settings
 from workers.remediation import approvals
 from workers.slack import outbox

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -14,6 +13,7 @@ from py_ocsf_models.events.findings.compliance_finding import ComplianceFinding
 
 from demo.fake_account import HOME, FakeAccount, compliant
 from demo.servers import Moto
+from tests.helpers import ROOT
 from workers import cli
 from workers.aws.errors import iam_action
 from workers.export import asff, securityhub
@@ -21,7 +21,6 @@ from workers.export.ocsf import to_ocsf
 from workers.resources.findings import GLOBAL, Finding, Status
 from workers.resources.verdicts import CHECKS, Scope
 
-ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT = "123456789012"
 
 
@@ -110,7 +109,7 @@ def test_the_export_uses_exactly_the_actions_of_its_policy(aws: Moto, settings: 
 def test_an_organizations_findings_go_into_each_accounts_own_security_hub(
     aws: Moto, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.test_organization import org_with, settings_with
+    from tests.audit.test_organization import org_with, settings_with
     from workers.audit.engine import run_audit
 
     _, _, [member] = org_with(1)

@@ -14,8 +14,8 @@ from demo.fake_account import ACCOUNT, CONFIG_ROLE, HOME, FakeAccount, compliant
 from demo.servers import Moto, start_redis
 from demo.slack_standin import Call, SlackStandIn
 from demo.stack import Stack
-from tests.test_e2e_approvals import SECRET, click, command, prompt_of, request_id_in
-from tests.waiting import wait_until
+from tests.e2e.test_e2e_approvals import SECRET, click, command, prompt_of, request_id_in
+from tests.helpers.waiting import wait_until
 from workers.state import monitor_records
 
 pytestmark = pytest.mark.e2e

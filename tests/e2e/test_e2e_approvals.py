@@ -17,7 +17,7 @@ from demo.servers import Moto, start_redis
 from demo.signing import action_body, post, slash_body, view_body
 from demo.slack_standin import Call, SlackStandIn
 from demo.stack import Stack
-from tests.waiting import wait_until
+from tests.helpers.waiting import wait_until
 from workers.remediation import approvals
 from workers.state import auditlog
 

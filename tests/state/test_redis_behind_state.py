@@ -8,11 +8,11 @@ variable annotated `Redis` or `Pipeline`, or one of the names the code gives the
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import ROOT
+
 CONVENTIONAL = {"conn", "pipe", "connection", "connection_", "redis_conn"}
 TYPES = {"Redis", "Pipeline", "RedisClient"}
 

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from bot.commands import parse
 from workers.aws.event_history import ChangeEvent
 from workers.core import mrkdwn
-from workers.core.catalogue import PlanError, fix_for
+from workers.core.check_catalogue import PlanError, fix_for
 from workers.monitor import tampering
 from workers.slack.messages.alert import alert, alert_group, recovery, repost
 from workers.slack.messages.answers import failed, progress, usage

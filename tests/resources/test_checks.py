@@ -8,7 +8,7 @@ import boto3
 import pytest
 
 from demo.fake_account import ACCOUNT, CIS_PATTERN, HOME, FakeAccount, compliant
-from tests.faults import Faults
+from tests.helpers.faults import Faults
 from workers.audit.engine import run_audit
 from workers.core.settings import Settings
 from workers.resources.facts import AccountFacts, RegionFacts, TrailFacts

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
 from demo.fake_account import CIS_PATTERN, LOG_GROUP, demo_account
-from tests.faults import Faults
+from tests.helpers import ROOT
+from tests.helpers.faults import Faults
 from workers.audit.engine import run_audit
 from workers.aws.errors import iam_action
 from workers.core.settings import Settings
 
 REGIONS = ["us-east-1", "eu-west-1", "eu-central-1", "ap-southeast-2"]
-ROOT = Path(__file__).resolve().parent.parent
 NO_PERMISSION_NEEDED = {"sts:GetCallerIdentity"}  # allowed for every identity, whatever its policy
 
 

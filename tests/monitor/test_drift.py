@@ -17,7 +17,7 @@ from redis import Redis as RedisClient
 
 from demo.fake_account import ACCOUNT, CONFIG_ROLE, HOME, FakeAccount, compliant
 from demo.servers import Moto
-from tests.cloudtrail_records import record
+from tests.helpers.cloudtrail_records import record
 from workers.aws.accounts import Account, default_account
 from workers.aws.event_history import recent_writes
 from workers.core.settings import Settings

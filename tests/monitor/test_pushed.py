@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from redis import Redis
 
-from tests.cloudtrail_records import ACCOUNT, pushed
+from tests.helpers.cloudtrail_records import ACCOUNT, pushed
 from workers.aws.event_history import ChangeEvent
 from workers.core.settings import Settings
 from workers.monitor import alerts

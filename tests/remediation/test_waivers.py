@@ -13,8 +13,8 @@ import pytest
 from redis import Redis
 from rq import SimpleWorker
 
+from bot.change_requests import from_command
 from bot.commands import parse
-from bot.requests import from_command
 from demo.fake_account import HOME, FakeAccount, compliant
 from demo.servers import Moto
 from demo.slack_standin import SlackStandIn

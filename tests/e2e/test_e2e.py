@@ -24,12 +24,12 @@ from demo.signing import post, slash_body
 from demo.slack_standin import SlackStandIn
 from demo.socket_standin import SocketModeStandIn
 from demo.stack import Stack, procfile
-from tests.waiting import wait_until
+from tests.helpers import ROOT
+from tests.helpers.waiting import wait_until
 from workers.queue import paths
 from workers.queue.queues import all_queues, queue
 
 pytestmark = pytest.mark.e2e
-ROOT = Path(__file__).resolve().parent.parent
 SECRET = "e2e-signing-secret"
 BIN = Path(os.sys.executable).parent
 REGIONS = "us-east-1,eu-west-1,eu-central-1"

@@ -12,7 +12,7 @@ import pytest
 
 from demo.fake_account import BUCKET, HOME
 from demo.servers import Moto
-from tests.faults import Faults
+from tests.helpers.faults import Faults
 from workers.audit.engine import run_audit
 from workers.aws import organization
 from workers.core.settings import Settings
@@ -153,7 +153,7 @@ def test_a_routed_alert_is_posted_in_its_accounts_channel(
 ) -> None:
     from redis import Redis
 
-    from tests.cloudtrail_records import pushed
+    from tests.helpers.cloudtrail_records import pushed
     from workers.monitor import pushed as reading
     from workers.monitor.pushed_alerts import record
     from workers.state import keys

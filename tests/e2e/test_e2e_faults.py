@@ -31,7 +31,7 @@ from demo.fake_account import ACCOUNT, BUCKET, HOME, FakeAccount, compliant, dem
 from demo.servers import Moto, start_redis
 from demo.slack_standin import Call, SlackStandIn
 from demo.stack import Stack
-from tests.test_e2e_approvals import (
+from tests.e2e.test_e2e_approvals import (
     ALERTS,
     MANAGEMENT,
     SECRET,
@@ -43,7 +43,7 @@ from tests.test_e2e_approvals import (
     selectors,
     thread_text,
 )
-from tests.waiting import wait_until
+from tests.helpers.waiting import wait_until
 from workers.remediation import approvals
 from workers.state import alert_records, auditlog, keys
 

@@ -7,7 +7,7 @@ import re
 from redis import Redis
 
 from bot.commands import Command
-from workers.core.catalogue import CHECK_SCOPES, GLOBAL, PlanError, fix_for, invalid_region_names
+from workers.core.check_catalogue import CHECK_SCOPES, GLOBAL, PlanError, fix_for, invalid_region_names
 from workers.core.ids import new_id
 from workers.core.mrkdwn import code
 from workers.core.settings import Settings

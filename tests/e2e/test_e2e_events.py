@@ -4,7 +4,6 @@ the `events` process beside web, worker, clock, a real redis-server, moto's SQS 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -15,13 +14,13 @@ from demo.fake_account import HOME, FakeAccount, compliant
 from demo.servers import Moto, start_redis
 from demo.slack_standin import SlackStandIn
 from demo.stack import Stack
-from tests.cloudtrail_records import pushed
-from tests.waiting import wait_until
+from tests.helpers import ROOT
+from tests.helpers.cloudtrail_records import pushed
+from tests.helpers.waiting import wait_until
 from workers.aws.event_history import WATCHED_NAMES
 from workers.state import keys
 
 pytestmark = pytest.mark.e2e
-ROOT = Path(__file__).resolve().parent.parent
 SECRET = "events-secret"
 ALERTS = "C0ALERTS"
 

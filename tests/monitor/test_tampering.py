@@ -17,7 +17,7 @@ from redis import Redis as RedisClient
 from demo.fake_account import ACCOUNT, BUCKET, HOME, FakeAccount, compliant
 from demo.servers import Moto, start_redis
 from demo.slack_standin import SlackStandIn
-from tests.cloudtrail_records import record
+from tests.helpers.cloudtrail_records import record
 from workers.aws.accounts import Account, default_account
 from workers.aws.event_history import LOOKUP_ATTEMPTS, ChangeEvent, parse_event
 from workers.core.settings import Settings
@@ -138,7 +138,7 @@ def test_many_changes_in_one_cycle_are_one_message_listing_them(
 def test_a_pushed_call_alerted_before_its_state_was_known_becomes_the_state_alert_in_the_same_message(
     env: tuple[RedisClient, Settings, SlackStandIn, Account], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.cloudtrail_records import pushed
+    from tests.helpers.cloudtrail_records import pushed
     from workers.monitor.pushed import parse
     from workers.monitor.pushed_alerts import record as record_pushed
 
@@ -168,7 +168,7 @@ def test_a_pushed_call_alerted_before_its_state_was_known_becomes_the_state_aler
 def test_a_change_the_pushed_path_alerts_while_the_poller_looks_is_alerted_once(
     env: tuple[RedisClient, Settings, SlackStandIn, Account], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.cloudtrail_records import pushed
+    from tests.helpers.cloudtrail_records import pushed
     from workers.monitor.pushed import parse
     from workers.monitor.pushed_alerts import record as record_pushed
 
@@ -189,7 +189,7 @@ def test_a_change_the_pushed_path_alerts_while_the_poller_looks_is_alerted_once(
 def test_a_pushed_alert_raised_while_the_poller_looks_is_not_closed_by_its_older_look(
     env: tuple[RedisClient, Settings, SlackStandIn, Account], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.cloudtrail_records import pushed
+    from tests.helpers.cloudtrail_records import pushed
     from workers.monitor.pushed import parse
     from workers.monitor.pushed_alerts import record as record_pushed
     from workers.resources import watched

@@ -6,17 +6,17 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from demo.fake_account import ACCOUNT, CONFIG_ROLE, HOME, LOG_GROUP, FakeAccount, compliant
 from demo.servers import Moto
-from tests.faults import Faults
+from tests.helpers import ROOT
+from tests.helpers.faults import Faults
 from workers.aws.accounts import Account, default_account
 from workers.aws.errors import iam_action
-from workers.core.catalogue import PlanError
+from workers.core.check_catalogue import PlanError
 from workers.core.settings import Settings
 from workers.resources import actions
 from workers.resources.findings import GLOBAL, Status
@@ -24,7 +24,6 @@ from workers.resources.recheck import recheck
 from workers.resources.recorder import TRAIL_TYPE
 from workers.resources.selectors import MANAGEMENT_ALL
 
-ROOT = Path(__file__).resolve().parent.parent
 DATA = {"ReadWriteType": "WriteOnly", "IncludeManagementEvents": True,
         "DataResources": [{"Type": "AWS::S3::Object", "Values": ["arn:aws:s3:::payments-data/"]}]}  # fmt: skip
 ADV_DATA = {"Name": "S3 writes", "FieldSelectors": [

@@ -14,7 +14,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from tests.cloudtrail_records import record
+from tests.helpers.cloudtrail_records import record
 from workers.aws.errors import ApiError
 from workers.aws.event_history import WATCHED_NAMES, RateLimiter, lookup_changes
 

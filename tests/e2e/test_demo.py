@@ -13,10 +13,9 @@ import pytest
 
 from demo.servers import clean_env
 from demo.transcript import BUILDER, builder_link, plain, render
+from tests.helpers import ROOT
 from workers.slack.messages.answers import failed
 from workers.slack.messages.kit import button, section
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_a_builder_link_carries_the_exact_blocks() -> None:
