@@ -68,11 +68,13 @@ def faulty(aws: Moto, request: pytest.FixtureRequest) -> Iterator[dict[str, Any]
     redis = start_redis()
     with SlackStandIn() as slack:
         stack = Stack(aws.url, redis.url, slack.api_url, SECRET, {**FAST, **extra})
+        running = {"stack": stack, "slack": slack, "redis": redis, "conn": RedisClient.from_url(redis.url)}
         try:
             stack.start()
-            yield {"stack": stack, "slack": slack, "redis": redis, "conn": RedisClient.from_url(redis.url)}
+            yield running
         finally:
             stack.stop()
+            running["redis"].stop()  # the one running now: a test may have restarted Redis on the same files
             redis.stop()
 
 

@@ -11,7 +11,7 @@ from redis.client import Pipeline
 
 from workers.state import keys
 
-KEEP = 7 * 24 * 3600  # seconds an audit's report and state are kept
+KEEP = keys.AUDIT_TTL  # seconds an audit's report and state are kept
 
 
 def stage_report(pipe: Pipeline, audit_id: str, doc: dict[str, Any], counts: dict[str, int]) -> None:

@@ -6,7 +6,9 @@ DAY = 86400
 WEEK = 7 * DAY
 
 # audits
-AUDIT_TTL = WEEK
+AUDIT_TTL = WEEK  # an audit's state, report and jobs
+QUOTA_TTL = 120  # seconds a minute's request count is kept (the minute and the next)
+SLOT_TTL_MS = 60_000  # a rate limit's next free slot (LookupEvents, Slack posts per channel)
 LAST_AUDIT = "ta:last_audit"
 
 

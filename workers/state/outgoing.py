@@ -23,7 +23,7 @@ _GATE = """
 local now = tonumber(ARGV[1])
 local nxt = tonumber(redis.call('GET', KEYS[1]) or '0')
 if nxt > now then return tostring(nxt - now) end
-redis.call('SET', KEYS[1], tostring(now + tonumber(ARGV[2])), 'PX', 60000)
+redis.call('SET', KEYS[1], tostring(now + tonumber(ARGV[2])), 'PX', tonumber(ARGV[3]))
 return '0'
 """
 
@@ -158,7 +158,8 @@ def settle(conn: Redis, message_id: str, version: int) -> bool:
 def take_slot(conn: Redis, channel: str, gap: float) -> float:
     """Take the channel's next posting slot: 0 when taken now, else the seconds until it is free."""
     gate = conn.register_script(_GATE)
-    return float(gate(keys=[keys.rate(f"slack:{channel}")], args=[f"{time.time():.6f}", f"{gap:.6f}"]))
+    args: list[str | int] = [f"{time.time():.6f}", f"{gap:.6f}", keys.SLOT_TTL_MS]
+    return float(gate(keys=[keys.rate(f"slack:{channel}")], args=args))
 
 
 def retry_later(conn: Redis, message_id: str, attempts: int, error: str, delay: float) -> None:

@@ -15,7 +15,7 @@ def spend(conn: Redis, kind: str, who: str, per_minute: int, now: float | None =
     key = keys.quota(kind, who, minute)
     pipe = conn.pipeline(transaction=True)
     pipe.incr(key)
-    pipe.expire(key, 120)
+    pipe.expire(key, keys.QUOTA_TTL)
     used = int(pipe.execute()[0])
     if used > per_minute:
         conn.decr(key)

@@ -18,7 +18,7 @@ local now = tonumber(ARGV[1])
 local gap = tonumber(ARGV[2])
 local nxt = tonumber(redis.call('GET', KEYS[1]) or '0')
 local slot = math.max(now, nxt)
-redis.call('SET', KEYS[1], tostring(slot + gap), 'PX', 60000)
+redis.call('SET', KEYS[1], tostring(slot + gap), 'PX', tonumber(ARGV[3]))
 return tostring(slot - now)
 """
 
@@ -33,7 +33,8 @@ class RedisLimiter:
 
     def acquire(self, key: str) -> float:
         """Take the next slot under `key` and wait for it."""
-        wait = float(self._take(keys=[keys.rate(key)], args=[f"{time.time():.6f}", f"{self.gap:.6f}"]))
+        args: list[str | int] = [f"{time.time():.6f}", f"{self.gap:.6f}", keys.SLOT_TTL_MS]
+        wait = float(self._take(keys=[keys.rate(key)], args=args))
         if wait > 0:
             self._sleep(wait)
         return wait
