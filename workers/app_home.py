@@ -62,10 +62,10 @@ def publish(user: str) -> bool:
     return _publish(settings, [user], home(gather(conn))) == 1
 
 
-def refresh() -> int:
+def refresh(settings: Settings | None = None, conn: Redis | None = None) -> int:
     """Cron job: when the Home is out of date, redraw it for everyone who opened it; returns how many."""
-    settings = Settings()
-    conn = connection(settings)
+    settings = settings or Settings()  # the clock passes its own (read once)
+    conn = conn or connection(settings)
     if not home_tab.take_dirty(conn):
         return 0
     users = home_tab.openers(conn)

@@ -46,12 +46,12 @@ LOOKBACK = 20 * 60  # seconds of event history read each cycle: events can take 
 ATTRIBUTE_FOR = 30 * 60  # seconds an alert keeps waiting for its event
 
 
-def cycle() -> int:
+def cycle(settings: Settings | None = None, conn: Redis | None = None) -> int:
     """Cron job: one watch job per account, spread evenly over the interval (a thousand accounts do not all
     start at once); re-post unacknowledged alerts. Returns the jobs queued or scheduled."""
-    settings = Settings()
+    settings = settings or Settings()  # the clock passes its own (read once)
     logs.setup()
-    conn = connection(settings)
+    conn = conn or connection(settings)
     alerts.repost_unacknowledged(conn, settings)
     q = queue(conn, MONITOR)
     roles, unread = organization.roles(settings)

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -83,7 +84,7 @@ def clock(settings: Settings) -> None:
             for i, job in enumerate(jobs):
                 if time.monotonic() >= due[i]:
                     due[i] = time.monotonic() + job.every
-                    run_one(funcs[i])
+                    run_one(funcs[i], settings, conn)  # settings read once, one connection
                     metrics.flush(conn)
             time.sleep(max(0.05, min(min(due) - time.monotonic(), 0.5)))
 
@@ -95,10 +96,10 @@ def clock(settings: Settings) -> None:
     keep_running("clock", once)
 
 
-def run_one(func: Callable[[], Any]) -> None:
+def run_one(func: Callable[..., Any], settings: Settings, conn: Redis) -> None:
     """One periodic run; Redis failures go up (to reconnect), anything else is logged and the clock goes on."""
     try:
-        func()
+        func(settings, conn)
     except (RedisConnectionError, RedisTimeoutError):
         raise
     except Exception:

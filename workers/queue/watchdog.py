@@ -13,6 +13,7 @@ import logging
 import time
 
 import rq.job
+from redis import Redis
 from rq import Worker, get_current_job
 from rq.exceptions import NoSuchJobError
 from rq.registry import StartedJobRegistry
@@ -25,10 +26,10 @@ from workers.state.connection import connection, expire_started, started_jobs
 log = logging.getLogger("trail_audit.watchdog")
 
 
-def sweep() -> list[str]:
+def sweep(settings: Settings | None = None, conn: Redis | None = None) -> list[str]:
     """Fail the started jobs (of every queue) whose worker is gone; return their ids."""
-    settings = Settings()
-    conn = connection(settings)
+    settings = settings or Settings()  # the clock passes its own (read once)
+    conn = conn or connection(settings)
     me = get_current_job()
     failed: list[str] = []
     for registry in (StartedJobRegistry(queue=q) for q in all_queues(conn)):

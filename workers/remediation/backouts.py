@@ -108,9 +108,10 @@ def _reenable(settings: Settings, conn: Redis, req: Request, actor: str) -> str:
     return req.status.value
 
 
-def sweep_due() -> dict[str, int]:
+def sweep_due(settings: Settings | None = None, conn: Redis | None = None) -> dict[str, int]:
     """Cron job: re-enable backouts whose deadline passed, remind before it, requeue lost executions, expire."""
-    settings, conn = env()
+    if settings is None or conn is None:  # the clock passes its own (read once)
+        settings, conn = env()
     now = time.time()
     fired = 0
     # each stays due a lease ahead: if its re-enable is lost (a killed worker), the next sweep fires it

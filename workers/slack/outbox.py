@@ -82,9 +82,9 @@ def kick(conn: Redis, message_ids: Iterable[str]) -> None:
         log.warning("delivery not queued; the sweep will", extra={"error": type(exc).__name__})
 
 
-def sweep() -> int:
+def sweep(settings: Settings | None = None, conn: Redis | None = None) -> int:
     """Cron job: queue the delivery of every message that is due (new, retried, or whose job was lost)."""
-    conn = connection(Settings())
+    conn = conn or connection(settings or Settings())  # the clock passes its own (read once)
     due = outgoing.due(conn, time.time(), limit=500)
     kick(conn, due)
     return len(due)
