@@ -159,6 +159,7 @@ def execution_failed(job: Job, connection_: Redis, exc_type: Any = None, exc: An
 
 
 def mark_unknown(conn: Redis, req: Request, why: str) -> None:
+    """A request whose execution failed or was lost: `failed, state unknown`, said in its thread; a re-check follows."""
     req.status = S.UNKNOWN
 
     def stage(pipe: Pipeline) -> list[str | None]:

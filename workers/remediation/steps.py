@@ -99,6 +99,7 @@ def record_executed(conn: Redis, req: Request, started: float, action: str | Non
 
 
 def state_line(req: Request) -> str:
+    """The one line the prompt shows for a request's state (a backout's or waiver's with its deadline)."""
     if req.status is S.ACTIVE and req.action == waivers.ACTION and req.deadline:
         return f":shield: waiver in force until {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(req.deadline))}"
     if req.status is S.ACTIVE and req.deadline:

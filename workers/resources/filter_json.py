@@ -41,6 +41,7 @@ def _tokenize(text: str) -> list[tuple[str, str]]:
 
 
 def json_pattern(text: str) -> Predicate:
+    """A predicate over a log event's message for a JSON pattern `{ ... }`; PatternError when it cannot be read."""
     test = _JsonParser(_tokenize(text)).parse()
 
     def predicate(line: str) -> bool:

@@ -75,6 +75,7 @@ def comparison(op: str, value: str, quoted: bool) -> Test:
 
 
 def equality(value: str, quoted: bool) -> Test:
+    """How `=` (or `!=`'s opposite) matches one value: a number, `%regex%`, an edge wildcard, or exactly."""
     text = text_test(value, quoted)
     try:
         number: float | None = float(value) if not quoted else None

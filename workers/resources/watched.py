@@ -80,10 +80,6 @@ def field_of(kind: str, name: str) -> Field:
         raise KeyError(f"unknown watched field {kind}.{name}; valid: {valid}") from None
 
 
-def kind_of(part: str) -> Kind:
-    """The kind whose items sit under `part` of an observed state."""
-    return next(k for k in KINDS.values() if k.part == part)
-
 
 @dataclass(frozen=True)
 class Change:

@@ -44,6 +44,7 @@ def save_doc(conn: Redis, doc: dict[str, Any]) -> None:
 
 
 def doc_text(doc: dict[str, Any]) -> str:
+    """An alert's doc as stored (its status and who acknowledged or recovered it are fields of their own)."""
     skip = {"status", "acked_by", "acked_at", "recovered_by", "recovered_at"}
     return json.dumps({k: v for k, v in doc.items() if k not in skip}, default=str)
 

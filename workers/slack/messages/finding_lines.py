@@ -35,6 +35,7 @@ def covered_line(doc: dict[str, Any]) -> str:
 
 
 def finding_block(f: dict[str, Any], fix_id: str | None) -> Block:
+    """One finding as a section, with its fix button when it has one."""
     where = escape(f"{f['account']} · {f['region']}")
     resource = f["resource"].rsplit("/", 1)[-1] if ":trail/" in f["resource"] else f["resource"]
     text = f"{EMOJI.get(f['status'], '')} *{escape(f['check'])}* — {code(resource)} ({where})\n{escape(f['detail'])}"

@@ -63,10 +63,12 @@ MAX_OPTIONS = 100  # a select menu's options
 
 
 def chunks(blocks: list[Block]) -> list[list[Block]]:
+    """Blocks cut into messages of at most `MAX_BLOCKS` each."""
     return [blocks[i : i + MAX_BLOCKS] for i in range(0, len(blocks), MAX_BLOCKS)]
 
 
 def text_chunks(text: str) -> list[str]:
+    """Text cut at line ends into pieces that each fit a section."""
     out, current = [], ""
     for line in text.splitlines():
         if len(current) + len(line) + 1 > MAX_SECTION:
@@ -77,10 +79,12 @@ def text_chunks(text: str) -> list[str]:
 
 
 def time_text(at: float) -> str:
+    """An epoch time as UTC text: `2026-12-01 10:00 UTC`."""
     return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(at))
 
 
 def confirm(title: str, text: str, yes: str) -> dict[str, Any]:
+    """A confirmation dialog for a button (a backout asks before it turns anything off)."""
     return {
         "title": {"type": "plain_text", "text": clip(title, 100)},
         "text": {"type": "mrkdwn", "text": clip(text, 300)},
