@@ -323,3 +323,13 @@ def test_a_trail_name_is_found_in_whichever_region_holds_it(
     assert "eu-west-1" in str(ambiguous.value) and "eu-central-1" in str(ambiguous.value)
     with pytest.raises(PlanError, match="No trail named `nowhere`"):
         planning.resolve(acct, wide, request("nowhere"))
+
+
+def test_a_recheck_that_cannot_list_the_trails_is_error_not_gone(
+    acct: FakeAccount, settings: Settings, faults: Any
+) -> None:
+    arn = acct.trail("app", multi_region=False)
+    faults(deny={"cloudtrail:DescribeTrails"})
+    finding = recheck(account(settings), settings, "cloudtrail.trail_logging", HOME, arn)
+    assert finding is not None and finding.status is Status.ERROR
+    assert "cloudtrail:DescribeTrails" in finding.detail

@@ -21,7 +21,8 @@ from rq.registry import StartedJobRegistry
 from workers.core.settings import Settings
 from workers.queue.paths import Job
 from workers.queue.queues import all_queues
-from workers.state.connection import connection, expire_started, started_jobs
+from workers.state.connection import connection
+from workers.state.job_registry import expire_started, started_jobs
 
 log = logging.getLogger("trail_audit.watchdog")
 

@@ -20,7 +20,8 @@ from workers.resources.verdicts import Scope, error_verdict, evaluate_one, get_c
 
 
 def recheck(acct: Account, settings: Settings, check_id: str, region: str, resource: str) -> Finding | None:
-    """The finding of `check_id` on `resource` now (None when the resource is no longer there to judge)."""
+    """The finding of `check_id` on `resource` now: None when the resource is gone, ERROR when it could not be
+    read."""
     chk = get_check(check_id)
     if chk.scope is Scope.ACCOUNT or region == GLOBAL:
         planned = plan(acct, settings.home_region, settings.regions)
@@ -34,8 +35,10 @@ def recheck(acct: Account, settings: Settings, check_id: str, region: str, resou
         gathered = list(pool.map(lambda r: collect_region(acct, r, regions), regions))
     gathered += [RegionFacts(account=acct.id, region=r, enabled=False) for r in skipped]
     facts = AccountFacts(acct.id, sorted(gathered, key=lambda f: f.region))
-    for finding in evaluate_one(chk, facts):
+    found = evaluate_one(chk, facts)
+    for finding in found:
         if chk.scope is Scope.ACCOUNT or finding.resource == resource:
             return finding
-    return None
+    # the resource could not be judged (its region's trails could not be listed): that ERROR, never "gone"
+    return next((f for f in found if f.status is Status.ERROR and f.region in regions), None)
 
