@@ -1,4 +1,5 @@
 # trail-audit: `make demo` and `make test` work on a fresh Debian machine with Python 3.11+.
+SHELL  := /bin/bash
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -32,10 +33,13 @@ lint: setup
 	$(VENV)/bin/cfn-lint deploy/events/*.yaml
 
 # lint and the suite at once (the suite mostly waits on the processes it starts); both must pass
+# (the suite's verdict and any failure are repeated last, after lint's output, where a CI log's tail shows them)
 test: setup
 	@$(MAKE) --no-print-directory lint > .lint.log 2>&1 & lint=$$!; \
-	$(PY) -m pytest -q -n $(JOBS) --dist loadgroup; tests=$$?; \
+	$(PY) -m pytest -q -n $(JOBS) --dist loadgroup 2>&1 | tee .pytest.log; tests=$${PIPESTATUS[0]}; \
 	wait $$lint; linted=$$?; cat .lint.log; rm -f .lint.log; \
+	echo "--- lint: $$(test $$linted -eq 0 && echo clean || echo FAILED); suite:"; \
+	grep -E '^(FAILED|ERROR) |^E   |[0-9]+ (passed|failed|error)' .pytest.log | tail -n 40; rm -f .pytest.log; \
 	test $$tests -eq 0 && test $$linted -eq 0
 
 unit: setup

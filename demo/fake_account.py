@@ -23,6 +23,21 @@ CIS_PATTERN = (
 CONFIG_ROLE = f"arn:aws:iam::{ACCOUNT}:role/aws-config-role"
 
 
+def cloudtrail_bucket_policy(bucket: str, account: str = ACCOUNT) -> dict[str, Any]:
+    """The bucket policy AWS documents for a trail's bucket: CloudTrail may read its ACL and put its logs."""
+    service = {"Service": "cloudtrail.amazonaws.com"}
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "AWSCloudTrailAclCheck", "Effect": "Allow", "Principal": service, "Action": "s3:GetBucketAcl",
+             "Resource": f"arn:aws:s3:::{bucket}"},
+            {"Sid": "AWSCloudTrailWrite", "Effect": "Allow", "Principal": service, "Action": "s3:PutObject",
+             "Resource": f"arn:aws:s3:::{bucket}/AWSLogs/{account}/*",
+             "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}}},
+        ],
+    }  # fmt: skip
+
+
 @dataclass
 class FakeAccount:
     """Clients on the fake account, and what was created in it."""
@@ -37,12 +52,13 @@ class FakeAccount:
     # --- CloudTrail -----------------------------------------------------------------------------------
 
     def bucket(self, name: str = BUCKET, region: str = HOME) -> str:
-        """An S3 bucket for trail logs."""
+        """An S3 bucket for trail logs, with the policy AWS documents for CloudTrail's delivery."""
         s3 = self.client("s3", region)
         if region == "us-east-1":
             s3.create_bucket(Bucket=name)
         else:
             s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": region})
+        s3.put_bucket_policy(Bucket=name, Policy=json.dumps(cloudtrail_bucket_policy(name)))
         return name
 
     def trail(

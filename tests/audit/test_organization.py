@@ -187,10 +187,10 @@ def test_an_organizations_audit_is_fanned_out_by_account_batches_and_a_failed_ba
     _, _, ids = org_with(jobs.ACCOUNTS_PER_JOB + 2)  # with the management account: two batches
     real = jobs.collect_region
 
-    def broken(acct: Any, region: str, audited: list[str]) -> Any:
+    def broken(acct: Any, region: str, audited: list[str], retention_days: int) -> Any:
         if acct.id == ids[0]:
             raise RuntimeError("the work horse lost its way")
-        return real(acct, region, audited)
+        return real(acct, region, audited, retention_days)
 
     monkeypatch.setattr(jobs, "collect_region", broken)
     conn = Redis.from_url(redis_url)

@@ -46,6 +46,8 @@ def test_policy_covers_every_call_of_a_full_audit(settings: Settings) -> None:
             {"metricName": "CloudTrailConfigChanges", "metricNamespace": "CISBenchmark", "metricValue": "1"}
         ],
     )
+    key = acct.client("kms").create_key(Description="app-audit logs")["KeyMetadata"]["Arn"]  # ...and a KMS key
+    acct.client("cloudtrail").update_trail(Name=acct.trails["app-audit"], KmsKeyId=key)
     result = run_audit(settings, REGIONS, events_hours=1)
     used = {iam_action(*name.split(":", 1)) for name in result.aws_calls} - NO_PERMISSION_NEEDED
     policy = json.loads((ROOT / "deploy/iam/audit-policy.json").read_text())

@@ -36,7 +36,7 @@ def test_compliant_account_passes_everything(settings: Settings) -> None:
     compliant(REGIONS)
     findings = audit(settings)
     assert {f.status for f in findings} == {Status.PASS}, [f for f in findings if f.status != Status.PASS]
-    assert len({f.check for f in findings}) == 9
+    assert len({f.check for f in findings}) == 10
     assert all(f.remediation is None for f in findings)
 
 
@@ -453,7 +453,7 @@ def test_describe_trails_denied_makes_every_trail_check_error(
     faults(deny={"cloudtrail:DescribeTrails"})
     findings = audit(settings, [HOME])
     trail_checks = [f for f in findings if f.check.startswith("cloudtrail.")]
-    assert len(trail_checks) == 6 and {f.status for f in trail_checks} == {Status.ERROR}
+    assert len(trail_checks) == 7 and {f.status for f in trail_checks} == {Status.ERROR}
     assert {f.status for f in findings if f.check.startswith("config.")} == {Status.PASS}
 
 
@@ -511,7 +511,7 @@ def test_assumed_roles_audit_each_account_and_a_failed_role_is_error(
     assert only(by_account["111111111111"], "cloudtrail.trail_logging").status is Status.PASS
     faults(deny={"sts:AssumeRole"})
     denied = run_audit(Settings(_env_file=None, role_arns=[role], regions=[HOME]))  # type: ignore[call-arg]
-    assert {f.status for f in denied.findings} == {Status.ERROR} and len(denied.findings) == 9
+    assert {f.status for f in denied.findings} == {Status.ERROR} and len(denied.findings) == 10
     assert all("sts:AssumeRole" in f.detail for f in denied.findings)
     assert denied.accounts == ["111111111111"]
 

@@ -122,7 +122,7 @@ def run_audit(
         event_future = pool.submit(_events, settings, units, events_hours) if events_hours else None
         findings: list[Finding] = []
         if checks:
-            gathered = _gather(pool, units, on_progress)
+            gathered = _gather(pool, units, on_progress, settings.log_retention_days)
             findings = [f for target in targets for f in _judge_target(target, gathered)]
         report = event_future.result() if event_future else None
     calls: Counter[str] = Counter()
@@ -148,12 +148,14 @@ def _target(item: Account | AccountError, settings: Settings, requested: list[st
     return Target(item, plan(item, settings.home_region, requested))
 
 
-def _gather(pool: ThreadPoolExecutor, units: list[Unit], on_progress: Progress | None) -> dict[str, list[RegionFacts]]:
+def _gather(
+    pool: ThreadPoolExecutor, units: list[Unit], on_progress: Progress | None, retention_days: int
+) -> dict[str, list[RegionFacts]]:
     """Collect every unit in parallel, reporting progress as each region finishes."""
     if on_progress:
         on_progress(0, len(units))
     futures: dict[Future[RegionFacts], Account] = {
-        pool.submit(collect_region, acct, region, audited): acct for acct, audited, region in units
+        pool.submit(collect_region, acct, region, audited, retention_days): acct for acct, audited, region in units
     }
     gathered: dict[str, list[RegionFacts]] = {}
     for done, future in enumerate(as_completed(futures), start=1):

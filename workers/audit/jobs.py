@@ -157,7 +157,7 @@ def audit_accounts(audit_id: str, roles: list[str | None], requested: list[str])
 
     def one(item: tuple[Account, str, list[str]]) -> RegionFacts:
         acct, region, audited = item
-        facts = collect_region(acct, region, audited)
+        facts = collect_region(acct, region, audited, settings.log_retention_days)
         with lock:
             left[acct.id] -= 1
             done = left[acct.id] == 0
@@ -247,7 +247,7 @@ def audit_regions(audit_id: str, role_arn: str | None, regions: list[str], audit
     conn = connection(settings)
 
     def one(region: str) -> RegionFacts:
-        facts = collect_region(acct, region, audited)
+        facts = collect_region(acct, region, audited, settings.log_retention_days)
         _tick(conn, audit_id, 1)
         return facts
 

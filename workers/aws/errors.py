@@ -18,6 +18,9 @@ from workers.state import metrics
 # Operations whose IAM action is not "<prefix>:<OperationName>".
 _ACTION_OVERRIDES = {
     ("s3", "HeadBucket"): "s3:ListBucket",
+    ("s3", "GetBucketLifecycleConfiguration"): "s3:GetLifecycleConfiguration",
+    ("s3", "PutBucketLifecycleConfiguration"): "s3:PutLifecycleConfiguration",
+    ("s3", "DeleteBucketLifecycle"): "s3:PutLifecycleConfiguration",
 }
 # boto3 service names whose IAM prefix differs.
 _PREFIXES = {"logs": "logs", "config": "config", "cloudwatch": "cloudwatch"}

@@ -21,6 +21,7 @@ CHECK_SCOPES: dict[str, str] = {
     "cloudtrail.trail_management_events": "trail",
     "cloudtrail.trail_s3_delivery": "trail",
     "cloudtrail.trail_log_file_validation": "trail",
+    "cloudtrail.trail_log_retention": "trail",
     "cloudtrail.config_change_alarm": "account",
     "config.recorder_recording": "region",
     "config.records_cloudtrail_trails": "region",

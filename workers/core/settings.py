@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     aws_timeout: float = Field(10.0, gt=0, validation_alias=AliasChoices("TRAIL_AUDIT_AWS_TIMEOUT"))
 
     trail_bucket: str | None = Field(None, validation_alias=AliasChoices("TRAIL_AUDIT_TRAIL_BUCKET"))
+    log_retention_days: int = Field(
+        365, ge=1, le=100 * 365, validation_alias=AliasChoices("TRAIL_AUDIT_LOG_RETENTION_DAYS")
+    )  # a lifecycle rule deleting a trail's logs sooner fails cloudtrail.trail_log_retention
     config_role_arn: str | None = Field(None, validation_alias=AliasChoices("TRAIL_AUDIT_CONFIG_ROLE_ARN"))
     alarm_topic_arn: str | None = Field(None, validation_alias=AliasChoices("TRAIL_AUDIT_ALARM_TOPIC_ARN"))
     approval_minutes: int = Field(30, ge=1, le=24 * 60, validation_alias=AliasChoices("TRAIL_AUDIT_APPROVAL_MINUTES"))

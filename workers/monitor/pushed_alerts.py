@@ -28,7 +28,7 @@ from workers.aws.event_history import ChangeEvent
 from workers.core.mrkdwn import code, escape
 from workers.core.settings import Settings
 from workers.monitor import alerts, attribution, pushed, tampering
-from workers.monitor.watch import healed, restore_offer
+from workers.monitor.watch import healed, restore_offer, state_alert
 from workers.slack import outbox
 from workers.state import alert_records, executed_actions, monitor_records
 from workers.state.machine import Refused
@@ -121,7 +121,7 @@ def _alerts_for(
             continue
         change = pushed.change_of(event, state)
         if change is not None and change.key not in {d["key"] for d in docs}:
-            doc = change.to_dict() | {"key": change.key, "title": change.sentence(), "restorable": True}
+            doc = state_alert(change)
             doc |= {"attribution": event.to_dict(), "seen_by": "push", "pushed": True}
             doc["approved"] = attribution.correlate(doc, actions, now - LOOKBACK)
             doc["restore"] = restore_offer(doc)

@@ -254,7 +254,7 @@ def _alerts_of(
     for change in changes:
         if alert_records.is_open(conn, change.key):
             continue
-        doc = change.to_dict() | {"key": change.key, "title": change.sentence(), "restorable": True, "seen_by": "poll"}
+        doc = state_alert(change) | {"seen_by": "poll"}
         doc["approved"] = attribution.correlate(doc, look.actions, look.since)
         doc["restore"] = restore_offer(doc)
         if look.truncated:
@@ -293,10 +293,19 @@ def _follow_open(conn: Redis, settings: Settings, account: str, region: str, new
             alerts.refresh(conn, settings, doc)
 
 
-def restore_offer(doc: dict[str, Any]) -> dict[str, Any]:
+def state_alert(change: Change) -> dict[str, Any]:
+    """An alert's record of a state change (before its attribution): restorable when its field has an exact
+    Restore."""
+    restorable = watched.field_of(change.kind, change.field).restorable
+    return change.to_dict() | {"key": change.key, "title": change.sentence(), "restorable": restorable}
+
+
+def restore_offer(doc: dict[str, Any]) -> dict[str, Any] | None:
     """What the alert's Restore button asks for: the plan back to the last known good state, its permissions,
     the check re-run afterwards, and the value it is planned against (a restore onto a changed state is
-    refused at execution)."""
+    refused at execution). None when the alert's field has no exact Restore."""
+    if not doc.get("restorable"):
+        return None
     planned = watched.restore_plan(doc)
     planned_doc = planned.to_dict() | {"basis": [watched.basis(doc)]}
     return {

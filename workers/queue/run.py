@@ -54,6 +54,12 @@ def keep_running(what: str, run_once: Callable[[], None], stop: Any = _Stop) -> 
         time.sleep(BACKOFF[min(attempt, len(BACKOFF) - 1)])
 
 
+def heartbeat_seconds(settings: Settings) -> int:
+    """How often a busy worker says it is alive: at least three times within the watchdog's stale limit (a
+    loaded host may be a second or two late), at most every 5 s."""
+    return max(1, min(5, int(settings.watchdog_stale_seconds // 3)))
+
+
 def worker(settings: Settings) -> None:
     """Serve the queues (urgent first) with a warm worker, reconnecting after Redis failures."""
     from workers.queue.worker import WarmWorker
@@ -61,7 +67,8 @@ def worker(settings: Settings) -> None:
     def once() -> None:
         conn = connection(settings)
         ping(conn)
-        w = WarmWorker(list(QUEUES), connection=conn, job_monitoring_interval=5, job_class=paths.Job)
+        w = WarmWorker(list(QUEUES), connection=conn, job_monitoring_interval=heartbeat_seconds(settings),
+                       job_class=paths.Job)  # fmt: skip
         w.work(with_scheduler=True)
         if w.stopping:  # SIGTERM or SIGINT: a warm shutdown
             _Stop.requested = True

@@ -2,9 +2,10 @@
 
 RQ notices an abandoned job only when its heartbeat expires (a minute or more) and a worker next runs its
 maintenance. The watchdog, run by the cron scheduler every few seconds, looks at each started job's worker:
-when that worker has not sent a heartbeat for `STALE` seconds (workers send one every 5 while busy, see the
-Procfile), the job's entry in RQ's started registry is expired and RQ's own cleanup runs, which calls the
-job's failure callback, records the failure and releases the jobs that depend on it.
+when that worker has not sent a heartbeat for `STALE` seconds (busy workers send one three times within it,
+at most every 5 s: `run.heartbeat_seconds`), the job's entry in RQ's started registry is expired and RQ's own
+cleanup runs, which calls the job's failure callback, records the failure and releases the jobs that depend on
+it.
 """
 
 from __future__ import annotations

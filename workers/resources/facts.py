@@ -38,6 +38,10 @@ class TrailFacts:
     selectors: Fact = None
     bucket: Fact = None  # "exists", "missing", "forbidden", "unset", or ApiError
     alarm: Fact = None  # list[AlarmFacts], ApiError, or None when the trail has no log group
+    lifecycle: Fact = None  # the bucket's lifecycle rules, ApiError, or None when no bucket is set
+    policy: Fact = None  # the bucket's policy document ({} for none), ApiError, or None when no bucket is set
+    key: Fact = None  # DescribeKey's KeyMetadata, ApiError, or None when the trail sets no KMS key
+    retention_days: int = 365  # how long its logs must be kept (TRAIL_AUDIT_LOG_RETENTION_DAYS)
 
     @property
     def name(self) -> str:

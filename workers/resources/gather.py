@@ -12,13 +12,13 @@ from typing import Any
 from workers.aws.accounts import Account
 from workers.aws.calls import call
 from workers.aws.errors import ApiError
-from workers.resources import alarm, channel, recorder, trail
+from workers.resources import alarm, bucket, channel, key, recorder, trail
 from workers.resources.facts import RegionFacts, TrailFacts
 
-_REGION_THREADS = 64  # started on demand: 4 region calls, then 4 per trail homed here
+_REGION_THREADS = 64  # started on demand: 3 region calls, then 7 per trail homed here
 
 
-def collect_region(account: Account, region: str, audited: list[str]) -> RegionFacts:
+def collect_region(account: Account, region: str, audited: list[str], retention_days: int = 365) -> RegionFacts:
     """Gather one region: trails (shadow trails included), Config recorder, status and delivery channel.
 
     Per-trail facts are gathered here for the trails whose home region this is, and, for trails homed in a
@@ -35,10 +35,12 @@ def collect_region(account: Account, region: str, audited: list[str]) -> RegionF
         if not isinstance(facts.trails, ApiError):
             for listed in facts.trails:
                 if _gathered_here(listed, region, audited):
-                    tf = TrailFacts(arn=listed["TrailARN"], home_region=listed.get("HomeRegion", region), trail=listed)
+                    tf = TrailFacts(arn=listed["TrailARN"], home_region=listed.get("HomeRegion", region), trail=listed,
+                                    retention_days=retention_days)
                     pending.append((tf, _submit_trail(pool, account, tf)))
         for tf, futures in pending:
-            tf.status, tf.selectors, tf.bucket, tf.alarm = (f.result() for f in futures)
+            answers = [f.result() for f in futures]
+            tf.status, tf.selectors, tf.bucket, tf.alarm, tf.lifecycle, tf.policy, tf.key = answers
             facts.trail_facts.append(tf)
         facts.recorders, facts.recorder_statuses = recorders.result()
         facts.channels = channels.result()
@@ -57,6 +59,9 @@ def _submit_trail(pool: ThreadPoolExecutor, account: Account, tf: TrailFacts) ->
         lambda: call(account, "cloudtrail", home, "GetEventSelectors", TrailName=arn),
         lambda: trail.read_bucket(account, home, tf.trail.get("S3BucketName")),
         lambda: alarm.read_chain(account, tf.trail),
+        lambda: bucket.read_lifecycle(account, home, tf.trail.get("S3BucketName")),
+        lambda: bucket.read_policy(account, home, tf.trail.get("S3BucketName")),
+        lambda: key.read_key(account, home, tf.trail.get("KmsKeyId")),
     ]
     return [pool.submit(job) for job in jobs]
 

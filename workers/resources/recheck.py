@@ -32,7 +32,7 @@ def recheck(acct: Account, settings: Settings, check_id: str, region: str, resou
     else:
         regions, skipped = [region], []
     with ThreadPoolExecutor(max(1, min(16, len(regions)))) as pool:
-        gathered = list(pool.map(lambda r: collect_region(acct, r, regions), regions))
+        gathered = list(pool.map(lambda r: collect_region(acct, r, regions, settings.log_retention_days), regions))
     gathered += [RegionFacts(account=acct.id, region=r, enabled=False) for r in skipped]
     facts = AccountFacts(acct.id, sorted(gathered, key=lambda f: f.region))
     found = evaluate_one(chk, facts)

@@ -18,8 +18,10 @@ from workers.core.check_catalogue import PlanError
 from workers.core.settings import Settings
 from workers.resources.actions import ApiCall, Plan, remediation
 from workers.resources.arn import trail_region
+from workers.resources.bucket import delivery_allowed, log_base
 from workers.resources.facts import AccountFacts, TrailFacts
 from workers.resources.findings import Status
+from workers.resources.key import unusable
 from workers.resources.selectors import MANAGEMENT_ALL, coverage
 from workers.resources.verdicts import Scope, Verdict, check, error_verdict
 from workers.resources.watched import Field, Kind, watch
@@ -90,7 +92,8 @@ def trail_management_events(tf: TrailFacts) -> Verdict:
 
 @check("cloudtrail.trail_s3_delivery", Scope.TRAIL, "Trail delivers to an existing S3 bucket")
 def trail_s3_delivery(tf: TrailFacts) -> Verdict:
-    """A bucket is set, HeadBucket is not 404, and GetTrailStatus shows no LatestDeliveryError."""
+    """The bucket exists and its policy lets CloudTrail write, the KMS key (if any) is enabled, and
+    GetTrailStatus shows no LatestDeliveryError."""
     bucket = tf.trail.get("S3BucketName")
     evidence: dict[str, Any] = {"S3BucketName": bucket}
     if tf.bucket == "unset":
@@ -100,6 +103,9 @@ def trail_s3_delivery(tf: TrailFacts) -> Verdict:
     evidence["HeadBucket"] = tf.bucket
     if tf.bucket == "missing":
         return Verdict(Status.FAIL, f"Trail {tf.name} delivers to bucket {bucket}, which does not exist.", evidence)
+    blocked = _policy_or_key(tf, evidence)
+    if blocked is not None:
+        return blocked
     if isinstance(tf.status, ApiError):
         return error_verdict(tf.status, f"the delivery status of trail {tf.name}")
     error = tf.status.get("LatestDeliveryError")
@@ -107,8 +113,32 @@ def trail_s3_delivery(tf: TrailFacts) -> Verdict:
     evidence["LatestDeliveryTime"] = tf.status.get("LatestDeliveryTime")
     if error:
         return Verdict(Status.FAIL, f"Trail {tf.name} fails to deliver to bucket {bucket}: {error}.", evidence)
-    note = " (the bucket is in another account or denies HeadBucket: 403)" if tf.bucket == "forbidden" else ""
+    note = " (the bucket is in another account or denies reading it: 403)" if tf.bucket == "forbidden" else ""
     return Verdict(Status.PASS, f"Trail {tf.name} delivers to bucket {bucket} with no delivery error{note}.", evidence)
+
+
+def _policy_or_key(tf: TrailFacts, evidence: dict[str, Any]) -> Verdict | None:
+    """FAIL when the bucket policy refuses CloudTrail or the KMS key is unusable, ERROR when either could not be
+    read (a bucket of another account, which HeadBucket already found forbidden, is judged by its delivery)."""
+    bucket, owner = tf.trail.get("S3BucketName"), tf.arn.split(":")[4]
+    if isinstance(tf.policy, ApiError) and not (tf.bucket == "forbidden" and tf.policy.access_denied):
+        return error_verdict(tf.policy, f"that the policy of bucket {bucket} lets CloudTrail write")
+    if isinstance(tf.policy, dict):
+        refusal = delivery_allowed(tf.policy, str(bucket), log_base(tf.trail), owner, tf.arn)
+        evidence["bucket_policy"] = refusal or "allows CloudTrail"
+        if refusal:
+            return Verdict(Status.FAIL, f"Trail {tf.name} cannot deliver to bucket {bucket}: {refusal}.", evidence)
+    if tf.key is None:
+        return None
+    key = tf.trail.get("KmsKeyId")
+    if isinstance(tf.key, ApiError):
+        return error_verdict(tf.key, f"that KMS key {key} of trail {tf.name} is enabled")
+    evidence["KeyState"] = tf.key.get("KeyState")
+    why = unusable(tf.key)
+    if why:
+        return Verdict(Status.FAIL, f"Trail {tf.name} encrypts with KMS key {key}, which {why}: no log is "
+                                    "written.", evidence)  # fmt: skip
+    return None
 
 
 @check(
@@ -142,29 +172,32 @@ def is_logging(tf: TrailFacts) -> bool | ApiError:
     "cloudtrail.create_multiregion_trail",
 )
 def multiregion_management_logging(facts: AccountFacts) -> Verdict:
-    """At least one multi-region trail (an organization trail counts) is logging all management events."""
+    """At least one multi-region trail (an organization trail counts) is logging all management events and
+    delivers them (its bucket exists and takes them, its key is enabled, no delivery error)."""
     candidates = [tf for tf in facts.trails() if tf.trail.get("IsMultiRegionTrail")]
     reasons: list[str] = []
-    errors: list[ApiError] = [e for _, e in facts.trail_list_errors()]
+    unknown = [error_verdict(e, "that a multi-region trail is logging") for _, e in facts.trail_list_errors()]
     for tf in candidates:
         logging = is_logging(tf)
-        if isinstance(logging, ApiError):
-            errors.append(logging)
-            continue
-        if isinstance(tf.selectors, ApiError):
-            errors.append(tf.selectors)
+        if isinstance(logging, ApiError) or isinstance(tf.selectors, ApiError):
+            error = logging if isinstance(logging, ApiError) else tf.selectors
+            unknown.append(error_verdict(error, "that a multi-region trail is logging"))
             continue
         cov = coverage(tf.selectors)
-        if logging and cov.complete:
+        delivery = trail_s3_delivery(tf) if logging and cov.complete else None
+        if delivery is not None and delivery.status is Status.ERROR:
+            unknown.append(delivery)
+        elif delivery is not None and delivery.status is Status.PASS:
             return Verdict(
                 Status.PASS,
-                f"Multi-region trail {tf.name} is logging read and write management events.",
+                f"Multi-region trail {tf.name} is logging read and write management events, and delivers them.",
                 {"TrailARN": tf.arn, "IsLogging": True, "selector_kind": cov.source},
                 resource=tf.arn,
             )
-        reasons.append(f"{tf.name} {'is logging' if logging else 'is not logging'} and captures {cov.sentence()}")
-    if errors:
-        return error_verdict(errors[0], "that a multi-region trail is logging")
+        doing = f"{tf.name} {'is logging' if logging else 'is not logging'} and captures {cov.sentence()}"
+        reasons.append(doing + (f", but: {delivery.detail.rstrip('.')}" if delivery is not None else ""))
+    if unknown:
+        return unknown[0]
     if not candidates:
         return Verdict(
             Status.FAIL,
@@ -173,7 +206,7 @@ def multiregion_management_logging(facts: AccountFacts) -> Verdict:
         )
     return Verdict(
         Status.FAIL,
-        "No multi-region trail logs all management events: " + "; ".join(reasons) + ".",
+        "No multi-region trail logs and delivers all management events: " + "; ".join(reasons) + ".",
         {"multi_region_trails": [tf.arn for tf in candidates]},
     )
 

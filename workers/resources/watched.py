@@ -40,6 +40,7 @@ class Field:
     value: Callable[[dict[str, Any]], Any] | None = None
     regressed: Callable[[Any, Any], bool] = _on_off_regressed
     recovered: Callable[[Any, Any], bool] = _equal
+    restorable: bool = True  # False: no exact, safe Restore exists (a deleted bucket's objects are gone)
 
     def read(self, item: dict[str, Any]) -> Any:
         """This field's value in an observed item."""
@@ -56,6 +57,8 @@ class Kind:
     label: str  # "Trail": how a sentence names one
     observe: Callable[[Account, str], dict[str, Any]]  # {resource: item}, or {"error": sentence}
     restore: Callable[[str, str, str, dict[str, Any]], Plan]  # (region, resource, field, snapshot) -> the calls
+    absent_is_deleted: bool = True  # False: an item that leaves the state is no longer watched (a bucket no
+    # trail delivers to any more), not deleted; such a kind says deletion with an `exists` field
 
 
 KINDS: dict[str, Kind] = {}
@@ -150,6 +153,8 @@ def regressions(account: str, region: str, before: dict[str, Any], after: dict[s
             if "error" in was:
                 continue
             now = new.get(name)
+            if now is None and not kind.absent_is_deleted:
+                continue
             if now is None:
                 out.append(Change(account, region, kind.name, name, "present", "present", "missing", was))
             elif "error" not in now:
@@ -160,8 +165,8 @@ def regressions(account: str, region: str, before: dict[str, Any], after: dict[s
 def _fields(account: str, region: str, kind: str, name: str, was: dict[str, Any], now: dict[str, Any]) -> list[Change]:
     out = []
     for (k, field), f in FIELDS.items():
-        if k != kind or field == "present":
-            continue
+        if k != kind or field == "present" or (now.get("exists") is False and field != "exists"):
+            continue  # an item that says it does not exist is compared on its existence only
         before, after = f.read(was), f.read(now)
         if f.regressed(before, after):
             out.append(Change(account, region, kind, name, field, before, after, was))
