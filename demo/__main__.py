@@ -4,8 +4,9 @@ It starts a fake AWS account (a moto server seeded with a realistic mix of probl
 Procfile's processes (the bot, a worker, the cron scheduler) and a local stand-in for the Slack Web API. Then,
 signed exactly as Slack signs them, it sends: an audit; a fix requested by one user, refused when that same
 user tries to approve it, approved by another, executed and re-checked; a short backout restored at its
-deadline; a tamper pushed by EventBridge, alerted and restored through approval; a waiver; the App Home;
-and the audit log.
+deadline; a tamper pushed by EventBridge, alerted and restored through approval, then Stratus Red Team's
+lifecycle rule on the trail's bucket (its logs deleted after a day) alerted with its actor and restored; a
+waiver; the App Home; and the audit log.
 Each message is printed as it reads in Slack, with a Block Kit Builder link.
 """
 
@@ -18,7 +19,7 @@ import time
 from typing import Any
 
 from demo import bus
-from demo.fake_account import ACCOUNT, FakeAccount, demo_account
+from demo.fake_account import ACCOUNT, BUCKET, FakeAccount, demo_account
 from demo.servers import aws_env, moto_server, start_redis
 from demo.signing import action_body, event_body, post, slash_body
 from demo.slack_standin import Call, SlackStandIn
@@ -65,9 +66,10 @@ class Conversation:
 
     def message_with(self, button_value: str) -> tuple[str, str]:
         """The channel and ts of the message that carries a button with this value (clicks are bound to it)."""
-        for call in reversed(self.slack.of("chat.postMessage")):
+        drawn = sorted([*self.slack.of("chat.postMessage"), *self.slack.of("chat.update")], key=lambda c: c.at)
+        for call in reversed(drawn):  # an update redraws a message with new buttons (an event alert made a change's)
             if f'"value": "{button_value}"' in json.dumps(call.params.get("blocks")):
-                return str(call.params["channel"]), str(call.params["_ts"])
+                return str(call.params["channel"]), str(call.params.get("_ts") or call.params["ts"])
         return ALERTS, "1.0"
 
     def until(self, text: str, timeout: float = 90) -> None:
@@ -124,12 +126,12 @@ def home_tab(stack: Stack, slack: SlackStandIn) -> None:
     say(f"   └ as Slack draws it: {builder_link(view['blocks'], 'home')}\n")
 
 
-def alert_id(slack: SlackStandIn) -> str:
-    """The id the newest alert's Restore button carries."""
+def alert_id(slack: SlackStandIn, about: str = "") -> str:
+    """The id the newest alert's Restore button carries (of an alert that names `about`)."""
     deadline = time.monotonic() + 30  # the poller redraws the alert with Restore if the pushed call came first
     while True:
         drawn = sorted([*slack.of("chat.postMessage"), *slack.of("chat.update")], key=lambda c: c.at)
-        alerts = [c for c in drawn if "UNAPPROVED" in c.params.get("text", "")]
+        alerts = [c for c in drawn if "UNAPPROVED" in c.params.get("text", "") and about in json.dumps(c.params)]
         buttons = [e for c in alerts for b in c.params["blocks"] for e in [b.get("accessory") or {},
                    *b.get("elements", [])] if isinstance(e, dict) and e.get("action_id") == "restore"]  # fmt: skip
         if buttons or time.monotonic() > deadline:
@@ -148,6 +150,25 @@ def request_id(answer: dict[str, Any]) -> str:
     return str(answer["text"].split("`")[1])
 
 
+def lifecycle(talk: Conversation, slack: SlackStandIn) -> None:
+    """Step 4b: Stratus Red Team's cloudtrail-lifecycle-rule on the trail's bucket, alerted and restored."""
+    say("   Then mallory goes around the switch: a lifecycle rule that deletes the trail's logs after a day\n"
+        "   (Stratus Red Team's aws.defense-evasion.cloudtrail-lifecycle-rule, MITRE ATT&CK T1562.008)\n")
+    say(f"── mallory: aws s3api put-bucket-lifecycle-configuration --bucket {BUCKET} (expire everything after 1 day)\n")
+    rule = {"ID": "nuke-cloudtrail-logs-after-1-day", "Status": "Enabled", "Filter": {"Prefix": ""},
+            "Expiration": {"Days": 1}}  # fmt: skip
+    FakeAccount().client("s3").put_bucket_lifecycle_configuration(Bucket=BUCKET,
+                                                                  LifecycleConfiguration={"Rules": [rule]})
+    params = {"bucketName": BUCKET, "lifecycle": "", "LifecycleConfiguration": {"Rule": rule}}
+    bus.put(FakeAccount(), bus.call("PutBucketLifecycle", "mallory", "203.0.113.66", params,
+                                    source="s3.amazonaws.com"))  # fmt: skip
+    talk.until("UNAPPROVED change")
+    talk.click("U0BOB", "Restore", alert_id(slack, about="sooner"))
+    talk.until("Approval needed")
+    talk.click("U0ALICE", "Approve", restore_id(slack))
+    talk.until("Recovered")
+
+
 def main() -> int:
     """Run the demo."""
     say("trail-audit demo: a fake AWS account, Redis, the bot, a worker and a Slack stand-in, all local.\n")
@@ -158,6 +179,7 @@ def main() -> int:
         demo_account(REGIONS[:4])
         settings["TRAIL_AUDIT_EVENTS_QUEUE_URL"] = bus.event_queue(FakeAccount())
         settings["TRAIL_AUDIT_EVENTS_WAIT_SECONDS"] = "1"
+        settings["TRAIL_AUDIT_EVENTS_BURST_SECONDS"] = "2"  # each tamper its own message (default: a minute)
         redis = start_redis()
         stack = Stack(moto.url, redis.url, slack.api_url, SECRET, settings)
         try:
@@ -198,6 +220,7 @@ def main() -> int:
             talk.until("Approval needed")
             talk.click("U0ALICE", "Approve", restore_id(slack))
             talk.until("Recovered")
+            lifecycle(talk, slack)
             say("5. A waiver: alice accepts app-audit's missing log file validation for 30 days; bob approves\n")
             wid = request_id(talk.command("U0ALICE", "waive cloudtrail.trail_log_file_validation app-audit 30 "
                                                      "replaced by the organization trail in Q1"))  # fmt: skip

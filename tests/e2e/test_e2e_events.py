@@ -10,12 +10,12 @@ import boto3
 import pytest
 from redis import Redis as RedisClient
 
-from demo.fake_account import HOME, FakeAccount, compliant
+from demo.fake_account import BUCKET, HOME, FakeAccount, compliant
 from demo.servers import Moto, start_redis
 from demo.slack_standin import SlackStandIn
 from demo.stack import Stack
 from tests.helpers import ROOT
-from tests.helpers.cloudtrail_records import pushed
+from tests.helpers.cloudtrail_records import pushed, stratus_lifecycle
 from tests.helpers.waiting import wait_until
 from workers.aws.event_history import WATCHED_NAMES
 from workers.state import keys
@@ -23,6 +23,8 @@ from workers.state import keys
 pytestmark = pytest.mark.e2e
 SECRET = "events-secret"
 ALERTS = "C0ALERTS"
+STRATUS_RULE = {"ID": "nuke-cloudtrail-logs-after-1-day", "Status": "Enabled", "Filter": {"Prefix": ""},
+                "Expiration": {"Days": 1}}  # fmt: skip
 
 
 def test_the_template_deploys_and_a_watched_call_on_the_bus_reaches_the_queue(aws: Moto) -> None:
@@ -41,7 +43,7 @@ def test_the_template_deploys_and_a_watched_call_on_the_bus_reaches_the_queue(aw
         text = (ROOT / f"deploy/events/{name}.yaml").read_text()
         listed = {line.strip()[2:] for line in text.split("eventName:")[1].split("Targets:")[0].splitlines()
                   if line.strip().startswith("- ")}  # fmt: skip
-        assert listed == set(WATCHED_NAMES) and "source: [aws.cloudtrail, aws.config]" in text, name
+        assert listed == set(WATCHED_NAMES) and "source: [aws.cloudtrail, aws.config, aws.s3, aws.kms]" in text, name
     assert "SqsManagedSseEnabled: true" in template and "ArnEquals: {aws:SourceArn: !GetAtt ToQueue.Arn}" in template
     rule = next(r for r in events.list_rules()["Rules"] if r["Name"].startswith("trail-audit-events-ToQueue"))
     policy = {"Version": "2012-10-17", "Statement": [{"Sid": "OnlyTheTrailAuditRule", "Effect": "Allow",
@@ -85,6 +87,12 @@ def test_the_organization_templates_carry_a_member_call_to_the_central_queue(aws
     assert [json.loads(m["Body"])["detail"]["eventName"] for m in got.get("Messages", [])] == ["StopLogging"]
 
 
+def drawn(slack: SlackStandIn) -> list[str]:
+    """Every alert message's text and blocks as posted or updated."""
+    return [json.dumps(c.params) for c in [*slack.of("chat.postMessage"), *slack.of("chat.update")]
+            if c.params.get("channel") == ALERTS]  # fmt: skip
+
+
 def alert_posts(slack: SlackStandIn) -> list[Any]:
     return [c for c in slack.of("chat.postMessage") if c.params["channel"] == ALERTS and not c.params.get("thread_ts")]
 
@@ -98,7 +106,8 @@ def test_a_pushed_stop_alerts_once_with_who_and_the_poller_adds_nothing(aws: Mot
         {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"})})["QueueUrl"]  # fmt: skip
     redis = start_redis()
     settings = {"TRAIL_AUDIT_REGIONS": HOME, "TRAIL_AUDIT_ALERT_CHANNEL": ALERTS, "TRAIL_AUDIT_MONITOR_SECONDS": "5",
-                "TRAIL_AUDIT_EVENTS_QUEUE_URL": url, "TRAIL_AUDIT_EVENTS_WAIT_SECONDS": "1"}  # fmt: skip
+                "TRAIL_AUDIT_EVENTS_QUEUE_URL": url, "TRAIL_AUDIT_EVENTS_WAIT_SECONDS": "1",
+                "TRAIL_AUDIT_EVENTS_BURST_SECONDS": "0"}  # fmt: skip
     with SlackStandIn() as slack:
         stack = Stack(aws.url, redis.url, slack.api_url, SECRET, settings)
         try:
@@ -119,6 +128,18 @@ def test_a_pushed_stop_alerts_once_with_who_and_the_poller_adds_nothing(aws: Mot
             wait_until(lambda: json.loads(conn.get(keys.MONITOR_LAST) or "{}")["at"] > at + 5, 30)  # two more polls
             assert len([c for c in alert_posts(slack) if "stopped logging" in json.dumps(c.params)]) == 1
             assert all(p.poll() is None for p in stack.procs.values())  # the malformed message crashed nothing
+
+            # around the switch: Stratus Red Team's lifecycle rule on the trail's bucket, pushed as CloudTrail
+            # records it; the same call on a bucket no trail uses is ignored
+            FakeAccount().client("s3").put_bucket_lifecycle_configuration(
+                Bucket=BUCKET, LifecycleConfiguration={"Rules": [STRATUS_RULE]})  # fmt: skip
+            for bucket, actor in (("website-assets", "webdev"), (BUCKET, "mallory")):
+                sqs.send_message(QueueUrl=url, MessageBody=pushed("PutBucketLifecycle", actor=actor,
+                                 ip="203.0.113.77", params=stratus_lifecycle(bucket)))  # fmt: skip
+            changed = wait_until(lambda: [v for v in drawn(slack) if "deletes trail logs sooner" in v
+                                          and '"restore"' in v], 30)  # fmt: skip
+            assert "mallory" in changed[0] and "203.0.113.77" in changed[0] and "after 1 day" in changed[0]
+            assert not [v for v in drawn(slack) if "website-assets" in v or "webdev" in v]
         finally:
             stack.stop()
             redis.stop()

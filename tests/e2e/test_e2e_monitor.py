@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from redis import Redis as RedisClient
 
-from demo.fake_account import ACCOUNT, CONFIG_ROLE, HOME, FakeAccount, compliant
+from demo.fake_account import ACCOUNT, BUCKET, CONFIG_ROLE, HOME, FakeAccount, compliant
 from demo.servers import Moto, start_redis
 from demo.slack_standin import Call, SlackStandIn
 from demo.stack import Stack
@@ -24,6 +24,10 @@ SETTINGS = {"TRAIL_AUDIT_REGIONS": HOME, "TRAIL_AUDIT_ALERT_CHANNEL": ALERTS, "T
             "TRAIL_AUDIT_APPROVERS": "U0ALICE,U0BOB", "TRAIL_AUDIT_ALERT_MENTION": "<!subteam^S0ONCALL>"}  # fmt: skip
 MANAGEMENT = f"arn:aws:cloudtrail:{HOME}:{ACCOUNT}:trail/management"
 APP = f"arn:aws:cloudtrail:{HOME}:{ACCOUNT}:trail/app"
+STRATUS_RULE = {"ID": "nuke-cloudtrail-logs-after-1-day", "Status": "Enabled", "Filter": {"Prefix": ""},
+                "Expiration": {"Days": 1}}  # fmt: skip
+DENY = {"Version": "2012-10-17", "Statement": [{"Sid": "NoCloudTrail", "Effect": "Deny", "Principal": "*",
+        "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{BUCKET}/*"}]}  # fmt: skip
 
 
 @pytest.fixture
@@ -31,6 +35,8 @@ def watched(aws: Moto) -> Iterator[dict[str, Any]]:
     fake = compliant([HOME])
     fake.trail("app", multi_region=False)
     fake.trail("scratch", multi_region=False)
+    key = fake.client("kms").create_key(Description="trail logs")["KeyMetadata"]["KeyId"]
+    fake.client("cloudtrail").update_trail(Name=MANAGEMENT, KmsKeyId=key)
     redis = start_redis()
     with SlackStandIn() as slack:
         stack = Stack(aws.url, redis.url, slack.api_url, SECRET, SETTINGS)
@@ -38,7 +44,7 @@ def watched(aws: Moto) -> Iterator[dict[str, Any]]:
             stack.start()
             conn = RedisClient.from_url(redis.url)
             wait_until(lambda: monitor_records.last_cycle(conn), 30)  # the first cycle: the baseline
-            yield {"stack": stack, "slack": slack, "redis": redis, "conn": conn, "fake": fake}
+            yield {"stack": stack, "slack": slack, "redis": redis, "conn": conn, "fake": fake, "key": key}
         finally:
             stack.stop()
             redis.stop()
@@ -75,12 +81,19 @@ def test_each_tamper_alerts_once_with_before_and_after_and_recovery_goes_in_the_
     cfg.put_configuration_recorder(ConfigurationRecorder={"name": "default", "roleARN": CONFIG_ROLE, "recordingGroup": {
         "allSupported": False, "resourceTypes": ["AWS::S3::Bucket"],
         "recordingStrategy": {"useOnly": "INCLUSION_BY_RESOURCE_TYPES"}}})  # fmt: skip
+    s3 = FakeAccount().client("s3")  # and around the switches: the trail's bucket forgets, its key is switched off
+    s3.put_bucket_lifecycle_configuration(Bucket=BUCKET, LifecycleConfiguration={"Rules": [STRATUS_RULE]})
+    s3.put_bucket_policy(Bucket=BUCKET, Policy=json.dumps(DENY))
+    FakeAccount().client("kms").disable_key(KeyId=watched["key"])
     titles = {
         "Trail management stopped logging": ("yes", "no"),
         "Trail app no longer records all management events": ("yes", "no"),
         "Trail scratch was deleted": ("present", "missing"),
         "Config recorder default stopped recording": ("yes", "no"),
         "Config recorder default records fewer resource types": ('{\\"allSupported\\":true', "AWS::S3::Bucket"),
+        f"Log bucket {BUCKET} got a lifecycle rule that deletes trail logs sooner": ("kept for ever", "after 1 day"),
+        f"Log bucket {BUCKET} no longer lets CloudTrail write the trail's logs": ("yes", "no"),
+        f"KMS key {watched['key']} was disabled": ("Enabled", "Disabled"),
     }
     wait_until(lambda: all(any(title in v for v in alert_views(slack).values()) for title in titles), 60)
     views = alert_views(slack)

@@ -10,6 +10,19 @@ from typing import Any
 from demo.bus import envelope
 
 ACCOUNT = "123456789012"
+_SOURCES = {**{n: "s3.amazonaws.com" for n in ("PutBucketLifecycle", "DeleteBucketLifecycle", "PutBucketPolicy",
+                                               "DeleteBucketPolicy", "DeleteBucket")},
+            **{n: "kms.amazonaws.com" for n in ("DisableKey", "EnableKey", "ScheduleKeyDeletion", "CancelKeyDeletion",
+                                                "PutKeyPolicy")}}  # fmt: skip
+
+
+def stratus_lifecycle(bucket: str) -> dict[str, Any]:
+    """The request parameters CloudTrail records for Stratus Red Team's cloudtrail-lifecycle-rule (the XML body
+    turned to JSON: one `Rule`)."""
+    return {"bucketName": bucket, "Host": f"{bucket}.s3.amazonaws.com", "lifecycle": "",
+            "LifecycleConfiguration": {"xmlns": "http://s3.amazonaws.com/doc/2006-03-01/", "Rule": {
+                "ID": "nuke-cloudtrail-logs-after-1-day", "Status": "Enabled", "Filter": {"Prefix": ""},
+                "Expiration": {"Days": "1"}}}}  # fmt: skip
 
 
 def record(
@@ -23,7 +36,7 @@ def record(
     source: str | None = None,
 ) -> dict[str, Any]:
     """A LookupEvents item for one API call."""
-    source = source or (
+    source = source or _SOURCES.get(name) or (
         "config.amazonaws.com" if "Configuration" in name or "Delivery" in name else "cloudtrail.amazonaws.com"
     )
     event_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{name}{when.isoformat()}{actor}"))

@@ -17,11 +17,11 @@ from redis import Redis as RedisClient
 
 from demo.fake_account import ACCOUNT, CONFIG_ROLE, HOME, FakeAccount, compliant
 from demo.servers import Moto
-from tests.helpers.cloudtrail_records import record
+from tests.helpers.cloudtrail_records import record, stratus_lifecycle
 from workers.aws.accounts import Account, default_account
-from workers.aws.event_history import recent_writes
+from workers.aws.event_history import ChangeEvent, recent_writes
 from workers.core.settings import Settings
-from workers.monitor import attribution
+from workers.monitor import attribution, tampering
 from workers.resources import actions, recorder, watched
 from workers.state.rate_limit import RedisLimiter
 
@@ -153,6 +153,22 @@ def test_correlation_with_an_executed_action_in_the_window() -> None:
     # a backout of management events does not explain a trail that stopped logging
     assert attribution.correlate(change, [{**action, "action": "backout.management_events_off"}], since=99.0) is None
     assert attribution.correlate({**change, "field": "management"}, [action], since=99.0) == action
+
+
+def test_a_restore_explains_only_what_it_put_back() -> None:
+    """Found by the demo: a Restore of a trail, whose request's resource is its region, explained the lifecycle
+    rule an attacker put on the trail's bucket a few seconds later, and no alert was raised."""
+    restore = {"request": "r1", "action": "restore.last_known_good", "account": ACCOUNT, "region": HOME,
+               "resource": HOME, "started": 100.0, "ended": 101.0, "restored": [["trail", MANAGEMENT, "logging"]]}
+    assert attribution.correlate(stopped_change(), [restore], since=99.0) == restore
+    bucket = {**stopped_change(), "kind": "bucket", "resource": "org-cloudtrail-logs", "field": "retention"}
+    assert attribution.correlate(bucket, [restore], since=99.0) is None
+    rule = ChangeEvent("1970-01-01T00:01:42Z", "PutBucketLifecycle", "s3.amazonaws.com", ACCOUNT, HOME, "mallory",
+                       "IAMUser", "203.0.113.66", "aws-cli", None, None, stratus_lifecycle("org-cloudtrail-logs"), "e1")
+    assert tampering.event_alerts(ACCOUNT, HOME, [rule], [rule], 0.0, [restore])  # alerted, not "approved"
+    stop = ChangeEvent("1970-01-01T00:01:42Z", "StopLogging", "cloudtrail.amazonaws.com", ACCOUNT, HOME, "a", "IAMUser",
+                       "ip", "ua", None, None, {"name": MANAGEMENT}, "e2")  # fmt: skip
+    assert not tampering.event_alerts(ACCOUNT, HOME, [stop], [stop], 0.0, [restore])  # what it restored: approved
 
 
 def test_the_lookup_rate_is_shared_by_every_worker(redis_url: str) -> None:

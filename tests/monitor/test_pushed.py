@@ -65,7 +65,7 @@ def test_a_pushed_call_is_read_with_who_from_where_and_which_account() -> None:
         ("not json", "not JSON"),
         ("[1]", "not a JSON object"),
         (
-            json.dumps({"detail-type": "AWS API Call via CloudTrail", "source": "aws.s3", "detail": {}}),
+            json.dumps({"detail-type": "AWS API Call via CloudTrail", "source": "aws.ec2", "detail": {}}),
             "not a CloudTrail",
         ),
         (pushed("StopLogging").replace('"source": "aws.cloudtrail"', '"source": "aws.config"'), "disagree"),

@@ -35,6 +35,21 @@ WATCHED: dict[str, tuple[str, ...]] = {
         "PutDeliveryChannel",
         "DeleteDeliveryChannel",
     ),
+    # on a trail's log bucket and its KMS key (calls on other buckets and keys are ignored: `tampering.concerns`)
+    "s3.amazonaws.com": (
+        "PutBucketLifecycle",
+        "DeleteBucketLifecycle",
+        "PutBucketPolicy",
+        "DeleteBucketPolicy",
+        "DeleteBucket",
+    ),
+    "kms.amazonaws.com": (
+        "DisableKey",
+        "EnableKey",
+        "ScheduleKeyDeletion",
+        "CancelKeyDeletion",
+        "PutKeyPolicy",
+    ),
 }
 WATCHED_NAMES: tuple[str, ...] = tuple(name for names in WATCHED.values() for name in names)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from workers.aws.event_history import ChangeEvent
+from workers.monitor import tampering
 from workers.resources.watched import field_of
 
 
@@ -19,13 +20,7 @@ def attribute(change: dict[str, Any], events: list[ChangeEvent]) -> ChangeEvent 
     for event in sorted(events, key=lambda e: e.time, reverse=True):
         if event.name not in names or event.failed:
             continue
-        params = event.parameters or {}
-        named = {str(params.get(k)) for k in ("name", "trailName", "configurationRecorderName",
-                                              "deliveryChannelName") if params.get(k)}  # fmt: skip
-        recorder = params.get("configurationRecorder") or {}
-        if isinstance(recorder, dict) and recorder.get("name"):
-            named.add(str(recorder["name"]))
-        if target in named or short in named:
+        if tampering.target(event) in (target, short):
             return event
     return None
 
@@ -57,6 +52,8 @@ def correlate(change: dict[str, Any], actions: list[dict[str, Any]], since: floa
             continue
         same_place = action["account"] == change["account"] and action["region"] == change["region"]
         same_resource = action["resource"] in (change["resource"], change["region"])
+        if fields is None and "restored" in action:  # a Restore explains only what it put back, nothing else
+            same_resource = [change["kind"], change["resource"], change["field"]] in (action.get("restored") or [])
         if same_place and same_resource and action["ended"] >= since - 5:
             return action
     return None

@@ -18,7 +18,8 @@ from workers.monitor import tampering
 from workers.resources import watched
 
 DETAIL_TYPE = "AWS API Call via CloudTrail"
-SOURCES = {"aws.cloudtrail": "cloudtrail.amazonaws.com", "aws.config": "config.amazonaws.com"}
+SOURCES = {"aws.cloudtrail": "cloudtrail.amazonaws.com", "aws.config": "config.amazonaws.com",
+           "aws.s3": "s3.amazonaws.com", "aws.kms": "kms.amazonaws.com"}  # fmt: skip
 _ACCOUNT = re.compile(r"[0-9]{12}")
 
 # the successful call -> the on/off field it turns off (the poller's regression of the same name), and the call
@@ -26,7 +27,7 @@ _ACCOUNT = re.compile(r"[0-9]{12}")
 TURNS_OFF = {f.events[0]: (f.kind, f.name) for f in watched.FIELDS.values() if f.name in ("present", "logging",
              "recording")}  # fmt: skip
 TURNS_ON = {tampering.UNDO[off][0]: field for off, field in TURNS_OFF.items()}
-_PART = {"trail": "trails", "recorder": "recorders", "channel": "channels"}
+_PART = {name: kind.part for name, kind in watched.KINDS.items()}
 
 
 @dataclass(frozen=True)
@@ -52,9 +53,9 @@ def parse(body: str) -> ChangeEvent | Unreadable:
     name = detail.get("eventName")
     if name not in WATCHED[SOURCES[str(source)]]:
         return Unreadable(f"{str(name)[:60]!r} is not a watched call")
-    account = str(detail.get("recipientAccountId") or "")
+    account = str(detail.get("recipientAccountId") or event.get("account") or "")  # the envelope names it too
     if not _ACCOUNT.fullmatch(account):
-        return Unreadable("no recipientAccountId")
+        return Unreadable("no recipientAccountId, and no account in the envelope")
     if not detail.get("eventID") or not isinstance(detail.get("awsRegion") or event.get("region"), str):
         return Unreadable("no eventID or region")
     region = str(detail.get("awsRegion") or event.get("region"))

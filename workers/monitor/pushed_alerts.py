@@ -51,11 +51,11 @@ def _record_place(conn: Redis, settings: Settings, account: str, region: str, ev
 
     def read(pipe: Pipeline) -> monitor_records.Changes | None:
         outcome.clear()
-        fresh = [e for e in events if not monitor_records.is_seen(pipe, e.event_id)]
+        state = (monitor_records.region_state(pipe, account, region) or {}).get("state") or {}
+        fresh = [e for e in events if not monitor_records.is_seen(pipe, e.event_id) and tampering.concerns(e, state)]
         if not fresh:
             return None
         now = time.time()
-        state = (monitor_records.region_state(pipe, account, region) or {}).get("state") or {}
         actions = executed_actions.since(pipe, now - LOOKBACK)
         opened = alert_records.open_alerts(pipe, account, region)
         docs, enriched, closed = _alerts_for(settings, account, region, fresh, state, actions, opened, now)

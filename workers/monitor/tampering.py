@@ -12,6 +12,7 @@ from typing import Any
 
 from workers.aws.event_history import ChangeEvent
 from workers.core.mrkdwn import code, escape
+from workers.resources.bucket import shortest_expiry
 from workers.resources.recorder import covers_trails
 from workers.resources.selectors import coverage
 
@@ -25,6 +26,13 @@ TAMPER = (
     "DeleteDeliveryChannel",
     "UpdateTrail",
     "PutConfigurationRecorder",
+    "PutBucketLifecycle",
+    "PutBucketPolicy",
+    "DeleteBucketPolicy",
+    "DeleteBucket",
+    "DisableKey",
+    "ScheduleKeyDeletion",
+    "PutKeyPolicy",
 )
 UNDO = {
     "StopLogging": ("StartLogging",),
@@ -35,8 +43,17 @@ UNDO = {
     "DeleteDeliveryChannel": ("PutDeliveryChannel",),
     "UpdateTrail": ("UpdateTrail",),
     "PutConfigurationRecorder": ("PutConfigurationRecorder",),
+    "PutBucketLifecycle": ("PutBucketLifecycle", "DeleteBucketLifecycle"),
+    "PutBucketPolicy": ("PutBucketPolicy",),
+    "DeleteBucketPolicy": ("PutBucketPolicy",),
+    "DeleteBucket": (),
+    "DisableKey": ("EnableKey",),
+    "ScheduleKeyDeletion": ("CancelKeyDeletion",),
+    "PutKeyPolicy": ("PutKeyPolicy",),
 }
-_NAME_KEYS = ("name", "trailName", "configurationRecorderName", "deliveryChannelName")
+_NAME_KEYS = ("name", "trailName", "configurationRecorderName", "deliveryChannelName", "bucketName", "keyId")
+_LINKS = {"s3.amazonaws.com": "buckets", "kms.amazonaws.com": "keys"}  # sources whose calls matter on a trail's
+# bucket or key only
 
 
 def at(event: ChangeEvent) -> float:
@@ -57,6 +74,17 @@ def target(event: ChangeEvent) -> str:
     return str(recorder.get("name", "")) if isinstance(recorder, dict) else ""
 
 
+def concerns(event: ChangeEvent, state: dict[str, Any]) -> bool:
+    """Whether a watched call is about something a trail depends on: every CloudTrail and Config call is; an S3
+    or KMS call only on a bucket or key that a trail of the region's known state uses (by name, ARN or id)."""
+    part = _LINKS.get(event.source)
+    if part is None:
+        return True
+    named = target(event)
+    known = state.get(part) or {}
+    return bool(named) and any(named in (name, name.rsplit("/", 1)[-1]) for name in known if name != "error")
+
+
 def takes_away(event: ChangeEvent) -> bool:
     """Whether a successful watched call reduces what is recorded (a PutEventSelectors that still selects
     every management event, or an UpdateTrail that only renames a prefix, does not)."""
@@ -69,6 +97,8 @@ def takes_away(event: ChangeEvent) -> bool:
     if event.name == "PutConfigurationRecorder":
         recorder = params.get("configurationRecorder") or {}
         return not covers_trails(recorder.get("recordingGroup") or {})
+    if event.name == "PutBucketLifecycle":
+        return _expires(params.get("LifecycleConfiguration") or {})
     if event.name == "UpdateTrail":
         return (
             params.get("isMultiRegionTrail") is False
@@ -76,6 +106,14 @@ def takes_away(event: ChangeEvent) -> bool:
             or "s3BucketName" in params
         )
     return True
+
+
+def _expires(config: dict[str, Any]) -> bool:
+    """Whether a lifecycle configuration, as CloudTrail records it (XML turned to JSON: one `Rule` or a list),
+    deletes any object (the trail's prefix is judged by the poller, from the bucket itself)."""
+    rules = config.get("Rule") or config.get("Rules") or []
+    rules = [rules] if isinstance(rules, dict) else rules
+    return shortest_expiry([r for r in rules if isinstance(r, dict)], "") is not None
 
 
 def _capitalized(selected: dict[str, list[Any]]) -> dict[str, Any]:
@@ -187,7 +225,9 @@ def _approved(event: ChangeEvent, account: str, region: str, actions: list[dict[
     short = target(event).rsplit("/", 1)[-1]
     for action in actions:
         same = action["account"] == account and action["region"] == region
-        resource = str(action["resource"]).rsplit("/", 1)[-1]
-        if same and resource in (short, region) and action["started"] - 5 <= at(event) <= action["ended"] + 5:
+        restored = {str(r[1]).rsplit("/", 1)[-1] for r in action.get("restored") or []}
+        # a Restore explains calls on what it put back; any other action, calls on its resource or its region
+        explains = short in restored if restored else str(action["resource"]).rsplit("/", 1)[-1] in (short, region)
+        if same and explains and action["started"] - 5 <= at(event) <= action["ended"] + 5:
             return True
     return False

@@ -235,10 +235,11 @@ def _look(
         truncated = (f"CloudTrail's event history was read only in part ({settings.lookup_max_pages} pages of "
                      f"write events, the newest) in {region}: who made an older change may stay unknown")  # fmt: skip
     since = previous["at"] if previous else now
+    merged = watched.merge(previous["state"] if previous else None, observed)
+    events = found if isinstance(found, ApiError) else [e for e in found[0] if tampering.concerns(e, merged)]
     return _Look(
         now, since, previous.get("since", previous["at"]) if previous else now,
-        watched.merge(previous["state"] if previous else None, observed),
-        found if isinstance(found, ApiError) else found[0], truncated, executed_actions.since(conn, since - 5),
+        merged, events, truncated, executed_actions.since(conn, since - 5),
     )  # fmt: skip
 
 
@@ -296,8 +297,11 @@ def _follow_open(conn: Redis, settings: Settings, account: str, region: str, new
 def state_alert(change: Change) -> dict[str, Any]:
     """An alert's record of a state change (before its attribution): restorable when its field has an exact
     Restore."""
-    restorable = watched.field_of(change.kind, change.field).restorable
-    return change.to_dict() | {"key": change.key, "title": change.sentence(), "restorable": restorable}
+    field = watched.field_of(change.kind, change.field)
+    doc = change.to_dict() | {"key": change.key, "title": change.sentence(), "restorable": field.restorable}
+    if field.text is not None:
+        doc |= {"before_text": field.text(change.before), "after_text": field.text(change.after)}
+    return doc
 
 
 def restore_offer(doc: dict[str, Any]) -> dict[str, Any] | None:
@@ -312,6 +316,7 @@ def restore_offer(doc: dict[str, Any]) -> dict[str, Any] | None:
         "plan": planned_doc,
         "permissions": actions.permissions(planned),
         "check": watched.field_of(doc["kind"], doc["field"]).check,
+        "resource": watched.checked_resource(doc),
     }
 
 

@@ -82,6 +82,7 @@ def commit(conn: Redis, req: Request, to: RequestStatus, expect: set[RequestStat
 def record_executed(conn: Redis, req: Request, started: float, action: str | None = None) -> None:
     """Remember what ran where and when, so the monitor labels the changes it sees as approved."""
     made = approvals.decision(conn, req.id)
+    basis = (req.plan or {}).get("basis") or []
     executed_actions.record(
         conn,
         {
@@ -94,6 +95,8 @@ def record_executed(conn: Redis, req: Request, started: float, action: str | Non
             "approver": made.user if made else None,
             "started": started,
             "ended": time.time(),
+            # a Restore's basis: the (kind, resource, field) it put back, the only changes it explains
+            "restored": [[b.get("kind"), b.get("resource"), b.get("field")] for b in basis],
         },
     )
 

@@ -168,7 +168,8 @@ REENABLE_PERMISSIONS = ("cloudtrail:PutEventSelectors", "config:StartConfigurati
     None,
     ("cloudtrail:CreateTrail", "cloudtrail:PutEventSelectors", "cloudtrail:StartLogging", "cloudtrail:UpdateTrail",
      "config:PutConfigurationRecorder", "config:StartConfigurationRecorder", "config:PutDeliveryChannel",
-     "iam:PassRole"),
+     "iam:PassRole", "s3:PutLifecycleConfiguration", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy",
+     "kms:EnableKey", "kms:CancelKeyDeletion"),
 )  # fmt: skip
 def restore_last_known_good(account: Account, region: str, resource: str, settings: Settings) -> Plan:
     """Planned from a tamper alert's last known good state (see `workers.drift.restore_plan`), not from here."""

@@ -229,8 +229,8 @@ def _observed(acct: Account, region: str, bucket: str, trails: list[dict[str, An
     rules, policy = read_lifecycle(acct, region, bucket), read_policy(acct, region, bucket)
     for answer in (rules, policy):
         if isinstance(answer, ApiError):
-            if answer.code in MISSING or answer.code == "NoSuchBucket":
-                return {"exists": False}
+            if answer.code in MISSING:
+                return {"exists": False, "trails": sorted(t["TrailARN"] for t in trails)}
             return {"error": answer.sentence()}
     expiries = [shortest_expiry(rules, log_base(t)) for t in trails]
     days = [e.days for e in expiries if e is not None]
@@ -238,6 +238,7 @@ def _observed(acct: Account, region: str, bucket: str, trails: list[dict[str, An
                 for t in trails]  # fmt: skip
     return {
         "exists": True,
+        "trails": sorted(t["TrailARN"] for t in trails),  # what a re-check after a Restore judges
         "expiry_days": min(days) if days else None,
         "delivery": not any(refusals),
         "lifecycle": rules,
@@ -251,6 +252,10 @@ def _shorter(before: Any, after: Any) -> bool:
 
 def _as_long(before: Any, now: Any) -> bool:
     return now is None or (before is not None and now >= before)
+
+
+def _days(value: Any) -> str:
+    return "kept for ever" if value is None else f"deleted after {value} day{'' if value == 1 else 's'}"
 
 
 def restore_bucket(region: str, bucket: str, field: str, snap: dict[str, Any]) -> Plan:
@@ -274,7 +279,7 @@ watch(
     Field("bucket", "exists", "was deleted", ("DeleteBucket",), "cloudtrail.trail_s3_delivery", restorable=False),
     Field("bucket", "retention", "got a lifecycle rule that deletes trail logs sooner",
           ("PutBucketLifecycle", "PutBucketLifecycleConfiguration"), "cloudtrail.trail_log_retention",
-          value=lambda item: item.get("expiry_days"), regressed=_shorter, recovered=_as_long),
+          value=lambda item: item.get("expiry_days"), regressed=_shorter, recovered=_as_long, text=_days),
     Field("bucket", "delivery", "no longer lets CloudTrail write the trail's logs",
           ("PutBucketPolicy", "DeleteBucketPolicy"), "cloudtrail.trail_s3_delivery"),
 )  # fmt: skip

@@ -52,13 +52,15 @@ def observe_keys(acct: Account, region: str) -> dict[str, Any]:
     trails = call(acct, "cloudtrail", region, "DescribeTrails", includeShadowTrails=False)
     if isinstance(trails, ApiError):
         return {"error": trails.sentence()}
-    keys = sorted({t["KmsKeyId"] for t in trails.get("trailList", []) if t.get("HomeRegion") == region
-                   and t.get("KmsKeyId")})  # fmt: skip
+    users: dict[str, list[str]] = {}
+    for t in trails.get("trailList", []):
+        if t.get("HomeRegion") == region and t.get("KmsKeyId"):
+            users.setdefault(t["KmsKeyId"], []).append(t["TrailARN"])
     out: dict[str, Any] = {}
-    for key in keys:
+    for key, arns in sorted(users.items()):
         metadata = read_key(acct, region, key)
         out[key] = {"error": metadata.sentence()} if isinstance(metadata, ApiError) else {
-            "state": metadata.get("KeyState"), "arn": metadata.get("Arn") or key}  # fmt: skip
+            "state": metadata.get("KeyState"), "trails": sorted(arns)}  # fmt: skip
     return out
 
 

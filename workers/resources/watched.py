@@ -41,6 +41,7 @@ class Field:
     regressed: Callable[[Any, Any], bool] = _on_off_regressed
     recovered: Callable[[Any, Any], bool] = _equal
     restorable: bool = True  # False: no exact, safe Restore exists (a deleted bucket's objects are gone)
+    text: Callable[[Any], str] | None = None  # how an alert shows a value (default: yes/no, none, as is)
 
     def read(self, item: dict[str, Any]) -> Any:
         """This field's value in an observed item."""
@@ -215,6 +216,15 @@ def restore_plan(change: dict[str, Any]) -> Plan:
     """The calls that put a resource back to its last known good state (what an alert's Restore proposes)."""
     kind = KINDS[change["kind"]]
     return kind.restore(change["region"], change["resource"], change["field"], change["snapshot"])
+
+
+def checked_resource(change: dict[str, Any]) -> str:
+    """What the check re-run after a Restore judges: a trail is itself; a bucket or key, the first trail that
+    uses it; anything else, its region."""
+    if change["kind"] == "trail":
+        return str(change["resource"])
+    trails = (change.get("snapshot") or {}).get("trails") or []
+    return str(trails[0]) if trails else str(change["region"])
 
 
 def basis(change: dict[str, Any]) -> dict[str, Any]:

@@ -46,7 +46,8 @@ def _request(settings: Settings, docs: list[dict[str, Any]], user: str, channel:
         reason=f"after alert {first['id']}: {title}",
         account=first["account"],
         region=first["region"],
-        resource=first["resource"] if len(docs) == 1 and first["kind"] == "trail" else first["region"],
+        resource=first["restore"].get("resource", first["resource"] if first["kind"] == "trail" else first["region"])
+        if len(docs) == 1 else first["region"],
         check=first["restore"]["check"] if len(docs) == 1 else None,
         channel=channel,
         plan={"calls": calls, "snapshot": None, "basis": bases},

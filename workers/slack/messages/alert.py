@@ -29,6 +29,11 @@ def _value(v: Any) -> str:
     return "none" if v is None else clip(str(v), 400)
 
 
+def _shown(doc: dict[str, Any], side: str) -> str:
+    """An alert's value before or after, in the words its field chose (`before_text`), else as `_value` says."""
+    return str(doc.get(f"{side}_text") or _value(doc[side]))
+
+
 def _who(doc: dict[str, Any]) -> str:
     who = doc.get("attribution")
     if who:
@@ -57,7 +62,8 @@ def alert(doc: dict[str, Any]) -> dict[str, Any]:
         emoji, head = ":rotating_light:", f"UNAPPROVED change: {doc['title']}"
     lines = [
         f"*Where* account {escape(doc['account'])} · {escape(doc['region'])} · {code(doc['resource'])}",
-        f"*Before* {code(_value(doc['before']))}\n*After* {code(_value(doc['after']))}"
+        f"*Before* {code(_shown(doc, 'before'))}\n"
+        f"*After* {code(_shown(doc, 'after'))}"
         if doc["field"] not in ("attempt", "event")
         else "",
         doc.get("story", ""),  # written by the monitor with the same helpers (workers/monitor/tampering.py)
@@ -101,7 +107,7 @@ def alert_group(docs: list[dict[str, Any]]) -> dict[str, Any]:
     first = docs[0]
     unapproved = [d for d in docs if not d.get("approved") and d["field"] != "attempt"]
     emoji = ":rotating_light:" if unapproved else ":information_source:"
-    head = f"{len(docs)} changes to CloudTrail and AWS Config" + (
+    head = f"{len(docs)} changes to CloudTrail, AWS Config and what they rely on" + (
         f", {len(unapproved)} UNAPPROVED" if unapproved else ""
     )
     out: list[Block] = [
@@ -118,7 +124,7 @@ def alert_group(docs: list[dict[str, Any]]) -> dict[str, Any]:
         )
         who = (d.get("attribution") or {}).get("actor")
         change = (
-            "" if d["field"] in ("attempt", "event") else f" {code(_value(d['before']))} → {code(_value(d['after']))}"
+            "" if d["field"] in ("attempt", "event") else f" {code(_shown(d, 'before'))} → {code(_shown(d, 'after'))}"
         )
         unknown = " · who: unknown, LookupEvents failed" if not who and d.get("lookup_error") else ""
         by = f" by {code(who)}" if who else unknown
@@ -156,7 +162,8 @@ def alert_group(docs: list[dict[str, Any]]) -> dict[str, Any]:
 def recovery(doc: dict[str, Any], by: str) -> dict[str, Any]:
     """The thread reply when an alerted field is back to its last known good value."""
     what = (
-        "it exists" if doc["field"] == "present" else f"{code(doc['field'])} is back to {code(_value(doc['before']))}"
+        "it exists" if doc["field"] == "present"
+        else f"{code(doc['field'])} is back to {code(_shown(doc, 'before'))}"
     )
     text = f":white_check_mark: Recovered: {what}; {by}."
     return {"text": clip(text, MAX_SECTION), "blocks": [section(text)]}

@@ -1,0 +1,88 @@
+"""Pushed calls on the links behind a trail (its bucket, its key), on a real Redis: alerted with who and from
+where when a trail of the region uses that bucket or key, ignored otherwise; an envelope whose record lacks
+`recipientAccountId` is read with the envelope's `account`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from redis import Redis
+
+from tests.helpers.cloudtrail_records import ACCOUNT, pushed, stratus_lifecycle
+from workers.aws.event_history import ChangeEvent
+from workers.core.settings import Settings
+from workers.monitor import pushed as reading
+from workers.monitor import tampering
+from workers.monitor.pushed_alerts import record
+from workers.state import alert_records, keys
+
+REGION = "us-east-1"
+BUCKET = "org-cloudtrail-logs"
+KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+@pytest.fixture
+def conn(redis_url: str) -> Iterator[Redis]:
+    client = Redis.from_url(redis_url)
+    client.flushdb()
+    client.set(keys.region_state(ACCOUNT, REGION), json.dumps({"at": 0, "since": 0, "state": {
+        "trails": {}, "recorders": {}, "channels": {},
+        "buckets": {BUCKET: {"exists": True, "expiry_days": None, "delivery": True, "lifecycle": [], "policy": {}}},
+        "keys": {KEY: {"state": "Enabled", "arn": KEY}}}}))  # fmt: skip
+    yield client
+
+
+@pytest.fixture
+def settings(monkeypatch: pytest.MonkeyPatch) -> Settings:
+    monkeypatch.setenv("TRAIL_AUDIT_ALERT_CHANNEL", "C0ALERTS")
+    return Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+def event(body: str) -> ChangeEvent:
+    found = reading.parse(body)
+    assert isinstance(found, ChangeEvent), found
+    return found
+
+
+def test_the_stratus_lifecycle_rule_on_a_trails_bucket_is_alerted_with_who(conn: Redis, settings: Settings) -> None:
+    rule = event(pushed("PutBucketLifecycle", actor="mallory", ip="203.0.113.66", params=stratus_lifecycle(BUCKET)))
+    assert rule.source == "s3.amazonaws.com" and tampering.takes_away(rule)
+    assert record(conn, settings, [rule]) == 1
+    [doc] = alert_records.recent(conn, ACCOUNT, REGION)
+    assert doc["resource"] == BUCKET and doc["attribution"]["actor"].endswith("/mallory")
+    assert doc["attribution"]["source_ip"] == "203.0.113.66" and "PutBucketLifecycle" in doc["title"]
+
+
+def test_calls_on_buckets_and_keys_no_trail_uses_are_ignored(conn: Redis, settings: Settings) -> None:
+    other = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/ffffffff-0000-0000-0000-000000000000"
+    calls = [event(pushed("PutBucketLifecycle", params=stratus_lifecycle("website-assets"))),
+             event(pushed("DeleteBucketPolicy", params={"bucketName": "website-assets"})),
+             event(pushed("DisableKey", params={"keyId": other}))]  # fmt: skip
+    assert record(conn, settings, calls) == 0
+    assert alert_records.recent(conn, ACCOUNT, REGION) == []
+
+
+@pytest.mark.parametrize("key", [KEY, KEY.rsplit("/", 1)[-1]])
+def test_a_trails_key_disabled_by_arn_or_id_is_alerted(conn: Redis, settings: Settings, key: str) -> None:
+    assert record(conn, settings, [event(pushed("DisableKey", actor="mallory", params={"keyId": key}))]) == 1
+    [doc] = alert_records.recent(conn, ACCOUNT, REGION)
+    assert "DisableKey" in doc["title"] and doc["attribution"]["actor"].endswith("/mallory")
+
+
+def test_a_lifecycle_rule_that_deletes_nothing_takes_nothing_away() -> None:
+    params = stratus_lifecycle(BUCKET)
+    params["LifecycleConfiguration"]["Rule"] = {"ID": "to-glacier", "Status": "Enabled", "Filter": {"Prefix": ""},
+                                                "Transition": {"Days": "30", "StorageClass": "GLACIER"}}  # fmt: skip
+    assert not tampering.takes_away(event(pushed("PutBucketLifecycle", params=params)))
+
+
+def test_an_envelope_whose_record_lacks_the_account_takes_the_envelopes(conn: Redis) -> None:
+    body = json.loads(pushed("StopLogging"))
+    del body["detail"]["recipientAccountId"]
+    found = event(json.dumps(body))
+    assert found.account == ACCOUNT == body["account"]
+    del body["account"]
+    unread = reading.parse(json.dumps(body))
+    assert isinstance(unread, reading.Unreadable) and "recipientAccountId" in unread.reason
