@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import time
+import types
 from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlencode
@@ -25,7 +26,7 @@ from demo.slack_standin import SlackStandIn
 from workers.core.settings import Settings
 from workers.remediation import approvals
 from workers.slack import outbox
-from workers.state import alert_records, keys, machine, outgoing
+from workers.state import alert_records, keys, machine, outgoing, quota
 
 SECRET = "web-test-secret"
 App = Callable[[dict[str, Any], Any], Any]
@@ -227,6 +228,8 @@ def test_channels_and_operators(monkeypatch: pytest.MonkeyPatch, redis_url: str,
 def test_rate_limits_per_user_and_channel(monkeypatch: pytest.MonkeyPatch, redis_url: str, slack: SlackStandIn) -> None:
     app = fresh_app(monkeypatch, redis_url, slack, TRAIL_AUDIT_USER_REQUESTS_PER_MINUTE="3",
                     TRAIL_AUDIT_CHANNEL_REQUESTS_PER_MINUTE="5")  # fmt: skip
+    minute = (time.time() // 60 + 1) * 60  # the quota counts by the minute: the test must not straddle one
+    monkeypatch.setattr(quota, "time", types.SimpleNamespace(time=lambda: minute + 1))
     answers = [command(app, "audit us-east-1") for _ in range(5)]
     assert ["queued" in a for a in answers] == [True, True, True, False, False]
     assert "more than 3 audits or requests a minute for one person" in answers[-1]

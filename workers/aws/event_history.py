@@ -34,6 +34,9 @@ WATCHED: dict[str, tuple[str, ...]] = {
         "StartConfigurationRecorder",
         "PutDeliveryChannel",
         "DeleteDeliveryChannel",
+        "AssociateResourceTypes",  # the 2024 recorder API
+        "DisassociateResourceTypes",
+        "DeleteServiceLinkedConfigurationRecorder",
     ),
     # on a trail's log bucket and its KMS key (calls on other buckets and keys are ignored: `tampering.concerns`)
     "s3.amazonaws.com": (

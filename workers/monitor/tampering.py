@@ -33,6 +33,8 @@ TAMPER = (
     "DisableKey",
     "ScheduleKeyDeletion",
     "PutKeyPolicy",
+    "DisassociateResourceTypes",
+    "DeleteServiceLinkedConfigurationRecorder",
 )
 UNDO = {
     "StopLogging": ("StartLogging",),
@@ -50,6 +52,8 @@ UNDO = {
     "DisableKey": ("EnableKey",),
     "ScheduleKeyDeletion": ("CancelKeyDeletion",),
     "PutKeyPolicy": ("PutKeyPolicy",),
+    "DisassociateResourceTypes": ("AssociateResourceTypes",),
+    "DeleteServiceLinkedConfigurationRecorder": (),
 }
 _NAME_KEYS = ("name", "trailName", "configurationRecorderName", "deliveryChannelName", "bucketName", "keyId")
 _LINKS = {"s3.amazonaws.com": "buckets", "kms.amazonaws.com": "keys"}  # sources whose calls matter on a trail's
@@ -70,6 +74,9 @@ def target(event: ChangeEvent) -> str:
     for key in _NAME_KEYS:
         if params.get(key):
             return str(params[key])
+    arn = str(params.get("configurationRecorderArn") or "")  # arn:...:configuration-recorder/<name>/<id>
+    if "configuration-recorder/" in arn:
+        return arn.split("configuration-recorder/", 1)[1].split("/", 1)[0]
     recorder = params.get("configurationRecorder") or params.get("deliveryChannel") or {}
     return str(recorder.get("name", "")) if isinstance(recorder, dict) else ""
 

@@ -60,6 +60,7 @@ class RegionFacts:
     trail_facts: list[TrailFacts] = field(default_factory=list)
     recorders: Fact = None
     recorder_statuses: Fact = None
+    linked_recorders: Fact = None  # service-linked recorders ListConfigurationRecorders named ([] if it did not answer)
     channels: Fact = None
 
 

@@ -42,7 +42,7 @@ def collect_region(account: Account, region: str, audited: list[str], retention_
             answers = [f.result() for f in futures]
             tf.status, tf.selectors, tf.bucket, tf.alarm, tf.lifecycle, tf.policy, tf.key = answers
             facts.trail_facts.append(tf)
-        facts.recorders, facts.recorder_statuses = recorders.result()
+        facts.recorders, facts.recorder_statuses, facts.linked_recorders = recorders.result()
         facts.channels = channels.result()
     return facts
 

@@ -28,13 +28,33 @@ TRAIL_TYPE = "AWS::CloudTrail::Trail"
 # --- facts -------------------------------------------------------------------------------------------------
 
 
-def read_recorders(account: Account, region: str) -> tuple[Fact, Fact]:
-    """The Config recorders of a region and, when there are any, their status (most regions have none)."""
+def read_recorders(account: Account, region: str) -> tuple[Fact, Fact, Fact]:
+    """The customer's Config recorders of a region and, when there are any, their status (most regions have
+    none); and the service-linked recorders `ListConfigurationRecorders` names (the 2024 API: [] where it does
+    not answer, for the describes alone are the customer's recording)."""
     recorders = unwrap(call(account, "config", region, "DescribeConfigurationRecorders"), "ConfigurationRecorders")
+    listed = call(account, "config", region, "ListConfigurationRecorders", attempts=1)
+    linked = [] if isinstance(listed, ApiError) else [r for r in listed.get("ConfigurationRecorderSummaries", [])
+                                                       if service_linked(r)]  # fmt: skip
     if not recorders or isinstance(recorders, ApiError):
-        return recorders, []
+        return recorders, [], linked
     statuses = call(account, "config", region, "DescribeConfigurationRecorderStatus")
-    return recorders, unwrap(statuses, "ConfigurationRecordersStatus")
+    return recorders, unwrap(statuses, "ConfigurationRecordersStatus"), linked
+
+
+def service_linked(recorder: dict[str, Any]) -> bool:
+    """A recorder an AWS service made for itself (`recordingScope` INTERNAL): it delivers nothing to the customer."""
+    return str(recorder.get("recordingScope") or "").upper() == "INTERNAL" or bool(recorder.get("servicePrincipal"))
+
+
+def trail_frequency(recorder: dict[str, Any]) -> str:
+    """How often a recorder records AWS::CloudTrail::Trail: its override for the type, else its default
+    frequency (CONTINUOUS when no recording mode is set, as AWS has it)."""
+    mode = recorder.get("recordingMode") or {}
+    for override in mode.get("recordingModeOverrides") or []:
+        if TRAIL_TYPE in (override.get("resourceTypes") or []):
+            return str(override.get("recordingFrequency") or "CONTINUOUS").upper()
+    return str(mode.get("recordingFrequency") or "CONTINUOUS").upper()
 
 
 def _recorder(account: Account, region: str) -> dict[str, Any] | None:
@@ -47,42 +67,43 @@ def _recorder(account: Account, region: str) -> dict[str, Any] | None:
 
 @check("config.recorder_recording", Scope.REGION, "Config recorder is recording", "config.start_recorder")
 def recorder_recording(region: RegionFacts) -> Verdict:
-    """A recorder exists, is recording, and its last status is not FAILURE."""
+    """A recorder of the customer's exists, is recording, and its last status (in any case) is not FAILURE."""
     if isinstance(region.recorders, ApiError):
         return error_verdict(region.recorders, "the Config recorder")
-    if not region.recorders:
+    own = [r for r in region.recorders if not service_linked(r)]
+    if not own:
+        linked = [r.get("name") for r in [*region.recorders, *(region.linked_recorders or [])] if service_linked(r)]
+        only = f" (only service-linked recorders, which deliver nothing to you: {', '.join(map(str, linked))})"
         return Verdict(
             Status.FAIL,
-            f"No AWS Config recorder exists in {region.region}.",
-            {"ConfigurationRecorders": []},
+            f"No AWS Config recorder of yours exists in {region.region}{only if linked else ''}.",
+            {"ConfigurationRecorders": [], "service_linked": linked},
             remediation="config.record_cloudtrail_trails",
         )
     if isinstance(region.recorder_statuses, ApiError):
         return error_verdict(region.recorder_statuses, "the Config recorder status")
     statuses = {s.get("name"): s for s in region.recorder_statuses}
-    problems = []
-    for recorder in region.recorders:
-        st = statuses.get(recorder.get("name"), {})
-        evidence = {
-            "name": recorder.get("name"),
-            "recording": st.get("recording"),
-            "lastStatus": st.get("lastStatus"),
-            "lastErrorCode": st.get("lastErrorCode"),
-        }
-        if st.get("recording") is True and st.get("lastStatus") != "FAILURE":
-            return Verdict(Status.PASS, f"Config recorder {recorder.get('name')} is recording.", evidence)
-        if st.get("recording") is not True:
-            problems.append((f"Config recorder {recorder.get('name')} is not recording.", evidence))
-        else:
-            problems.append(
-                (
-                    f"Config recorder {recorder.get('name')} is recording but its last status is "
-                    f"FAILURE ({st.get('lastErrorCode') or 'no error code'}).",
-                    evidence,
-                )
-            )
-    detail, evidence = problems[0]
-    return Verdict(Status.FAIL, detail, evidence)
+    problems = [_recording(recorder, statuses.get(recorder.get("name"), {})) for recorder in own]
+    passing = next((v for v in problems if v.status is Status.PASS), None)
+    return passing or next((v for v in problems if v.status is Status.FAIL), problems[0])
+
+
+def _recording(recorder: dict[str, Any], st: dict[str, Any]) -> Verdict:
+    name = recorder.get("name")
+    last = str(st.get("lastStatus") or "")
+    evidence = {"name": name, "recording": st.get("recording"), "lastStatus": st.get("lastStatus"),
+                "lastErrorCode": st.get("lastErrorCode")}  # fmt: skip
+    if st.get("recording") is not True:
+        return Verdict(Status.FAIL, f"Config recorder {name} is not recording.", evidence)
+    if last.upper() == "FAILURE":
+        code = st.get("lastErrorCode") or "no error code"
+        return Verdict(Status.FAIL, f"Config recorder {name} is recording but its last status is FAILURE ({code}).",
+                       evidence)  # fmt: skip
+    if last.upper() in ("SUCCESS", "PENDING"):
+        return Verdict(Status.PASS, f"Config recorder {name} is recording.", evidence)
+    said = last or "not given"
+    return Verdict(Status.ERROR, f"Could not verify that Config recorder {name} records: its last status is "
+                                 f"{said}, which says neither success nor failure.", evidence)  # fmt: skip
 
 
 @check(
@@ -101,11 +122,16 @@ def records_cloudtrail_trails(region: RegionFacts) -> Verdict:
             f"No AWS Config recorder exists in {region.region}, so trail changes are not recorded.",
             {"ConfigurationRecorders": []},
         )
-    for recorder in region.recorders:
+    for recorder in [r for r in region.recorders if not service_linked(r)]:
         group = recorder.get("recordingGroup") or {"allSupported": True}
-        evidence = {"name": recorder.get("name"), "recordingGroup": group}
+        evidence = {"name": recorder.get("name"), "recordingGroup": group,
+                    "recordingMode": recorder.get("recordingMode")}  # fmt: skip
+        if covers_trails(group) and trail_frequency(recorder) == "DAILY":
+            return Verdict(Status.FAIL, f"Config recorder {recorder.get('name')} records {TRAIL_TYPE} only DAILY: "
+                                        "changes between its daily snapshots are not recorded.", evidence)  # fmt: skip
         if covers_trails(group):
-            return Verdict(Status.PASS, f"Config recorder {recorder.get('name')} records {TRAIL_TYPE}.", evidence)
+            return Verdict(Status.PASS, f"Config recorder {recorder.get('name')} records {TRAIL_TYPE} continuously.",
+                           evidence)  # fmt: skip
     return Verdict(
         Status.FAIL,
         f"Config recorder {region.recorders[0].get('name')} does not record {TRAIL_TYPE}.",
@@ -138,8 +164,8 @@ def observe_recorders(acct: Account, region: str) -> dict[str, Any]:
     recording = {s.get("name"): bool(s.get("recording")) for s in statuses.get("ConfigurationRecordersStatus", [])}
     return {
         r["name"]: {"recording": recording.get(r["name"], False), "covers_trails": covers_trails(
-            r.get("recordingGroup") or {}), "recorder": r}
-        for r in recorders.get("ConfigurationRecorders", [])
+            r.get("recordingGroup") or {}), "frequency": trail_frequency(r), "recorder": r}
+        for r in recorders.get("ConfigurationRecorders", []) if not service_linked(r)
     }  # fmt: skip
 
 
@@ -160,7 +186,7 @@ def restore_recorder(region: str, name: str, field: str, snap: dict[str, Any]) -
     """The calls that put a recorder back as it was: put its recorder again, start it if it was recording."""
     recorder = snap["recorder"]
     calls = []
-    if field in ("present", "narrowed"):
+    if field in ("present", "narrowed", "frequency"):
         calls.append(ApiCall("config", region, "PutConfigurationRecorder", {"ConfigurationRecorder": recorder}))
     if snap.get("recording") and field in ("present", "recording"):
         calls.append(ApiCall("config", region, "StartConfigurationRecorder",
@@ -176,8 +202,11 @@ watch(
     Kind("recorder", "recorders", "Config recorder", observe_recorders, restore_recorder),
     Field("recorder", "present", "was deleted", ("DeleteConfigurationRecorder",), "config.recorder_recording"),
     Field("recorder", "recording", "stopped recording", ("StopConfigurationRecorder",), "config.recorder_recording"),
-    Field("recorder", "narrowed", "records fewer resource types", ("PutConfigurationRecorder",),
-          "config.records_cloudtrail_trails", value=_group,
+    Field("recorder", "frequency", "records CloudTrail trails only daily", ("PutConfigurationRecorder",),
+          "config.records_cloudtrail_trails", value=lambda item: item.get("frequency", "CONTINUOUS"),
+          regressed=lambda before, after: before != "DAILY" and after == "DAILY"),
+    Field("recorder", "narrowed", "records fewer resource types", ("PutConfigurationRecorder",
+          "DisassociateResourceTypes"), "config.records_cloudtrail_trails", value=_group,
           regressed=lambda before, after: narrower(before or {}, after or {}),
           recovered=lambda before, now: not narrower(before or {}, now or {})),
 )  # fmt: skip
@@ -189,10 +218,13 @@ watch(
 @remediation(
     "config.record_cloudtrail_trails",
     "config.records_cloudtrail_trails",
-    ("config:DescribeConfigurationRecorders", "config:PutConfigurationRecorder", "iam:PassRole"),
-)
+    ("config:DescribeConfigurationRecorders", "config:PutConfigurationRecorder", "config:AssociateResourceTypes",
+     "iam:PassRole"),
+)  # fmt: skip
 def record_cloudtrail_trails(account: Account, region: str, resource: str, settings: Settings) -> Plan:
-    """Widen the recording group to cover trails, keeping the rest of it, the role and the mode."""
+    """Record trails, continuously, with the smallest exact change: `AssociateResourceTypes` where the 2024 API
+    gives the recorder an ARN and only the type is missing; otherwise the recorder put again with its group
+    widened and a CONTINUOUS override for the type, keeping the rest of it, the role and the mode."""
     recorder = _recorder(account, region)
     if recorder is None:
         if not settings.config_role_arn:
@@ -208,11 +240,30 @@ def record_cloudtrail_trails(account: Account, region: str, resource: str, setti
             },
         }
         return Plan([ApiCall("config", region, "PutConfigurationRecorder", {"ConfigurationRecorder": recorder})])
+    group = recorder.get("recordingGroup") or {}
+    strategy = (group.get("recordingStrategy") or {}).get("useOnly")
+    daily = trail_frequency(recorder) == "DAILY"
+    if covers_trails(group) and not daily:
+        return Plan([])
+    if recorder.get("arn") and strategy == "INCLUSION_BY_RESOURCE_TYPES" and not daily:
+        params = {"ConfigurationRecorderArn": recorder["arn"], "ResourceTypes": [TRAIL_TYPE]}
+        return Plan([ApiCall("config", region, "AssociateResourceTypes", params)])
+    wanted = _widened(recorder)
+    _continuous(wanted)
+    wanted = {k: v for k, v in wanted.items() if k in _PUT_KEYS}
+    return Plan([ApiCall("config", region, "PutConfigurationRecorder", {"ConfigurationRecorder": wanted})])
+
+
+_PUT_KEYS = ("name", "roleARN", "recordingGroup", "recordingMode")  # what PutConfigurationRecorder takes
+
+
+def _widened(recorder: dict[str, Any]) -> dict[str, Any]:
+    """The recorder with AWS::CloudTrail::Trail in its recording group (the rest kept)."""
     wanted = copy.deepcopy(recorder)
     group = wanted.setdefault("recordingGroup", {})
     strategy = (group.get("recordingStrategy") or {}).get("useOnly")
     if group.get("allSupported"):
-        return Plan([])
+        return wanted
     if strategy == "EXCLUSION_BY_RESOURCE_TYPES":
         excluded = group.setdefault("exclusionByResourceTypes", {}).setdefault("resourceTypes", [])
         if TRAIL_TYPE in excluded:
@@ -220,9 +271,24 @@ def record_cloudtrail_trails(account: Account, region: str, resource: str, setti
     elif TRAIL_TYPE not in group.setdefault("resourceTypes", []):
         group["resourceTypes"].append(TRAIL_TYPE)
         group.setdefault("recordingStrategy", {"useOnly": "INCLUSION_BY_RESOURCE_TYPES"})
-    if wanted == recorder:
-        return Plan([])
-    return Plan([ApiCall("config", region, "PutConfigurationRecorder", {"ConfigurationRecorder": wanted})])
+    return wanted
+
+
+def _continuous(recorder: dict[str, Any]) -> None:
+    """Make the recorder record AWS::CloudTrail::Trail continuously: the type leaves any DAILY override, and a
+    CONTINUOUS override is added for it when the default frequency is DAILY."""
+    if trail_frequency(recorder) != "DAILY":
+        return
+    mode = recorder.setdefault("recordingMode", {"recordingFrequency": "CONTINUOUS"})
+    kept = []
+    for override in mode.get("recordingModeOverrides") or []:
+        types = [t for t in override.get("resourceTypes") or [] if t != TRAIL_TYPE]
+        if types:
+            kept.append({**override, "resourceTypes": types})
+    mode["recordingModeOverrides"] = kept
+    if str(mode.get("recordingFrequency") or "CONTINUOUS").upper() == "DAILY":
+        kept.append({"description": "trail-audit: CloudTrail trails, continuously", "resourceTypes": [TRAIL_TYPE],
+                     "recordingFrequency": "CONTINUOUS"})  # fmt: skip
 
 
 @remediation(
