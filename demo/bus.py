@@ -45,8 +45,8 @@ def call(
 
 
 def source_of(record: dict[str, Any]) -> str:
-    """The EventBridge source of a CloudTrail record: `aws.<service>` (cloudtrail, config, s3, kms)."""
-    return "aws." + str(record["eventSource"]).split(".", 1)[0]
+    """The EventBridge source of a CloudTrail record (`aws.cloudwatch` for monitoring.amazonaws.com's calls)."""
+    return next(source for source, service in SOURCES.items() if service == record["eventSource"])
 
 
 def envelope(record: dict[str, Any]) -> dict[str, Any]:

@@ -43,7 +43,8 @@ def test_the_template_deploys_and_a_watched_call_on_the_bus_reaches_the_queue(aw
         text = (ROOT / f"deploy/events/{name}.yaml").read_text()
         listed = {line.strip()[2:] for line in text.split("eventName:")[1].split("Targets:")[0].splitlines()
                   if line.strip().startswith("- ")}  # fmt: skip
-        assert listed == set(WATCHED_NAMES) and "source: [aws.cloudtrail, aws.config, aws.s3, aws.kms]" in text, name
+        sources = "source: [aws.cloudtrail, aws.config, aws.s3, aws.kms, aws.logs, aws.cloudwatch, aws.sns]"
+        assert listed == set(WATCHED_NAMES) and sources in text, name
     assert "SqsManagedSseEnabled: true" in template and "ArnEquals: {aws:SourceArn: !GetAtt ToQueue.Arn}" in template
     rule = next(r for r in events.list_rules()["Rules"] if r["Name"].startswith("trail-audit-events-ToQueue"))
     policy = {"Version": "2012-10-17", "Statement": [{"Sid": "OnlyTheTrailAuditRule", "Effect": "Allow",

@@ -85,6 +85,7 @@ def test_each_tamper_alerts_once_with_before_and_after_and_recovery_goes_in_the_
     s3.put_bucket_lifecycle_configuration(Bucket=BUCKET, LifecycleConfiguration={"Rules": [STRATUS_RULE]})
     s3.put_bucket_policy(Bucket=BUCKET, Policy=json.dumps(DENY))
     FakeAccount().client("kms").disable_key(KeyId=watched["key"])
+    FakeAccount().client("cloudwatch").disable_alarm_actions(AlarmNames=["cloudtrail-config-changes"])
     titles = {
         "Trail management stopped logging": ("yes", "no"),
         "Trail app no longer records all management events": ("yes", "no"),
@@ -94,6 +95,8 @@ def test_each_tamper_alerts_once_with_before_and_after_and_recovery_goes_in_the_
         f"Log bucket {BUCKET} got a lifecycle rule that deletes trail logs sooner": ("kept for ever", "after 1 day"),
         f"Log bucket {BUCKET} no longer lets CloudTrail write the trail's logs": ("yes", "no"),
         f"KMS key {watched['key']} was disabled": ("Enabled", "Disabled"),
+        "alarm of trail management no longer alarms on CloudTrail changes": ("alarms on every trail change",
+                                                                              "actions disabled"),
     }
     wait_until(lambda: all(any(title in v for v in alert_views(slack).values()) for title in titles), 60)
     views = alert_views(slack)

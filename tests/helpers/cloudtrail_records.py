@@ -13,7 +13,11 @@ ACCOUNT = "123456789012"
 _SOURCES = {**{n: "s3.amazonaws.com" for n in ("PutBucketLifecycle", "DeleteBucketLifecycle", "PutBucketPolicy",
                                                "DeleteBucketPolicy", "DeleteBucket")},
             **{n: "kms.amazonaws.com" for n in ("DisableKey", "EnableKey", "ScheduleKeyDeletion", "CancelKeyDeletion",
-                                                "PutKeyPolicy")}}  # fmt: skip
+                                                "PutKeyPolicy")},
+            "PutMetricFilter": "logs.amazonaws.com", "DeleteMetricFilter": "logs.amazonaws.com",
+            **{n: "monitoring.amazonaws.com" for n in ("PutMetricAlarm", "DeleteAlarms", "DisableAlarmActions",
+                                                       "EnableAlarmActions")},
+            "DeleteTopic": "sns.amazonaws.com", "Unsubscribe": "sns.amazonaws.com"}  # fmt: skip
 
 
 def stratus_lifecycle(bucket: str) -> dict[str, Any]:

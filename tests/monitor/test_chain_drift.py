@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from demo.fake_account import ACCOUNT, BUCKET, HOME, FakeAccount, compliant
+from demo.fake_account import ACCOUNT, BUCKET, CIS_PATTERN, HOME, LOG_GROUP, FakeAccount, compliant
 from demo.servers import Moto
 from workers.aws.accounts import Account, default_account
 from workers.core.settings import Settings
@@ -38,6 +38,17 @@ def _key_id(key: str) -> str:
     return key.rsplit("/", 1)[-1]  # moto's KMS takes the id here (AWS takes the ARN too)
 
 
+def _narrowed(fake: FakeAccount) -> None:
+    """The CIS filter put again without StopLogging (deleted first: moto adds a filter of the same name, where
+    AWS replaces it)."""
+    logs = fake.client("logs")
+    logs.delete_metric_filter(logGroupName=LOG_GROUP, filterName="cloudtrail-config-changes")
+    logs.put_metric_filter(logGroupName=LOG_GROUP, filterName="cloudtrail-config-changes",
+                           filterPattern=CIS_PATTERN.replace(" || ($.eventName = StopLogging)", ""),
+                           metricTransformations=[{"metricName": "CloudTrailConfigChanges",
+                                                   "metricNamespace": "CISBenchmark", "metricValue": "1"}])  # fmt: skip
+
+
 TAMPERS: dict[str, tuple[str, str, Any]] = {
     "lifecycle rule": ("bucket", "retention", lambda f, key: f.client("s3").put_bucket_lifecycle_configuration(
         Bucket=BUCKET, LifecycleConfiguration={"Rules": [STRATUS_RULE]})),
@@ -47,6 +58,15 @@ TAMPERS: dict[str, tuple[str, str, Any]] = {
     "key disabled": ("key", "enabled", lambda f, key: f.client("kms").disable_key(KeyId=_key_id(key))),
     "key deletion": ("key", "deletion", lambda f, key: f.client("kms").schedule_key_deletion(
         KeyId=_key_id(key), PendingWindowInDays=7)),
+    "metric filter deleted": ("alarm", "alerting", lambda f, key: f.client("logs").delete_metric_filter(
+        logGroupName=LOG_GROUP, filterName="cloudtrail-config-changes")),
+    "filter narrowed": ("alarm", "alerting", lambda f, key: _narrowed(f)),
+    "alarm deleted": ("alarm", "alerting", lambda f, key: f.client("cloudwatch").delete_alarms(
+        AlarmNames=["cloudtrail-config-changes"])),
+    "alarm actions disabled": ("alarm", "alerting", lambda f, key: f.client("cloudwatch").disable_alarm_actions(
+        AlarmNames=["cloudtrail-config-changes"])),
+    "log group removed": ("trail", "log_group", lambda f, key: f.client("cloudtrail").update_trail(
+        Name="management", CloudWatchLogsLogGroupArn="", CloudWatchLogsRoleArn="")),
 }  # fmt: skip
 CHECK = {"retention": "cloudtrail.trail_log_retention"}
 
@@ -73,6 +93,23 @@ def test_each_link_tampered_is_one_regression_and_restore_puts_it_back(
     assert watched.recovered(change, after)
     assert watched.regressions(ACCOUNT, HOME, before, after) == []
     assert recheck(acct, settings, check, HOME, trail).status.value == "PASS"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("what", ["topic deleted", "last subscription gone"])
+def test_a_chain_left_without_anyone_to_notify_is_a_regression(
+    chain: tuple[Account, str, dict[str, Any]], what: str
+) -> None:
+    acct, _, before = chain
+    sns = FakeAccount().client("sns")
+    topic = sns.list_topics()["Topics"][0]["TopicArn"]
+    if what == "topic deleted":
+        sns.delete_topic(TopicArn=topic)
+    else:
+        for sub in sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]:
+            sns.unsubscribe(SubscriptionArn=sub["SubscriptionArn"])
+    [change] = watched.regressions(ACCOUNT, HOME, before, watched.observe(acct, HOME))
+    assert (change.kind, change.field, change.before) == ("alarm", "alerting", "alarms on every trail change")
+    assert "no longer exists" in change.after or "no confirmed subscriber" in change.after, change.after
 
 
 def test_a_deleted_bucket_is_alerted_once_without_a_restore(chain: tuple[Account, str, dict[str, Any]]) -> None:

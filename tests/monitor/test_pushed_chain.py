@@ -21,6 +21,8 @@ from workers.state import alert_records, keys
 REGION = "us-east-1"
 BUCKET = "org-cloudtrail-logs"
 KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+TRAIL = f"arn:aws:cloudtrail:{REGION}:{ACCOUNT}:trail/management"
+LOG_GROUP, TOPIC = "cloudtrail/management", f"arn:aws:sns:{REGION}:{ACCOUNT}:security-alerts"
 
 
 @pytest.fixture
@@ -30,7 +32,9 @@ def conn(redis_url: str) -> Iterator[Redis]:
     client.set(keys.region_state(ACCOUNT, REGION), json.dumps({"at": 0, "since": 0, "state": {
         "trails": {}, "recorders": {}, "channels": {},
         "buckets": {BUCKET: {"exists": True, "expiry_days": None, "delivery": True, "lifecycle": [], "policy": {}}},
-        "keys": {KEY: {"state": "Enabled", "arn": KEY}}}}))  # fmt: skip
+        "keys": {KEY: {"state": "Enabled", "trails": []}},
+        "chains": {TRAIL: {"alerting": True, "state": "alarms", "names": [LOG_GROUP, "cis-filter", "cis-alarm", TOPIC],
+                           "filters": [], "alarms": []}}}}))  # fmt: skip
     yield client
 
 
@@ -86,3 +90,19 @@ def test_an_envelope_whose_record_lacks_the_account_takes_the_envelopes(conn: Re
     del body["account"]
     unread = reading.parse(json.dumps(body))
     assert isinstance(unread, reading.Unreadable) and "recipientAccountId" in unread.reason
+
+
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [("DisableAlarmActions", {"alarmNames": ["cis-alarm"]}), ("DeleteAlarms", {"alarmNames": ["cis-alarm"]}),
+     ("DeleteMetricFilter", {"logGroupName": LOG_GROUP, "filterName": "cis-filter"}),
+     ("DeleteTopic", {"topicArn": TOPIC}), ("Unsubscribe", {"subscriptionArn": f"{TOPIC}:0f1e2d3c"})],
+)  # fmt: skip
+def test_a_call_on_a_link_of_the_alarm_chain_is_alerted_and_elsewhere_ignored(
+    conn: Redis, settings: Settings, name: str, params: dict[str, object]
+) -> None:
+    elsewhere = json.loads(json.dumps(params).replace("cis-", "billing-").replace("security-alerts", "billing"))
+    assert record(conn, settings, [event(pushed(name, actor="webdev", params=elsewhere))]) == 0
+    assert record(conn, settings, [event(pushed(name, actor="mallory", params=params))]) == 1
+    [doc] = alert_records.recent(conn, ACCOUNT, REGION)
+    assert name in doc["title"] and doc["attribution"]["actor"].endswith("/mallory")

@@ -46,6 +46,10 @@ WATCHED: dict[str, tuple[str, ...]] = {
         "DeleteBucketPolicy",
         "DeleteBucket",
     ),
+    # the CIS alarm chain of a trail: its metric filter, alarm and topic (`tampering.concerns` as above)
+    "logs.amazonaws.com": ("PutMetricFilter", "DeleteMetricFilter"),
+    "monitoring.amazonaws.com": ("PutMetricAlarm", "DeleteAlarms", "DisableAlarmActions", "EnableAlarmActions"),
+    "sns.amazonaws.com": ("DeleteTopic", "Unsubscribe"),
     "kms.amazonaws.com": (
         "DisableKey",
         "EnableKey",

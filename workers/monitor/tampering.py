@@ -35,6 +35,13 @@ TAMPER = (
     "PutKeyPolicy",
     "DisassociateResourceTypes",
     "DeleteServiceLinkedConfigurationRecorder",
+    "DeleteMetricFilter",
+    "PutMetricFilter",
+    "DeleteAlarms",
+    "DisableAlarmActions",
+    "PutMetricAlarm",
+    "DeleteTopic",
+    "Unsubscribe",
 )
 UNDO = {
     "StopLogging": ("StartLogging",),
@@ -54,10 +61,19 @@ UNDO = {
     "PutKeyPolicy": ("PutKeyPolicy",),
     "DisassociateResourceTypes": ("AssociateResourceTypes",),
     "DeleteServiceLinkedConfigurationRecorder": (),
+    "DeleteMetricFilter": ("PutMetricFilter",),
+    "PutMetricFilter": ("PutMetricFilter",),
+    "DeleteAlarms": ("PutMetricAlarm",),
+    "DisableAlarmActions": ("EnableAlarmActions",),
+    "PutMetricAlarm": ("PutMetricAlarm",),
+    "DeleteTopic": (),
+    "Unsubscribe": (),
 }
-_NAME_KEYS = ("name", "trailName", "configurationRecorderName", "deliveryChannelName", "bucketName", "keyId")
-_LINKS = {"s3.amazonaws.com": "buckets", "kms.amazonaws.com": "keys"}  # sources whose calls matter on a trail's
-# bucket or key only
+_NAME_KEYS = ("name", "trailName", "configurationRecorderName", "deliveryChannelName", "bucketName", "keyId",
+              "filterName", "alarmName", "topicArn")  # fmt: skip
+# sources whose calls matter only on a trail's bucket, key or alarm chain: where the region's state names them
+_LINKS = {"s3.amazonaws.com": "buckets", "kms.amazonaws.com": "keys", "logs.amazonaws.com": "chains",
+          "monitoring.amazonaws.com": "chains", "sns.amazonaws.com": "chains"}  # fmt: skip
 
 
 def at(event: ChangeEvent) -> float:
@@ -74,6 +90,10 @@ def target(event: ChangeEvent) -> str:
     for key in _NAME_KEYS:
         if params.get(key):
             return str(params[key])
+    if params.get("alarmNames"):  # DeleteAlarms, DisableAlarmActions: a list
+        return str(next(iter(params["alarmNames"])))
+    if params.get("subscriptionArn"):  # arn:aws:sns:<region>:<account>:<topic>:<id>
+        return str(params["subscriptionArn"]).rsplit(":", 1)[0]
     arn = str(params.get("configurationRecorderArn") or "")  # arn:...:configuration-recorder/<name>/<id>
     if "configuration-recorder/" in arn:
         return arn.split("configuration-recorder/", 1)[1].split("/", 1)[0]
@@ -89,6 +109,9 @@ def concerns(event: ChangeEvent, state: dict[str, Any]) -> bool:
         return True
     named = target(event)
     known = state.get(part) or {}
+    if part == "chains":  # a chain is known by its trail; the names of its links are in it
+        return bool(named) and any(named in (item.get("names") or []) for item in known.values()
+                                   if isinstance(item, dict))  # fmt: skip
     return bool(named) and any(named in (name, name.rsplit("/", 1)[-1]) for name in known if name != "error")
 
 
@@ -111,6 +134,7 @@ def takes_away(event: ChangeEvent) -> bool:
             params.get("isMultiRegionTrail") is False
             or params.get("enableLogFileValidation") is False
             or "s3BucketName" in params
+            or "cloudWatchLogsLogGroupArn" in params
         )
     return True
 

@@ -169,7 +169,7 @@ REENABLE_PERMISSIONS = ("cloudtrail:PutEventSelectors", "config:StartConfigurati
     ("cloudtrail:CreateTrail", "cloudtrail:PutEventSelectors", "cloudtrail:StartLogging", "cloudtrail:UpdateTrail",
      "config:PutConfigurationRecorder", "config:StartConfigurationRecorder", "config:PutDeliveryChannel",
      "iam:PassRole", "s3:PutLifecycleConfiguration", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy",
-     "kms:EnableKey", "kms:CancelKeyDeletion"),
+     "kms:EnableKey", "kms:CancelKeyDeletion", "logs:PutMetricFilter", "cloudwatch:PutMetricAlarm"),
 )  # fmt: skip
 def restore_last_known_good(account: Account, region: str, resource: str, settings: Settings) -> Plan:
     """Planned from a tamper alert's last known good state (see `workers.drift.restore_plan`), not from here."""

@@ -24,13 +24,21 @@ from workers.resources.findings import Status
 from workers.resources.selectors import coverage
 from workers.resources.trail import is_logging
 from workers.resources.verdicts import Scope, Verdict, check, error_verdict
+from workers.resources.watched import Field, Kind, watch
 
 FILTER_NAME = "trail-audit-cloudtrail-changes"
+ALARMS = "alarms on every trail change"  # a whole chain's watched value (a broken one's is why it broke)
 METRIC, NAMESPACE = "CloudTrailConfigChanges", "TrailAudit"
 CIS_PATTERN = (
     "{ ($.eventName = CreateTrail) || ($.eventName = UpdateTrail) || ($.eventName = DeleteTrail) || "
     "($.eventName = StartLogging) || ($.eventName = StopLogging) }"
 )
+
+# what PutMetricAlarm takes of an alarm DescribeAlarmsForMetric returns (a Restore puts the alarm back as it was)
+_ALARM_KEYS = ("AlarmName", "AlarmDescription", "ActionsEnabled", "OKActions", "AlarmActions",
+               "InsufficientDataActions", "MetricName", "Namespace", "Statistic", "ExtendedStatistic", "Dimensions",
+               "Period", "Unit", "EvaluationPeriods", "DatapointsToAlarm", "Threshold", "ComparisonOperator",
+               "TreatMissingData", "EvaluateLowSampleCountPercentile")  # fmt: skip
 
 # --- facts -------------------------------------------------------------------------------------------------
 
@@ -60,11 +68,10 @@ def read_chain(account: Account, trail: dict[str, Any]) -> Fact:
                 alarms = _alarms(account, region, transform["metricName"], transform["metricNamespace"])
                 if isinstance(alarms, ApiError):
                     return alarms
-            found.append(
-                AlarmFacts(
-                    mf["filterName"], pattern, transform["metricName"], transform["metricNamespace"], alarms, judged
-                )
-            )
+            definition = {"logGroupName": group, "filterName": mf["filterName"], "filterPattern": pattern,
+                          "metricTransformations": mf.get("metricTransformations", [])}  # fmt: skip
+            found.append(AlarmFacts(mf["filterName"], pattern, transform["metricName"], transform["metricNamespace"],
+                                    alarms, judged, definition))  # fmt: skip
     return found
 
 
@@ -93,7 +100,8 @@ def _alarms(account: Account, region: str, metric: str, namespace: str) -> Fact:
             if action.startswith("arn:aws:sns:") or ":sns:" in action:
                 topics[action] = subscribers(account, action)
         alarms.append({"name": alarm["AlarmName"], "enabled": alarm.get("ActionsEnabled", True) is not False,
-                       "actions": alarm.get("AlarmActions", []), "topics": topics})  # fmt: skip
+                       "actions": alarm.get("AlarmActions", []), "topics": topics,
+                       "definition": {k: alarm[k] for k in _ALARM_KEYS if alarm.get(k) not in (None, [])}})  # fmt: skip
     return alarms
 
 
@@ -218,6 +226,68 @@ def _alarm_verdict(tf: TrailFacts, filters: list[AlarmFacts]) -> _Chain:
                     )
     return chain
 
+
+
+# --- watched ----------------------------------------------------------------------------------------------
+
+
+def observe_chains(acct: Account, region: str) -> dict[str, Any]:
+    """The alarm chain of each multi-region trail homed here that sends its events to a log group, by trail
+    ARN: whether it alarms (a filter on all five changes, an enabled alarm, a topic with a subscriber), why
+    not, the names in it (so that a call on one of them is known), and the filters and alarms that made it
+    whole (what a Restore puts back). A chain that could not be judged is an error, never compared."""
+    trails = call(acct, "cloudtrail", region, "DescribeTrails", includeShadowTrails=False)
+    if isinstance(trails, ApiError):
+        return {"error": trails.sentence()}
+    out: dict[str, Any] = {}
+    for t in trails.get("trailList", []):
+        if t.get("HomeRegion") != region or not t.get("IsMultiRegionTrail") or not t.get("CloudWatchLogsLogGroupArn"):
+            continue
+        filters = read_chain(acct, t)
+        if isinstance(filters, ApiError):
+            out[t["TrailARN"]] = {"error": filters.sentence()}
+            continue
+        chain = _alarm_verdict(TrailFacts(t["TrailARN"], region, t), filters or [])
+        if chain.errors or chain.doubts:
+            why = chain.errors[0].sentence() if chain.errors else chain.doubts[0][0]
+            out[t["TrailARN"]] = {"error": why}
+            continue
+        out[t["TrailARN"]] = _chain_item(chain, filters or [])
+    return out
+
+
+def _chain_item(chain: _Chain, filters: list[AlarmFacts]) -> dict[str, Any]:
+    whole = [mf for mf in filters if mf.judged.complete]
+    alarms = [a for mf in whole for a in mf.alarms]
+    names = {str(mf.definition.get("logGroupName")) for mf in filters} | {mf.filter_name for mf in filters}
+    names |= {a["name"] for a in alarms} | {t for a in alarms for t in a["topics"]}
+    return {
+        "alerting": chain.verdict is not None,
+        "state": chain.verdict.detail if chain.verdict is not None else chain.reason,
+        "names": sorted(names),
+        "filters": [mf.definition for mf in whole],
+        "alarms": [a["definition"] for a in alarms],
+    }
+
+
+def restore_chain(region: str, trail: str, field: str, snap: dict[str, Any]) -> Plan:
+    """The metric filters and alarms that made the chain whole, put back exactly as they were (a deleted topic
+    or subscription cannot be: the alert's state says which link broke)."""
+    calls = [ApiCall("logs", region, "PutMetricFilter", dict(f)) for f in snap.get("filters") or []]
+    calls += [ApiCall("cloudwatch", region, "PutMetricAlarm", dict(a)) for a in snap.get("alarms") or []]
+    return Plan(calls)
+
+
+watch(
+    Kind("alarm", "chains", "The CloudTrail change alarm of trail", observe_chains, restore_chain,
+         absent_is_deleted=False),
+    Field("alarm", "alerting", "no longer alarms on CloudTrail changes",
+          ("DeleteMetricFilter", "PutMetricFilter", "DeleteAlarms", "DisableAlarmActions", "PutMetricAlarm",
+           "DeleteTopic", "Unsubscribe"), "cloudtrail.config_change_alarm",
+          value=lambda item: ALARMS if item.get("alerting") else item.get("state"),
+          regressed=lambda before, after: before == ALARMS and after != ALARMS,
+          recovered=lambda before, now: now == ALARMS),
+)  # fmt: skip
 
 
 # --- fix ---------------------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ class AlarmFacts:
     namespace: str
     alarms: list[dict[str, Any]]  # {"name", "enabled", "actions", "topics": {arn: subscribers | "missing" | ApiError}}
     judged: Match = dataclasses.field(default_factory=lambda: Match(CIS_EVENTS))
+    definition: dict[str, Any] = dataclasses.field(default_factory=dict)  # the filter as PutMetricFilter takes it
 
 
 @dataclass

@@ -261,9 +261,12 @@ def restore_trail(region: str, arn: str, field: str, snap: dict[str, Any]) -> Pl
         return Plan([ApiCall("cloudtrail", region, "StartLogging", {"Name": arn})])
     if field == "management":
         return Plan([ApiCall("cloudtrail", region, "PutEventSelectors", put_selectors)])
+    config = snap.get("config") or {}
+    logs = {k: config.get(k) for k in ("CloudWatchLogsLogGroupArn", "CloudWatchLogsRoleArn")}
     update = {"multi_region": {"IsMultiRegionTrail": snap["multi_region"]},
               "validation": {"EnableLogFileValidation": snap["validation"]},
-              "bucket": {"S3BucketName": snap["bucket"]}}[field]  # fmt: skip
+              "bucket": {"S3BucketName": snap["bucket"]},
+              "log_group": logs}[field]  # fmt: skip
     return Plan([ApiCall("cloudtrail", region, "UpdateTrail", {"Name": arn, **update})])
 
 
@@ -283,6 +286,9 @@ watch(
           "cloudtrail.trail_log_file_validation"),
     Field("trail", "bucket", "delivers to a different S3 bucket", ("UpdateTrail",), "cloudtrail.trail_s3_delivery",
           regressed=_changed),
+    Field("trail", "log_group", "no longer sends its events to its CloudWatch Logs group", ("UpdateTrail",),
+          "cloudtrail.config_change_alarm", value=lambda item: (item.get("config") or {}).get(
+              "CloudWatchLogsLogGroupArn"), regressed=lambda before, after: bool(before) and after != before),
 )  # fmt: skip
 
 
