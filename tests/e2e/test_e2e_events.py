@@ -18,6 +18,7 @@ from tests.helpers import ROOT
 from tests.helpers.cloudtrail_records import pushed, stratus_lifecycle
 from tests.helpers.waiting import wait_until
 from workers.aws.event_history import WATCHED_NAMES
+from workers.monitor.pushed import SOURCES
 from workers.state import keys
 
 pytestmark = pytest.mark.e2e
@@ -43,7 +44,7 @@ def test_the_template_deploys_and_a_watched_call_on_the_bus_reaches_the_queue(aw
         text = (ROOT / f"deploy/events/{name}.yaml").read_text()
         listed = {line.strip()[2:] for line in text.split("eventName:")[1].split("Targets:")[0].splitlines()
                   if line.strip().startswith("- ")}  # fmt: skip
-        sources = "source: [aws.cloudtrail, aws.config, aws.s3, aws.kms, aws.logs, aws.cloudwatch, aws.sns]"
+        sources = f"source: [{', '.join(SOURCES)}]"
         assert listed == set(WATCHED_NAMES) and sources in text, name
     assert "SqsManagedSseEnabled: true" in template and "ArnEquals: {aws:SourceArn: !GetAtt ToQueue.Arn}" in template
     rule = next(r for r in events.list_rules()["Rules"] if r["Name"].startswith("trail-audit-events-ToQueue"))

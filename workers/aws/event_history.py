@@ -50,6 +50,8 @@ WATCHED: dict[str, tuple[str, ...]] = {
     "logs.amazonaws.com": ("PutMetricFilter", "DeleteMetricFilter"),
     "monitoring.amazonaws.com": ("PutMetricAlarm", "DeleteAlarms", "DisableAlarmActions", "EnableAlarmActions"),
     "sns.amazonaws.com": ("DeleteTopic", "Unsubscribe"),
+    # an account leaving the organization takes it out of the organization trail
+    "organizations.amazonaws.com": ("LeaveOrganization", "RemoveAccountFromOrganization"),
     "kms.amazonaws.com": (
         "DisableKey",
         "EnableKey",

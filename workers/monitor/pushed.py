@@ -20,7 +20,8 @@ from workers.resources import watched
 DETAIL_TYPE = "AWS API Call via CloudTrail"
 SOURCES = {"aws.cloudtrail": "cloudtrail.amazonaws.com", "aws.config": "config.amazonaws.com",
            "aws.s3": "s3.amazonaws.com", "aws.kms": "kms.amazonaws.com", "aws.logs": "logs.amazonaws.com",
-           "aws.cloudwatch": "monitoring.amazonaws.com", "aws.sns": "sns.amazonaws.com"}  # fmt: skip
+           "aws.cloudwatch": "monitoring.amazonaws.com", "aws.sns": "sns.amazonaws.com",
+           "aws.organizations": "organizations.amazonaws.com"}  # fmt: skip
 _ACCOUNT = re.compile(r"[0-9]{12}")
 
 # the successful call -> the on/off field it turns off (the poller's regression of the same name), and the call

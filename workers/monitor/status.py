@@ -32,7 +32,18 @@ def status_lines(conn: Redis) -> list[str]:
             f"Monitor: last cycle {when} ({last['seconds']:.1f} s, {last['calls']} AWS calls, {last['regions']} "
             f"regions of {escape(last['account'])}){blind}"
         )
-    return [*lines, f"Open alerts: {len(alert_records.open_alerts(conn))}"]
+    return [*lines, *left_lines(conn), f"Open alerts: {len(alert_records.open_alerts(conn))}"]
+
+
+def left_lines(conn: Redis) -> list[str]:
+    """One line per account that left the organization while watched (until it is listed again)."""
+    out = []
+    for account, note in sorted(monitor_records.left(conn).items()):
+        when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(float(note.get("at", 0))))
+        trails = ", ".join(str(t).rsplit("/", 1)[-1] for t in note.get("trails") or []) or "the organization trail"
+        out.append(f":warning: Account {escape(account)} left the organization at {when}: {escape(trails)} no "
+                   "longer covers it")  # fmt: skip
+    return out
 
 
 def _coverage(conn: Redis, cycles: list[dict[str, object]]) -> str:

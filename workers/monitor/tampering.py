@@ -42,6 +42,8 @@ TAMPER = (
     "PutMetricAlarm",
     "DeleteTopic",
     "Unsubscribe",
+    "LeaveOrganization",
+    "RemoveAccountFromOrganization",
 )
 UNDO = {
     "StopLogging": ("StartLogging",),
@@ -68,9 +70,11 @@ UNDO = {
     "PutMetricAlarm": ("PutMetricAlarm",),
     "DeleteTopic": (),
     "Unsubscribe": (),
+    "LeaveOrganization": (),
+    "RemoveAccountFromOrganization": (),
 }
 _NAME_KEYS = ("name", "trailName", "configurationRecorderName", "deliveryChannelName", "bucketName", "keyId",
-              "filterName", "alarmName", "topicArn")  # fmt: skip
+              "filterName", "alarmName", "topicArn", "accountId")  # fmt: skip
 # sources whose calls matter only on a trail's bucket, key or alarm chain: where the region's state names them
 _LINKS = {"s3.amazonaws.com": "buckets", "kms.amazonaws.com": "keys", "logs.amazonaws.com": "chains",
           "monitoring.amazonaws.com": "chains", "sns.amazonaws.com": "chains"}  # fmt: skip

@@ -21,7 +21,7 @@ from redis import Redis
 from redis.client import Pipeline
 
 from workers.aws import organization
-from workers.aws.accounts import Account, account_of
+from workers.aws.accounts import Account, account_of, default_account
 from workers.aws.errors import ApiError
 from workers.aws.event_history import LOOKUP_ATTEMPTS, ChangeEvent, recent_writes
 from workers.aws.regions import RegionPlan, plan
@@ -29,7 +29,7 @@ from workers.core import logs
 from workers.core.check_catalogue import PlanError
 from workers.core.mrkdwn import code, escape, mention
 from workers.core.settings import Settings
-from workers.monitor import alerts, attribution, tampering
+from workers.monitor import alerts, attribution, membership, tampering
 from workers.queue import paths
 from workers.queue.queues import MONITOR, queue
 from workers.resources import actions, watched
@@ -59,6 +59,9 @@ def cycle(settings: Settings | None = None, conn: Redis | None = None) -> int:
         _blind(conn, settings, "the organization", unread.sentence())
     elif settings.org_role_name:
         _sighted(conn, settings, "the organization")
+        listed = {str(arn).split(":")[4] for arn in roles if arn} | set(settings.accounts_exclude)
+        caller = default_account(settings)
+        membership.departures(conn, settings, listed, caller.id if isinstance(caller, Account) else None)
     planned = {"at": time.time(), "interval": settings.monitor_seconds, "accounts": len(roles) + (unread is not None)}
     monitor_records.record_coverage(conn, planned)
     spacing = settings.monitor_seconds / max(1, len(roles))

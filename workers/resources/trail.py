@@ -29,7 +29,7 @@ from workers.resources.watched import Field, Kind, watch
 TRAIL_NAME = "trail-audit-management"
 TRAIL_CONFIG_KEYS = ("Name", "S3BucketName", "S3KeyPrefix", "IsMultiRegionTrail", "IncludeGlobalServiceEvents",
                      "EnableLogFileValidation", "CloudWatchLogsLogGroupArn", "CloudWatchLogsRoleArn", "KmsKeyId",
-                     "SnsTopicName")  # fmt: skip
+                     "SnsTopicName", "IsOrganizationTrail")  # fmt: skip
 
 
 # --- facts -------------------------------------------------------------------------------------------------

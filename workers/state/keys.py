@@ -112,6 +112,7 @@ def event_seen(event_id: str) -> str:
 # monitor
 MONITOR_LAST = "ta:monitor:last"
 MONITOR_ACCOUNTS = "ta:monitor:accounts"  # hash: account -> its newest cycle's summary
+MONITOR_LEFT = "ta:monitor:left"  # hash: account -> when it left the organization, and what no longer covers it
 MONITOR_COVERAGE = "ta:monitor:coverage"  # JSON: how many accounts the newest cycle set out to watch, and when
 
 

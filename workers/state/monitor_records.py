@@ -159,6 +159,48 @@ def flag(conn: Redis, who: str, why: str | None, stage: Callable[[Pipeline], str
     return staged
 
 
+def leave(conn: Redis, account: str, note: dict[str, Any], stage: Callable[[Pipeline], str | None]) -> list[str]:
+    """An account the organization no longer lists leaves the watched ones (its cycle summary) for the left
+    ones, committed with `stage(pipe)`'s alert, once however many clocks see it. Returns the staged ids."""
+    staged: list[str] = []
+
+    def attempt(pipe: Pipeline) -> None:
+        staged.clear()
+        if not pipe.hexists(keys.MONITOR_ACCOUNTS, account):
+            return  # another clock moved it
+        pipe.multi()
+        pipe.hdel(keys.MONITOR_ACCOUNTS, account)
+        pipe.hset(keys.MONITOR_LEFT, account, json.dumps(note))
+        mid = stage(pipe)
+        if mid:
+            staged.append(mid)
+
+    conn.transaction(attempt, keys.MONITOR_ACCOUNTS)
+    return staged
+
+
+def organization_trails(conn: Redis, account: str) -> list[str]:
+    """The organization trails in an account's last known states (every region the poller has read)."""
+    found: set[str] = set()
+    for key in conn.scan_iter(match=keys.region_state(account, "*"), count=500):
+        state = json.loads(conn.get(key) or "{}").get("state") or {}
+        trails = state.get("trails") or {}
+        found |= {arn for arn, t in trails.items() if isinstance(t, dict) and (t.get("config") or {}).get(
+            "IsOrganizationTrail")}  # fmt: skip
+    return sorted(found)
+
+
+def left(conn: Redis) -> dict[str, dict[str, Any]]:
+    """Accounts that left the organization while watched: account -> when and what no longer covers it."""
+    return {_text(k): json.loads(v) for k, v in conn.hgetall(keys.MONITOR_LEFT).items()}
+
+
+def rejoined(conn: Redis, accounts: set[str]) -> None:
+    """Accounts the organization lists again are no longer said to have left."""
+    if accounts:
+        conn.hdel(keys.MONITOR_LEFT, *accounts)
+
+
 def blind_spots(conn: Redis) -> list[str]:
     """Every blind spot said and not yet gone: `who: why`."""
     prefix = keys.monitor_blind("")
