@@ -17,6 +17,7 @@ from demo.stack import Stack
 from tests.helpers import ROOT
 from tests.helpers.cloudtrail_records import pushed, stratus_lifecycle
 from tests.helpers.waiting import wait_until
+from tests.monitor.test_guardduty import finding
 from workers.aws.event_history import WATCHED_NAMES
 from workers.monitor.pushed import SOURCES
 from workers.state import keys
@@ -46,7 +47,8 @@ def test_the_template_deploys_and_a_watched_call_on_the_bus_reaches_the_queue(aw
                   if line.strip().startswith("- ")}  # fmt: skip
         sources = f"source: [{', '.join(SOURCES)}]"
         assert listed == set(WATCHED_NAMES) and sources in text, name
-    assert "SqsManagedSseEnabled: true" in template and "ArnEquals: {aws:SourceArn: !GetAtt ToQueue.Arn}" in template
+    assert "SqsManagedSseEnabled: true" in template
+    assert "ArnEquals: {aws:SourceArn: [!GetAtt ToQueue.Arn, !GetAtt GuardDutyToQueue.Arn]}" in template
     rule = next(r for r in events.list_rules()["Rules"] if r["Name"].startswith("trail-audit-events-ToQueue"))
     policy = {"Version": "2012-10-17", "Statement": [{"Sid": "OnlyTheTrailAuditRule", "Effect": "Allow",
               "Principal": {"Service": "events.amazonaws.com"}, "Action": "sqs:SendMessage",
@@ -63,9 +65,12 @@ def test_the_template_deploys_and_a_watched_call_on_the_bus_reaches_the_queue(aw
 
     put(pushed("DescribeTrails"))  # not watched: the rule lets it by
     put(pushed("StopLogging", actor="mallory"))
+    put(finding("Recon:IAMUser/MaliciousIPCaller"))  # a GuardDuty finding about something else: let by
+    put(finding())  # GuardDuty's CloudTrailLoggingDisabled: the second rule takes it
     got = sqs.receive_message(QueueUrl=out["QueueUrl"], WaitTimeSeconds=2, MaxNumberOfMessages=10).get("Messages", [])
-    assert len(got) == 1
-    body = json.loads(got[0]["Body"])
+    kinds = sorted(json.loads(m["Body"])["detail-type"] for m in got)
+    assert kinds == ["AWS API Call via CloudTrail", "GuardDuty Finding"], kinds
+    body = json.loads(next(m["Body"] for m in got if "StopLogging" in m["Body"] and "GuardDuty" not in m["Body"]))
     assert body["detail-type"] == "AWS API Call via CloudTrail" and body["detail"]["eventName"] == "StopLogging"
 
 

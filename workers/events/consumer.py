@@ -19,7 +19,7 @@ from workers.aws.accounts import own_client
 from workers.aws.errors import AWS_ERRORS, from_exception
 from workers.aws.event_history import ChangeEvent
 from workers.core.settings import Settings
-from workers.monitor import pushed
+from workers.monitor import guardduty, pushed
 from workers.monitor.pushed_alerts import record
 from workers.queue.run import keep_running
 from workers.state import metrics
@@ -46,7 +46,18 @@ def handle(conn: Any, settings: Settings, messages: list[dict[str, Any]]) -> lis
     events: list[tuple[ChangeEvent, str]] = []
     done: list[str] = []
     for message in messages:
-        found = pushed.parse(str(message.get("Body") or ""))
+        body = str(message.get("Body") or "")
+        finding = guardduty.parse(body)
+        if isinstance(finding, guardduty.GuardDutyFinding):
+            outcome = guardduty.record(conn, settings, finding)
+            log.info("GuardDuty finding recorded", extra={"finding": finding.id, "outcome": outcome})
+            done.append(message["ReceiptHandle"])
+            continue
+        if isinstance(finding, str):
+            log.warning("message left for the dead-letter queue",
+                        extra={"message_id": message.get("MessageId"), "reason": finding})  # fmt: skip
+            continue
+        found = pushed.parse(body)
         if isinstance(found, pushed.Unreadable):
             log.warning("message left for the dead-letter queue",
                         extra={"message_id": message.get("MessageId"), "reason": found.reason})  # fmt: skip

@@ -81,11 +81,16 @@ def _redraw(pipe: Pipeline, settings: Settings, docs: list[dict[str, Any]]) -> s
 
 def refresh(conn: Redis, settings: Settings, doc: dict[str, Any]) -> None:
     """Save an alert's doc (an attribution found later) and redraw its message."""
-    docs = [doc if d["id"] == doc["id"] else d for d in alert_records.members(conn, doc)]
     with atomic(conn) as pipe:
-        alert_records.stage_doc(pipe, doc)
-        mid = _redraw(pipe, settings, docs)
+        mid = stage_refresh(conn, pipe, settings, doc)
     outbox.kick(conn, [mid] if mid else [])
+
+
+def stage_refresh(conn: Redis, pipe: Pipeline, settings: Settings, doc: dict[str, Any]) -> str | None:
+    """Stage an alert's doc and its redrawn message on `pipe` (its group's other members read from `conn`)."""
+    docs = [doc if d["id"] == doc["id"] else d for d in alert_records.members(conn, doc)]
+    alert_records.stage_doc(pipe, doc)
+    return _redraw(pipe, settings, docs)
 
 
 def supersede(conn: Redis, settings: Settings, old: dict[str, Any], doc: dict[str, Any]) -> bool:

@@ -179,6 +179,28 @@ def leave(conn: Redis, account: str, note: dict[str, Any], stage: Callable[[Pipe
     return staged
 
 
+def once(conn: Redis, event_id: str, stage: Callable[[Pipeline], str | None]) -> list[str] | None:
+    """Commit `stage(pipe)` (an alert, a redrawn message) with the mark that `event_id` was handled, unless it
+    was: None then (two consumers, one message). Returns the staged message ids."""
+    key = keys.event_seen(event_id)
+    staged: list[str] = []
+    done = [False]
+
+    def attempt(pipe: Pipeline) -> None:
+        staged.clear()
+        done[0] = bool(pipe.exists(key))
+        if done[0]:
+            return
+        pipe.multi()
+        pipe.set(key, "1", ex=keys.EVENT_SEEN_TTL)
+        mid = stage(pipe)
+        if mid:
+            staged.append(mid)
+
+    conn.transaction(attempt, key)
+    return None if done[0] else staged
+
+
 def organization_trails(conn: Redis, account: str) -> list[str]:
     """The organization trails in an account's last known states (every region the poller has read)."""
     found: set[str] = set()

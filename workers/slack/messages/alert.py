@@ -34,6 +34,15 @@ def _shown(doc: dict[str, Any], side: str) -> str:
     return str(doc.get(f"{side}_text") or _value(doc[side]))
 
 
+def _guardduty(doc: dict[str, Any]) -> str:
+    """The line a GuardDuty finding about the same call adds to an alert trail-audit raised."""
+    found = doc.get("guardduty")
+    if not found or doc.get("kind") == "guardduty":
+        return ""
+    return (f":shield: *GuardDuty agrees* {code(str(found.get('type')))} (severity {found.get('severity')}), "
+            f"finding {code(str(found.get('id')))}")
+
+
 def _who(doc: dict[str, Any]) -> str:
     who = doc.get("attribution")
     if who:
@@ -67,6 +76,7 @@ def alert(doc: dict[str, Any]) -> dict[str, Any]:
         if doc["field"] not in ("attempt", "event")
         else "",
         doc.get("story", ""),  # written by the monitor with the same helpers (workers/monitor/tampering.py)
+        _guardduty(doc),
         f":warning: {escape(doc['truncated'])}" if doc.get("truncated") else "",
         _who(doc),
     ]
