@@ -178,3 +178,30 @@ def test_a_change_no_event_announced_says_once_that_the_path_is_broken_then_heal
     record(conn, on, [event(pushed("CreateTrail", params={"name": "other"}))])  # any event from there
     assert not conn.exists(flag)
     assert [m for m in conn.zrange(keys.OUTBOX_DUE, 0, -1) if m.decode().startswith("events-healed")]
+
+
+@pytest.mark.parametrize(
+    ("off", "on", "field"),
+    [
+        (("PutEventSelectors", {"trailName": "management", "eventSelectors": [
+            {"readWriteType": "All", "includeManagementEvents": False}]}),
+         ("PutEventSelectors", {"trailName": "management", "eventSelectors": [
+             {"readWriteType": "All", "includeManagementEvents": True}]}), "management"),
+        (("UpdateTrail", {"name": "management", "enableLogFileValidation": False}),
+         ("UpdateTrail", {"name": "management", "enableLogFileValidation": True}), "validation"),
+    ],
+)  # fmt: skip
+def test_the_known_evasions_pushed_carry_before_after_and_restore_and_are_told_recovered(
+    conn: Redis, settings: Settings, off: tuple[str, dict[str, Any]], on: tuple[str, dict[str, Any]], field: str
+) -> None:
+    """Issue 20: a pushed PutEventSelectors that turns management events off, or an UpdateTrail that turns
+    validation off, was an event alert ("not seen undone yet") with no Restore, though the poller knew the
+    state; putting it back never closed it."""
+    known(conn, "management")
+    assert record(conn, settings, [event(pushed(off[0], actor="mallory", params=off[1]))]) == 1
+    [doc] = alert_records.open_alerts(conn)
+    assert (doc["field"], doc["before"], doc["after"], doc["restorable"]) == (field, True, False, True)
+    assert doc["key"] == Change(ACCOUNT, REGION, "trail", ARN, field, True, False, {}).key  # the poller's key
+    assert doc["restore"]["plan"]["calls"] and doc["attribution"]["actor"].endswith("/mallory")
+    assert record(conn, settings, [event(pushed(on[0], actor="alice", params=on[1]))]) == 0
+    assert alert_records.open_alerts(conn) == []

@@ -54,9 +54,13 @@ def test_the_stratus_lifecycle_rule_on_a_trails_bucket_is_alerted_with_who(conn:
     rule = event(pushed("PutBucketLifecycle", actor="mallory", ip="203.0.113.66", params=stratus_lifecycle(BUCKET)))
     assert rule.source == "s3.amazonaws.com" and tampering.takes_away(rule)
     assert record(conn, settings, [rule]) == 1
-    [doc] = alert_records.recent(conn, ACCOUNT, REGION)
+    [doc] = alert_records.open_alerts(conn)  # the state alert the poller would raise, with who, before and after
     assert doc["resource"] == BUCKET and doc["attribution"]["actor"].endswith("/mallory")
-    assert doc["attribution"]["source_ip"] == "203.0.113.66" and "PutBucketLifecycle" in doc["title"]
+    assert doc["attribution"]["source_ip"] == "203.0.113.66" and "deletes trail logs sooner" in doc["title"]
+    assert (doc["before"], doc["after"], doc["after_text"]) == (None, 1, "deleted after 1 day")
+    assert [c["operation"] for c in doc["restore"]["plan"]["calls"]] == ["DeleteBucketLifecycle"]
+    undo = event(pushed("DeleteBucketLifecycle", actor="alice", params={"bucketName": BUCKET}))
+    assert record(conn, settings, [undo]) == 0 and alert_records.open_alerts(conn) == []  # told recovered
 
 
 def test_calls_on_buckets_and_keys_no_trail_uses_are_ignored(conn: Redis, settings: Settings) -> None:
@@ -71,8 +75,12 @@ def test_calls_on_buckets_and_keys_no_trail_uses_are_ignored(conn: Redis, settin
 @pytest.mark.parametrize("key", [KEY, KEY.rsplit("/", 1)[-1]])
 def test_a_trails_key_disabled_by_arn_or_id_is_alerted(conn: Redis, settings: Settings, key: str) -> None:
     assert record(conn, settings, [event(pushed("DisableKey", actor="mallory", params={"keyId": key}))]) == 1
-    [doc] = alert_records.recent(conn, ACCOUNT, REGION)
-    assert "DisableKey" in doc["title"] and doc["attribution"]["actor"].endswith("/mallory")
+    [doc] = alert_records.open_alerts(conn)
+    assert "was disabled" in doc["title"] and doc["attribution"]["actor"].endswith("/mallory")
+    assert (doc["before"], doc["after"], doc["resource"]) == ("Enabled", "Disabled", KEY)
+    assert [c["operation"] for c in doc["restore"]["plan"]["calls"]] == ["EnableKey"]
+    assert record(conn, settings, [event(pushed("EnableKey", actor="alice", params={"keyId": key}))]) == 0
+    assert alert_records.open_alerts(conn) == []
 
 
 def test_a_lifecycle_rule_that_deletes_nothing_takes_nothing_away() -> None:

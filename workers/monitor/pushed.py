@@ -72,9 +72,8 @@ def resource_of(event: ChangeEvent, kind: str, state: dict[str, Any]) -> str | N
     items = state.get(_PART[kind]) or {}
     if named in items:
         return named
-    if kind == "trail":
-        return next((arn for arn in items if arn.rsplit("/", 1)[-1] == named), None)
-    return None
+    short = named.rsplit("/", 1)[-1]  # a trail or a key by its name or id, known by its ARN
+    return next((arn for arn in items if arn != "error" and arn.rsplit("/", 1)[-1] == short), None)
 
 
 def change_of(event: ChangeEvent, state: dict[str, Any]) -> watched.Change | None:
@@ -84,8 +83,10 @@ def change_of(event: ChangeEvent, state: dict[str, Any]) -> watched.Change | Non
     The call itself says the field was on a moment ago, whatever the last poll read (a poll may have read the
     trail before a fix started it, or not read its status at all): the alert is the state change, with its
     Restore, and the poller finds it open under the same key."""
-    if event.failed or event.name not in TURNS_OFF:
+    if event.failed:
         return None
+    if event.name not in TURNS_OFF:
+        return _set_by_call(event, state)
     kind, field = TURNS_OFF[event.name]
     resource = resource_of(event, kind, state)
     if resource is None:
@@ -99,9 +100,35 @@ def change_of(event: ChangeEvent, state: dict[str, Any]) -> watched.Change | Non
     return watched.Change(event.account, event.region, kind, resource, field, before, after, was)
 
 
+def _set_by_call(event: ChangeEvent, state: dict[str, Any]) -> watched.Change | None:
+    """The regression a call makes by the value it sets (its request parameters: management events, log file
+    validation, a lifecycle rule, a key disabled...), against the region's last known state."""
+    for f in watched.FIELDS.values():
+        if f.from_call is None or event.name not in f.events:
+            continue
+        after = f.from_call(event.name, event.parameters or {})
+        resource = resource_of(event, f.kind, state) if after is not None else None
+        if after is None or resource is None:
+            continue
+        was = (state.get(_PART[f.kind]) or {}).get(resource) or {}
+        if "error" in was:
+            continue
+        before = f.read(was)
+        if f.regressed(before, after[0]):
+            return watched.Change(event.account, event.region, f.kind, resource, f.name, before, after[0], was)
+    return None
+
+
 def undoes(event: ChangeEvent, alert: dict[str, Any]) -> bool:
-    """Whether a successful call turns back on what an open alert says was turned off."""
-    if event.failed or TURNS_ON.get(event.name) != (alert.get("kind"), alert.get("field")):
+    """Whether a successful call puts back what an open alert says was changed: it turns the field back on, or
+    sets it to a value as good as the one it had."""
+    if event.failed or alert.get("field") in ("attempt", "event") or alert.get("kind") not in watched.KINDS:
         return False
     named = tampering.target(event)
-    return bool(named) and named in (alert["resource"], str(alert["resource"]).rsplit("/", 1)[-1])
+    if not named or named.rsplit("/", 1)[-1] not in (alert["resource"], str(alert["resource"]).rsplit("/", 1)[-1]):
+        return False
+    if TURNS_ON.get(event.name) == (alert.get("kind"), alert.get("field")):
+        return True
+    f = watched.FIELDS.get((str(alert["kind"]), str(alert["field"])))
+    now = f.from_call(event.name, event.parameters or {}) if f is not None and f.from_call else None
+    return now is not None and f is not None and f.recovered(alert["before"], now[0])

@@ -105,7 +105,7 @@ def _alerts_for(
     enriched: list[dict[str, Any]] = []
     closed: list[tuple[dict[str, Any], ChangeEvent]] = []
     for event in fresh:
-        shown = next((d for d in opened if d["field"] not in ("attempt", "event")
+        shown = next((d for d in opened if d["field"] not in ("attempt", "event") and not pushed.undoes(event, d)
                       and attribution.attribute(d, [event]) is not None), None)  # fmt: skip
         if shown is not None:
             if not shown.get("pushed"):

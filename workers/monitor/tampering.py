@@ -12,9 +12,9 @@ from typing import Any
 
 from workers.aws.event_history import ChangeEvent
 from workers.core.mrkdwn import code, escape
-from workers.resources.bucket import shortest_expiry
+from workers.resources.bucket import lifecycle_call
 from workers.resources.recorder import covers_trails
-from workers.resources.selectors import coverage
+from workers.resources.selectors import coverage, from_request
 
 # the watched writes that can take monitoring away, and the calls that give it back
 TAMPER = (
@@ -126,13 +126,12 @@ def takes_away(event: ChangeEvent) -> bool:
         return False
     params = event.parameters or {}
     if event.name == "PutEventSelectors":
-        selected = {k: params.get(k[0].lower() + k[1:]) or [] for k in ("EventSelectors", "AdvancedEventSelectors")}
-        return not coverage(_capitalized(selected)).complete
+        return not coverage(from_request(params)).complete
     if event.name == "PutConfigurationRecorder":
         recorder = params.get("configurationRecorder") or {}
         return not covers_trails(recorder.get("recordingGroup") or {})
     if event.name == "PutBucketLifecycle":
-        return _expires(params.get("LifecycleConfiguration") or {})
+        return (lifecycle_call(event.name, params) or (None,))[0] is not None
     if event.name == "UpdateTrail":
         return (
             params.get("isMultiRegionTrail") is False
@@ -141,32 +140,6 @@ def takes_away(event: ChangeEvent) -> bool:
             or "cloudWatchLogsLogGroupArn" in params
         )
     return True
-
-
-def _expires(config: dict[str, Any]) -> bool:
-    """Whether a lifecycle configuration, as CloudTrail records it (XML turned to JSON: one `Rule` or a list),
-    deletes any object (the trail's prefix is judged by the poller, from the bucket itself)."""
-    rules = config.get("Rule") or config.get("Rules") or []
-    rules = [rules] if isinstance(rules, dict) else rules
-    return shortest_expiry([r for r in rules if isinstance(r, dict)], "") is not None
-
-
-def _capitalized(selected: dict[str, list[Any]]) -> dict[str, Any]:
-    """CloudTrail records request parameters in camelCase; the selector logic reads the API's PascalCase."""
-
-    def cap(value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k[:1].upper() + k[1:]: cap(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [cap(v) for v in value]
-        return value
-
-    basic = cap(selected["EventSelectors"])
-    advanced = [
-        {"Name": s.get("Name"), "FieldSelectors": s.get("FieldSelectors", [])}
-        for s in cap(selected["AdvancedEventSelectors"])
-    ]
-    return {"EventSelectors": basic, "AdvancedEventSelectors": advanced}
 
 
 def event_alerts(

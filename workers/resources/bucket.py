@@ -258,6 +258,20 @@ def _days(value: Any) -> str:
     return "kept for ever" if value is None else f"deleted after {value} day{'' if value == 1 else 's'}"
 
 
+def lifecycle_call(name: str, params: dict[str, Any]) -> tuple[Any] | None:
+    """The soonest expiry a lifecycle call sets, as CloudTrail records it (one `Rule` or a list; the trail's
+    prefix unknown here: any rule that deletes counts); deleting the configuration keeps the logs."""
+    if name == "DeleteBucketLifecycle":
+        return (None,)
+    if name != "PutBucketLifecycle":
+        return None
+    config = params.get("LifecycleConfiguration") or {}
+    rules = config.get("Rule") or config.get("Rules") or []
+    rules = [rules] if isinstance(rules, dict) else rules
+    soonest = shortest_expiry([r for r in rules if isinstance(r, dict)], "")
+    return (soonest.days if soonest else None,)
+
+
 def restore_bucket(region: str, bucket: str, field: str, snap: dict[str, Any]) -> Plan:
     """The lifecycle configuration or the policy the bucket had, put back exactly."""
     if field == "retention":
@@ -279,7 +293,8 @@ watch(
     Field("bucket", "exists", "was deleted", ("DeleteBucket",), "cloudtrail.trail_s3_delivery", restorable=False),
     Field("bucket", "retention", "got a lifecycle rule that deletes trail logs sooner",
           ("PutBucketLifecycle", "PutBucketLifecycleConfiguration"), "cloudtrail.trail_log_retention",
-          value=lambda item: item.get("expiry_days"), regressed=_shorter, recovered=_as_long, text=_days),
+          value=lambda item: item.get("expiry_days"), regressed=_shorter, recovered=_as_long, text=_days,
+          from_call=lambda name, params: lifecycle_call(name, params)),
     Field("bucket", "delivery", "no longer lets CloudTrail write the trail's logs",
           ("PutBucketPolicy", "DeleteBucketPolicy"), "cloudtrail.trail_s3_delivery"),
 )  # fmt: skip

@@ -117,6 +117,23 @@ def _readonly_kinds(field_selector: dict[str, Any] | None) -> set[str]:
 
 # --- changing them: the fix, the backout and its exact restore ------------------------------------------------
 
+def from_request(params: dict[str, Any]) -> dict[str, Any]:
+    """The selectors of a PutEventSelectors call as CloudTrail records its request (camelCase), in the API's
+    PascalCase that `coverage` reads."""
+
+    def cap(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k[:1].upper() + k[1:]: cap(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [cap(v) for v in value]
+        return value
+
+    basic = cap(params.get("eventSelectors") or [])
+    advanced = [{"Name": s.get("Name"), "FieldSelectors": s.get("FieldSelectors", [])}
+                for s in cap(params.get("advancedEventSelectors") or [])]  # fmt: skip
+    return {"EventSelectors": basic, "AdvancedEventSelectors": advanced}
+
+
 MANAGEMENT_ALL = {"ReadWriteType": "All", "IncludeManagementEvents": True, "DataResources": []}
 
 

@@ -22,7 +22,7 @@ from workers.resources.bucket import delivery_allowed, log_base
 from workers.resources.facts import AccountFacts, TrailFacts
 from workers.resources.findings import Status
 from workers.resources.key import unusable
-from workers.resources.selectors import MANAGEMENT_ALL, coverage
+from workers.resources.selectors import MANAGEMENT_ALL, coverage, from_request
 from workers.resources.verdicts import Scope, Verdict, check, error_verdict
 from workers.resources.watched import Field, Kind, watch
 
@@ -274,21 +274,35 @@ def _changed(before: Any, after: Any) -> bool:
     return bool(before != after)
 
 
+def _updated(key: str) -> Any:
+    """An UpdateTrail parameter as the value a call sets (CloudTrail records the request in camelCase)."""
+
+    def read(name: str, params: dict[str, Any]) -> tuple[Any] | None:
+        return (params[key],) if name == "UpdateTrail" and key in params else None
+
+    return read
+
+
+def _selected(name: str, params: dict[str, Any]) -> tuple[Any] | None:
+    return (coverage(from_request(params)).complete,) if name == "PutEventSelectors" else None
+
+
 watch(
     Kind("trail", "trails", "Trail", observe_trails, restore_trail),
     Field("trail", "present", "was deleted", ("DeleteTrail",), "cloudtrail.trail_logging"),
     Field("trail", "logging", "stopped logging", ("StopLogging",), "cloudtrail.trail_logging"),
     Field("trail", "multi_region", "is no longer multi-region", ("UpdateTrail",),
-          "cloudtrail.multiregion_management_logging"),
+          "cloudtrail.multiregion_management_logging", from_call=_updated("isMultiRegionTrail")),
     Field("trail", "management", "no longer records all management events", ("PutEventSelectors",),
-          "cloudtrail.trail_management_events"),
+          "cloudtrail.trail_management_events", from_call=_selected),
     Field("trail", "validation", "had log file validation turned off", ("UpdateTrail",),
-          "cloudtrail.trail_log_file_validation"),
+          "cloudtrail.trail_log_file_validation", from_call=_updated("enableLogFileValidation")),
     Field("trail", "bucket", "delivers to a different S3 bucket", ("UpdateTrail",), "cloudtrail.trail_s3_delivery",
-          regressed=_changed),
+          regressed=_changed, from_call=_updated("s3BucketName")),
     Field("trail", "log_group", "no longer sends its events to its CloudWatch Logs group", ("UpdateTrail",),
           "cloudtrail.config_change_alarm", value=lambda item: (item.get("config") or {}).get(
-              "CloudWatchLogsLogGroupArn"), regressed=lambda before, after: bool(before) and after != before),
+              "CloudWatchLogsLogGroupArn"), regressed=lambda before, after: bool(before) and after != before,
+          from_call=_updated("cloudWatchLogsLogGroupArn")),
 )  # fmt: skip
 
 
