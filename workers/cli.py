@@ -63,7 +63,7 @@ def parser() -> argparse.ArgumentParser:
     audit.add_argument("--events-hours", type=_hours, help="hours of change events to include (default 24)")
     audit.add_argument("--no-events", action="store_true", help="skip the LookupEvents section")
     audit.add_argument("--summary", action="store_true", help="one line per account that is not clean")
-    ev = sub.add_parser("events", help="recent changes to CloudTrail, AWS Config, log buckets and keys (LookupEvents)")
+    ev = sub.add_parser("events", help="recent changes to CloudTrail and AWS Config (LookupEvents)")
     ev.add_argument("--hours", type=_hours, default=None, help="how far back to look (default 24)")
     ev.add_argument("--regions", type=_regions)
     ev.add_argument("--format", choices=("table", "json"), default="table")

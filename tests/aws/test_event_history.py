@@ -16,7 +16,7 @@ from botocore.stub import Stubber
 
 from tests.helpers.cloudtrail_records import record
 from workers.aws.errors import ApiError
-from workers.aws.event_history import WATCHED_NAMES, RateLimiter, lookup_changes
+from workers.aws.event_history import RECORDING_NAMES, RateLimiter, lookup_changes
 
 NOW = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)
 START = NOW - dt.timedelta(hours=24)
@@ -57,7 +57,7 @@ def test_every_watched_name_is_queried_and_pages_are_followed(client: Any) -> No
     )
     older = record("StopLogging", NOW - dt.timedelta(hours=20), actor="bob")
     with Stubber(client) as stub:
-        for name in WATCHED_NAMES:
+        for name in RECORDING_NAMES:
             if name == "StopLogging":
                 stub.add_response("lookup_events", {"Events": [stopped], "NextToken": "page2"}, params(name))
                 stub.add_response("lookup_events", {"Events": [older]}, params(name, "page2"))

@@ -61,6 +61,9 @@ WATCHED: dict[str, tuple[str, ...]] = {
     ),
 }
 WATCHED_NAMES: tuple[str, ...] = tuple(name for names in WATCHED.values() for name in names)
+# what `events` (the audit's section, the CLI's command) asks for, one query a name: the recording's own
+# switches; the chain's calls are read by the monitor's one query of every write (`recent_writes`)
+RECORDING_NAMES: tuple[str, ...] = (*WATCHED["cloudtrail.amazonaws.com"], *WATCHED["config.amazonaws.com"])
 
 LOOKUP_RATE = 2.0  # requests a second, per account and region
 PAGE_SIZE = 50
@@ -203,7 +206,7 @@ def lookup_changes(
     start: dt.datetime,
     end: dt.datetime,
     limiter: Limiter,
-    names: tuple[str, ...] = WATCHED_NAMES,
+    names: tuple[str, ...] = RECORDING_NAMES,
 ) -> list[ChangeEvent] | ApiError:
     """Every watched change in [start, end) in one region, newest first; or the first error met.
 

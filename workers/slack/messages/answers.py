@@ -13,7 +13,7 @@ from workers.slack.messages.rollup import ROLLUP_ACCOUNTS
 USAGE = escape(
     "*Usage:* `/trail-audit [audit|events|remediate|backout|reenable|waive|status|log|help] ...`\n"
     "• `/trail-audit` or `/trail-audit audit [region ...]`: audit every enabled region, or those named\n"
-    "• `/trail-audit events [hours]`: recent changes to CloudTrail, Config, log buckets, keys (default 24 hours)\n"
+    "• `/trail-audit events [hours]`: recent changes to CloudTrail and AWS Config (default 24 hours)\n"
     "• `/trail-audit remediate <check> <trail|region|account> [reason]`: request a fix (another person approves)\n"
     "• `/trail-audit backout <trail> [minutes] <reason>` or `backout recorder [region] [minutes] <reason>`: "
     "turn management events or Config recording off until a deadline, with approval\n"
