@@ -231,12 +231,11 @@ def _alarm_verdict(tf: TrailFacts, filters: list[AlarmFacts]) -> _Chain:
 # --- watched ----------------------------------------------------------------------------------------------
 
 
-def observe_chains(acct: Account, region: str) -> dict[str, Any]:
+def observe_chains(acct: Account, region: str, trails: Fact) -> dict[str, Any]:
     """The alarm chain of each multi-region trail homed here that sends its events to a log group, by trail
     ARN: whether it alarms (a filter on all five changes, an enabled alarm, a topic with a subscriber), why
     not, the names in it (so that a call on one of them is known), and the filters and alarms that made it
     whole (what a Restore puts back). A chain that could not be judged is an error, never compared."""
-    trails = call(acct, "cloudtrail", region, "DescribeTrails", includeShadowTrails=False)
     if isinstance(trails, ApiError):
         return {"error": trails.sentence()}
     out: dict[str, Any] = {}

@@ -212,10 +212,9 @@ def trail_log_retention(tf: TrailFacts) -> Verdict:
 # --- watched -----------------------------------------------------------------------------------------------
 
 
-def observe_buckets(acct: Account, region: str) -> dict[str, Any]:
+def observe_buckets(acct: Account, region: str, trails: Fact) -> dict[str, Any]:
     """The buckets of the trails homed in this region, by name: whether each exists, its lifecycle and policy,
     and what they mean for the trails' logs (shortest expiry in days; whether delivery is allowed)."""
-    trails = call(acct, "cloudtrail", region, "DescribeTrails", includeShadowTrails=False)
     if isinstance(trails, ApiError):
         return {"error": trails.sentence()}
     by_bucket: dict[str, list[dict[str, Any]]] = {}

@@ -39,7 +39,7 @@ def delivery_channel(region: RegionFacts) -> Verdict:
 
 
 
-def observe_channels(acct: Account, region: str) -> dict[str, Any]:
+def observe_channels(acct: Account, region: str, trails: Fact = None) -> dict[str, Any]:
     """The region's delivery channels, by name, each kept whole (what a Restore puts back)."""
     channels = call(acct, "config", region, "DescribeDeliveryChannels")
     if isinstance(channels, ApiError):

@@ -47,9 +47,8 @@ def unusable(metadata: dict[str, Any]) -> str | None:
 # --- watched -----------------------------------------------------------------------------------------------
 
 
-def observe_keys(acct: Account, region: str) -> dict[str, Any]:
+def observe_keys(acct: Account, region: str, trails: Fact) -> dict[str, Any]:
     """The KMS keys of the trails homed in this region, by ARN, with their state."""
-    trails = call(acct, "cloudtrail", region, "DescribeTrails", includeShadowTrails=False)
     if isinstance(trails, ApiError):
         return {"error": trails.sentence()}
     users: dict[str, list[str]] = {}

@@ -154,7 +154,7 @@ def covers_trails(group: dict[str, Any]) -> bool:
 # --- watched -----------------------------------------------------------------------------------------------
 
 
-def observe_recorders(acct: Account, region: str) -> dict[str, Any]:
+def observe_recorders(acct: Account, region: str, trails: Fact = None) -> dict[str, Any]:
     """The region's recorders, by name: recording, whether they record trails, and the recorder itself."""
     recorders = call(acct, "config", region, "DescribeConfigurationRecorders")
     statuses = call(acct, "config", region, "DescribeConfigurationRecorderStatus")

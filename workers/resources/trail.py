@@ -214,9 +214,8 @@ def multiregion_management_logging(facts: AccountFacts) -> Verdict:
 # --- watched -----------------------------------------------------------------------------------------------
 
 
-def observe_trails(acct: Account, region: str) -> dict[str, Any]:
+def observe_trails(acct: Account, region: str, trails: Fact) -> dict[str, Any]:
     """The trails homed in this region, by ARN, with their watched fields and last known good snapshot."""
-    trails = call(acct, "cloudtrail", region, "DescribeTrails", includeShadowTrails=False)
     if isinstance(trails, ApiError):
         return {"error": trails.sentence()}
     homed = [t for t in trails.get("trailList", []) if t.get("HomeRegion") == region]

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from workers.aws.accounts import Account
+from workers.aws.calls import Fact, call
 from workers.resources.actions import Plan
 
 
@@ -59,7 +60,8 @@ class Kind:
     name: str  # "trail"
     part: str  # "trails": its key in a region's observed state
     label: str  # "Trail": how a sentence names one
-    observe: Callable[[Account, str], dict[str, Any]]  # {resource: item}, or {"error": sentence}
+    observe: Callable[[Account, str, Fact], dict[str, Any]]  # (acct, region, DescribeTrails' answer) ->
+    # {resource: item}, or {"error": sentence}
     restore: Callable[[str, str, str, dict[str, Any]], Plan]  # (region, resource, field, snapshot) -> the calls
     absent_is_deleted: bool = True  # False: an item that leaves the state is no longer watched (a bucket no
     # trail delivers to any more), not deleted; such a kind says deletion with an `exists` field
@@ -119,9 +121,16 @@ class Change:
 # --- observing ---------------------------------------------------------------------------------------------
 
 
+def listed_trails(acct: Account, region: str) -> Fact:
+    """The region's trails (`DescribeTrails`, shadow trails left out), read once for every kind that follows
+    trails (the trail, its bucket, key and alarm chain), or the ApiError."""
+    return call(acct, "cloudtrail", region, "DescribeTrails", includeShadowTrails=False)
+
+
 def observe(acct: Account, region: str) -> dict[str, Any]:
     """Every watched kind of the region; a part that failed holds its error."""
-    return {kind.part: kind.observe(acct, region) for kind in KINDS.values()}
+    trails = listed_trails(acct, region)
+    return {kind.part: kind.observe(acct, region, trails) for kind in KINDS.values()}
 
 
 def unreadable(observed: dict[str, Any]) -> list[str]:
@@ -237,5 +246,5 @@ def basis(change: dict[str, Any]) -> dict[str, Any]:
 
 def current_value(acct: Account, basis_: dict[str, Any]) -> Any:
     """The field a Restore is planned against, observed now (to refuse a restore onto a changed state)."""
-    part = KINDS[basis_["kind"]].observe(acct, basis_["region"])
+    part = KINDS[basis_["kind"]].observe(acct, basis_["region"], listed_trails(acct, basis_["region"]))
     return value_in({KINDS[basis_["kind"]].part: part}, basis_["kind"], basis_["resource"], basis_["field"])
