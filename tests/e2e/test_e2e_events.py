@@ -10,7 +10,7 @@ import boto3
 import pytest
 from redis import Redis as RedisClient
 
-from demo.fake_account import BUCKET, HOME, FakeAccount, compliant
+from demo.fake_account import ACCOUNT, BUCKET, HOME, FakeAccount, compliant
 from demo.servers import Moto, start_redis
 from demo.slack_standin import SlackStandIn
 from demo.stack import Stack
@@ -20,7 +20,7 @@ from tests.helpers.waiting import wait_until
 from tests.monitor.test_guardduty import finding
 from workers.aws.event_history import WATCHED_NAMES
 from workers.monitor.pushed import SOURCES
-from workers.state import keys
+from workers.state import alert_records, keys
 
 pytestmark = pytest.mark.e2e
 SECRET = "events-secret"
@@ -147,6 +147,31 @@ def test_a_pushed_stop_alerts_once_with_who_and_the_poller_adds_nothing(aws: Mot
                                           and '"restore"' in v], 30)  # fmt: skip
             assert "mallory" in changed[0] and "203.0.113.77" in changed[0] and "after 1 day" in changed[0]
             assert not [v for v in drawn(slack) if "website-assets" in v or "webdev" in v]
+
+            # the known evasions and the alarm chain, each pushed as CloudTrail records it: one alert each, naming
+            # who and from where, with Restore where it is exact (the alarm's, once the poller has read the chain)
+            ct = FakeAccount().client("cloudtrail")
+            ct.update_trail(Name="management", EnableLogFileValidation=False)
+            ct.put_event_selectors(TrailName="management", EventSelectors=[
+                {"ReadWriteType": "All", "IncludeManagementEvents": False}])  # fmt: skip
+            FakeAccount().client("cloudwatch").disable_alarm_actions(AlarmNames=["cloudtrail-config-changes"])
+            calls = {"had log file validation turned off": ("UpdateTrail", {"name": "management",
+                                                                            "enableLogFileValidation": False}),
+                     "no longer records all management events": ("PutEventSelectors", {"trailName": "management",
+                         "eventSelectors": [{"readWriteType": "All", "includeManagementEvents": False}]}),
+                     "no longer alarms on CloudTrail changes": (
+                         "DisableAlarmActions", {"alarmNames": ["cloudtrail-config-changes"]})}  # fmt: skip
+            for name, params in calls.values():
+                sqs.send_message(QueueUrl=url, MessageBody=pushed(name, actor="mallory", ip="203.0.113.88",
+                                                                  params=params))  # fmt: skip
+            for title in calls:  # shown with who (a cycle's changes may share one message: a row each, by whom)
+                wait_until(lambda t=title: [v for v in drawn(slack) if t in v and "mallory" in v and '"restore"' in v],
+                           30)  # fmt: skip
+                doc = next(d for d in alert_records.recent(conn, ACCOUNT, HOME) if title in d["title"])
+                assert doc["attribution"]["source_ip"] == "203.0.113.88" and doc["restore"], title
+            for title in calls:
+                posts = [c for c in alert_posts(slack) if title in json.dumps(c.params)]
+                assert len(posts) <= 1, title  # one alert each (an event alert redrawn as the change, not a second)
         finally:
             stack.stop()
             redis.stop()

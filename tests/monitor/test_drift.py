@@ -226,3 +226,14 @@ def test_a_blind_spot_is_said_once_and_its_end_too(aws: Moto, redis_url: str, mo
         watch_account(None)
         outbox.flush(conn, Settings())
         assert "watches all of" in slack.of("chat.postMessage")[-1].params["text"]
+
+
+def test_a_call_on_a_link_of_the_alarm_chain_explains_the_chains_change() -> None:
+    """The chain is known by its trail; DisableAlarmActions names its alarm: found in the chain's names."""
+    change = {**stopped_change(), "kind": "alarm", "field": "alerting", "resource": MANAGEMENT,
+              "snapshot": {"names": ["cloudtrail/management", "cis-filter", "cis-alarm"]}}  # fmt: skip
+    disable = ChangeEvent("2026-11-27T11:59:00Z", "DisableAlarmActions", "monitoring.amazonaws.com", ACCOUNT, HOME,
+                          "mallory", "IAMUser", "ip", "ua", None, None, {"alarmNames": ["cis-alarm"]}, "e3")
+    other = ChangeEvent("2026-11-27T11:59:30Z", "DisableAlarmActions", "monitoring.amazonaws.com", ACCOUNT, HOME,
+                        "ops", "IAMUser", "ip", "ua", None, None, {"alarmNames": ["billing"]}, "e4")  # fmt: skip
+    assert attribution.attribute(change, [disable, other]) == disable

@@ -16,11 +16,12 @@ def attribute(change: dict[str, Any], events: list[ChangeEvent]) -> ChangeEvent 
     """The newest successful watched call that explains a change (same event name, same resource)."""
     names = field_of(change["kind"], change["field"]).events
     target = change["resource"]
-    short = target.rsplit("/", 1)[-1]
+    # a trail's alarm chain is known by the trail; a call names one of its links (its filter, alarm, topic)
+    known = {target, target.rsplit("/", 1)[-1], *((change.get("snapshot") or {}).get("names") or [])}
     for event in sorted(events, key=lambda e: e.time, reverse=True):
         if event.name not in names or event.failed:
             continue
-        if tampering.target(event) in (target, short):
+        if tampering.target(event) in known:
             return event
     return None
 
