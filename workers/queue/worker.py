@@ -2,8 +2,9 @@
 
 RQ runs each job in a forked work horse, so whatever a job builds dies with it. Making boto3 clients is the
 costly part of a job (loading service models, resolving endpoints: tens of milliseconds of CPU each, a
-hundred clients for 17 regions). The warm worker makes the current account's clients for the audited
-regions once, before it forks; every work horse inherits them and starts at once.
+hundred clients for 17 regions), then importing the job's modules. The warm worker imports every job's module
+and makes the current account's clients for the audited regions once, before it forks; every work horse
+inherits them and starts at once.
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ from workers.aws.accounts import Account, default_account
 from workers.aws.regions import RegionPlan, plan
 from workers.core import logs
 from workers.core.settings import Settings
+from workers.queue import paths
 from workers.state import metrics
 
 log = logging.getLogger("trail_audit.worker")
-SERVICES = ("cloudtrail", "config", "logs", "cloudwatch", "sns", "s3")
+SERVICES = ("cloudtrail", "config", "logs", "cloudwatch", "sns", "s3", "kms")
 
 
 def warm(settings: Settings) -> int:
@@ -49,8 +51,10 @@ class WarmWorker(Worker):
         super().__init__(*args, **kwargs)
         logs.setup()
         t0 = time.monotonic()
+        loaded = paths.preload()
         made = warm(Settings())
-        log.info("clients made ahead", extra={"clients": made, "seconds": round(time.monotonic() - t0, 3)})
+        log.info("jobs loaded and clients made ahead",
+                 extra={"jobs": loaded, "clients": made, "seconds": round(time.monotonic() - t0, 3)})  # fmt: skip
 
     stopping = False  # set once SIGTERM or SIGINT asked this worker to stop (not a Redis failure)
 
