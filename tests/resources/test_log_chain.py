@@ -14,7 +14,9 @@ from tests.helpers.faults import Faults
 from workers.audit.engine import run_audit
 from workers.core.settings import Settings
 from workers.resources.bucket import delivery_allowed, shortest_expiry
+from workers.resources.facts import TrailFacts
 from workers.resources.findings import Finding, Status
+from workers.resources.trail import trail_s3_delivery
 
 REGIONS = [HOME]
 TRAIL_ARN = f"arn:aws:cloudtrail:{HOME}:{ACCOUNT}:trail/management"
@@ -140,6 +142,21 @@ def test_a_denying_bucket_policy_fails_delivery_before_cloudtrail_reports_it(set
     assert delivery.status is Status.FAIL and "NoCloudTrail" in delivery.detail
     account = next(f for f in findings if f.check == "cloudtrail.multiregion_management_logging")
     assert account.status is Status.FAIL and "NoCloudTrail" in account.detail
+
+
+def test_an_organization_trails_policy_is_judged_by_its_denies_only() -> None:
+    """An organization trail writes under AWSLogs/<organization id>/, which DescribeTrails does not name."""
+    org_only = {"Statement": [cloudtrail_bucket_policy(BUCKET)["Statement"][1]
+                              | {"Resource": f"arn:aws:s3:::{BUCKET}/AWSLogs/o-exampleorg1/*"}]}  # fmt: skip
+    trail = {"Name": "org", "S3BucketName": BUCKET, "IsOrganizationTrail": True}
+    tf = TrailFacts(TRAIL_ARN, HOME, trail, status={"IsLogging": True}, bucket="exists", policy=org_only)
+    assert trail_s3_delivery(tf).status is Status.PASS
+    deny = {"Statement": [{"Sid": "Block", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
+                           "Resource": f"arn:aws:s3:::{BUCKET}/*"}]}  # fmt: skip
+    tf.policy = deny
+    assert trail_s3_delivery(tf).status is Status.FAIL
+    tf.trail, tf.policy = {**trail, "IsOrganizationTrail": False}, org_only
+    assert trail_s3_delivery(tf).status is Status.FAIL  # an account's own trail: its path must be allowed
 
 
 def test_an_unreadable_policy_is_error(settings: Settings, faults: Callable[..., Faults]) -> None:

@@ -125,7 +125,12 @@ def _policy_or_key(tf: TrailFacts, evidence: dict[str, Any]) -> Verdict | None:
         return error_verdict(tf.policy, f"that the policy of bucket {bucket} lets CloudTrail write")
     if isinstance(tf.policy, dict):
         refusal = delivery_allowed(tf.policy, str(bucket), log_base(tf.trail), owner, tf.arn)
-        evidence["bucket_policy"] = refusal or "allows CloudTrail"
+        if refusal and tf.trail.get("IsOrganizationTrail") and not refusal.startswith("statement "):
+            # an organization trail writes under AWSLogs/<organization id>/, which DescribeTrails does not name:
+            # only a Deny is judged here; whether an Allow covers it, its delivery status says
+            refusal = None
+            evidence["bucket_policy"] = "organization trail: judged by its delivery status"
+        evidence.setdefault("bucket_policy", refusal or "allows CloudTrail")
         if refusal:
             return Verdict(Status.FAIL, f"Trail {tf.name} cannot deliver to bucket {bucket}: {refusal}.", evidence)
     if tf.key is None:
