@@ -183,6 +183,15 @@ def delivery_allowed(policy: dict[str, Any], bucket: str, base: str, account: st
     return f"no statement allows {CLOUDTRAIL} s3:PutObject on {base}{account}/"
 
 
+def refused(policy: dict[str, Any], bucket: str, trail: dict[str, Any]) -> str | None:
+    """Why a bucket policy stops a trail's delivery, or None. An organization trail writes under
+    AWSLogs/<organization id>/, which DescribeTrails does not name: for it only a Deny is judged."""
+    why = delivery_allowed(policy, bucket, log_base(trail), trail["TrailARN"].split(":")[4], trail["TrailARN"])
+    if why and trail.get("IsOrganizationTrail") and not why.startswith("statement "):
+        return None
+    return why
+
+
 # --- check -------------------------------------------------------------------------------------------------
 
 
@@ -233,8 +242,7 @@ def _observed(acct: Account, region: str, bucket: str, trails: list[dict[str, An
             return {"error": answer.sentence()}
     expiries = [shortest_expiry(rules, log_base(t)) for t in trails]
     days = [e.days for e in expiries if e is not None]
-    refusals = [delivery_allowed(policy, bucket, log_base(t), t["TrailARN"].split(":")[4], t["TrailARN"])
-                for t in trails]  # fmt: skip
+    refusals = [refused(policy, bucket, t) for t in trails]
     return {
         "exists": True,
         "trails": sorted(t["TrailARN"] for t in trails),  # what a re-check after a Restore judges

@@ -18,7 +18,7 @@ from workers.core.check_catalogue import PlanError
 from workers.core.settings import Settings
 from workers.resources.actions import ApiCall, Plan, remediation
 from workers.resources.arn import trail_region
-from workers.resources.bucket import delivery_allowed, log_base
+from workers.resources.bucket import refused
 from workers.resources.facts import AccountFacts, TrailFacts
 from workers.resources.findings import Status
 from workers.resources.key import unusable
@@ -120,17 +120,13 @@ def trail_s3_delivery(tf: TrailFacts) -> Verdict:
 def _policy_or_key(tf: TrailFacts, evidence: dict[str, Any]) -> Verdict | None:
     """FAIL when the bucket policy refuses CloudTrail or the KMS key is unusable, ERROR when either could not be
     read (a bucket of another account, which HeadBucket already found forbidden, is judged by its delivery)."""
-    bucket, owner = tf.trail.get("S3BucketName"), tf.arn.split(":")[4]
+    bucket = tf.trail.get("S3BucketName")
     if isinstance(tf.policy, ApiError) and not (tf.bucket == "forbidden" and tf.policy.access_denied):
         return error_verdict(tf.policy, f"that the policy of bucket {bucket} lets CloudTrail write")
     if isinstance(tf.policy, dict):
-        refusal = delivery_allowed(tf.policy, str(bucket), log_base(tf.trail), owner, tf.arn)
-        if refusal and tf.trail.get("IsOrganizationTrail") and not refusal.startswith("statement "):
-            # an organization trail writes under AWSLogs/<organization id>/, which DescribeTrails does not name:
-            # only a Deny is judged here; whether an Allow covers it, its delivery status says
-            refusal = None
-            evidence["bucket_policy"] = "organization trail: judged by its delivery status"
-        evidence.setdefault("bucket_policy", refusal or "allows CloudTrail")
+        refusal = refused(tf.policy, str(bucket), {**tf.trail, "TrailARN": tf.arn})
+        org = " (an organization trail: only denies are judged)" if tf.trail.get("IsOrganizationTrail") else ""
+        evidence["bucket_policy"] = refusal or f"allows CloudTrail{org}"
         if refusal:
             return Verdict(Status.FAIL, f"Trail {tf.name} cannot deliver to bucket {bucket}: {refusal}.", evidence)
     if tf.key is None:
