@@ -45,7 +45,7 @@ class Moto:
 
     def reset(self) -> None:
         """Forget every resource (POST /moto-api/reset)."""
-        urllib.request.urlopen(urllib.request.Request(f"{self.url}/moto-api/reset", method="POST"), timeout=10)
+        urllib.request.urlopen(urllib.request.Request(f"{self.url}/moto-api/reset", method="POST"), timeout=60)
 
 
 @contextlib.contextmanager

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 from redis import Redis
 
+from demo.fake_account import cloudtrail_bucket_policy
 from tests.helpers.cloudtrail_records import ACCOUNT, pushed, stratus_lifecycle
 from workers.aws.event_history import ChangeEvent
 from workers.core.settings import Settings
@@ -114,3 +115,51 @@ def test_a_call_on_a_link_of_the_alarm_chain_is_alerted_and_elsewhere_ignored(
     assert record(conn, settings, [event(pushed(name, actor="mallory", params=params))]) == 1
     [doc] = alert_records.recent(conn, ACCOUNT, REGION)
     assert name in doc["title"] and doc["attribution"]["actor"].endswith("/mallory")
+
+
+WHOLE = {"alerting": True, "state": "whole", "names": [LOG_GROUP, "cis-filter", "cis-alarm", TOPIC],
+         "filters": [{"logGroupName": LOG_GROUP, "filterName": "cis-filter", "filterPattern": "{ }",
+                      "metricTransformations": []}],
+         "alarms": [{"AlarmName": "cis-alarm", "AlarmActions": [TOPIC], "ActionsEnabled": True}],
+         "subscribers": {TOPIC: 1}}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "broken"),
+    [
+        ("DeleteMetricFilter", {"logGroupName": LOG_GROUP, "filterName": "cis-filter"}, "cis-filter was deleted"),
+        ("PutMetricFilter", {"logGroupName": LOG_GROUP, "filterName": "cis-filter",
+                             "filterPattern": "{ $.eventName = StopLogging }"}, "no longer matches"),
+        ("DisableAlarmActions", {"alarmNames": ["cis-alarm"]}, "actions disabled"),
+        ("DeleteAlarms", {"alarmNames": ["cis-alarm"]}, "cis-alarm was deleted"),
+        ("DeleteTopic", {"topicArn": TOPIC}, "was deleted"),
+        ("Unsubscribe", {"subscriptionArn": f"{TOPIC}:0f1e2d3c"}, "last subscription"),
+    ],
+)  # fmt: skip
+def test_a_pushed_call_on_the_chain_is_the_chains_alert_with_what_broke(
+    conn: Redis, settings: Settings, name: str, params: dict[str, object], broken: str
+) -> None:
+    state = json.loads(conn.get(keys.region_state(ACCOUNT, REGION)) or "{}")
+    state["state"]["chains"][TRAIL] = WHOLE
+    conn.set(keys.region_state(ACCOUNT, REGION), json.dumps(state))
+    assert record(conn, settings, [event(pushed(name, actor="mallory", params=params))]) == 1
+    [doc] = alert_records.open_alerts(conn)
+    assert (doc["kind"], doc["resource"], doc["before"]) == ("alarm", TRAIL, "alarms on every trail change")
+    assert broken in doc["after"] and doc["attribution"]["actor"].endswith("/mallory")
+    assert [c["operation"] for c in doc["restore"]["plan"]["calls"]] == ["PutMetricFilter", "PutMetricAlarm"]
+
+
+def test_a_pushed_policy_is_judged_against_the_buckets_trails(conn: Redis, settings: Settings) -> None:
+    state = json.loads(conn.get(keys.region_state(ACCOUNT, REGION)) or "{}")
+    state["state"]["buckets"][BUCKET] |= {"trails": [TRAIL], "about": {TRAIL: {"S3KeyPrefix": None}}}
+    conn.set(keys.region_state(ACCOUNT, REGION), json.dumps(state))
+    allow = cloudtrail_bucket_policy(BUCKET)
+    assert record(conn, settings, [event(pushed("PutBucketPolicy", params={"bucketName": BUCKET,
+                                                                           "bucketPolicy": allow}))]) == 0  # fmt: skip
+    deny = {"Statement": [{"Sid": "NoCloudTrail", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
+                           "Resource": f"arn:aws:s3:::{BUCKET}/*"}]}  # fmt: skip
+    denying = event(pushed("PutBucketPolicy", actor="mallory", params={"bucketName": BUCKET, "bucketPolicy": deny}))
+    assert record(conn, settings, [denying]) == 1
+    [doc] = alert_records.open_alerts(conn)
+    assert (doc["field"], doc["before"], doc["after"]) == ("delivery", True, False)
+    assert [c["operation"] for c in doc["restore"]["plan"]["calls"]] == ["DeleteBucketPolicy"]  # it had none

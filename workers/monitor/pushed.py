@@ -73,7 +73,10 @@ def resource_of(event: ChangeEvent, kind: str, state: dict[str, Any]) -> str | N
     if named in items:
         return named
     short = named.rsplit("/", 1)[-1]  # a trail or a key by its name or id, known by its ARN
-    return next((arn for arn in items if arn != "error" and arn.rsplit("/", 1)[-1] == short), None)
+    found = next((arn for arn in items if arn != "error" and arn.rsplit("/", 1)[-1] == short), None)
+    # an alarm chain is known by its trail: a call names one of its links (its filter, alarm or topic)
+    return found or next((key for key, item in items.items() if isinstance(item, dict)
+                          and named in (item.get("names") or [])), None)  # fmt: skip
 
 
 def change_of(event: ChangeEvent, state: dict[str, Any]) -> watched.Change | None:
@@ -106,17 +109,35 @@ def _set_by_call(event: ChangeEvent, state: dict[str, Any]) -> watched.Change | 
     for f in watched.FIELDS.values():
         if f.from_call is None or event.name not in f.events:
             continue
-        after = f.from_call(event.name, event.parameters or {})
-        resource = resource_of(event, f.kind, state) if after is not None else None
-        if after is None or resource is None:
+        resource = resource_of(event, f.kind, state)
+        was = (state.get(_PART[f.kind]) or {}).get(resource) or {} if resource is not None else {}
+        if resource is None or "error" in was:
             continue
-        was = (state.get(_PART[f.kind]) or {}).get(resource) or {}
-        if "error" in was:
+        after = f.from_call(event.name, event.parameters or {}, was)
+        if after is None:
             continue
         before = f.read(was)
         if f.regressed(before, after[0]):
             return watched.Change(event.account, event.region, f.kind, resource, f.name, before, after[0], was)
     return None
+
+
+def harmless(event: ChangeEvent, state: dict[str, Any]) -> bool:
+    """Whether a successful call sets a watched field of a known resource to a value that is no regression
+    (a bucket policy that still lets CloudTrail write, a lifecycle rule that deletes nothing): not alerted."""
+    if event.failed:
+        return False
+    for f in watched.FIELDS.values():
+        if f.from_call is None or event.name not in f.events:
+            continue
+        resource = resource_of(event, f.kind, state)
+        was = (state.get(_PART[f.kind]) or {}).get(resource) or {} if resource is not None else {}
+        if resource is None or "error" in was:
+            continue
+        after = f.from_call(event.name, event.parameters or {}, was)
+        if after is not None and not f.regressed(f.read(was), after[0]):
+            return True
+    return False
 
 
 def undoes(event: ChangeEvent, alert: dict[str, Any]) -> bool:
@@ -130,5 +151,5 @@ def undoes(event: ChangeEvent, alert: dict[str, Any]) -> bool:
     if TURNS_ON.get(event.name) == (alert.get("kind"), alert.get("field")):
         return True
     f = watched.FIELDS.get((str(alert["kind"]), str(alert["field"])))
-    now = f.from_call(event.name, event.parameters or {}) if f is not None and f.from_call else None
+    now = f.from_call(event.name, event.parameters or {}, alert.get("snapshot") or {}) if f and f.from_call else None
     return now is not None and f is not None and f.recovered(alert["before"], now[0])

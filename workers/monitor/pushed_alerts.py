@@ -127,7 +127,7 @@ def _alerts_for(
             doc["restore"] = restore_offer(doc)
             docs.append(alerts.new(settings, doc))
             continue
-        if change is None:
+        if change is None and not pushed.harmless(event, state):
             made = tampering.event_alerts(account, region, [event], fresh, 0.0, actions)
             docs += [alerts.new(settings, d | {"seen_by": "push", "pushed": True}) for d in made]
     return docs, enriched, closed

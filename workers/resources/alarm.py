@@ -24,10 +24,8 @@ from workers.resources.findings import Status
 from workers.resources.selectors import coverage
 from workers.resources.trail import is_logging
 from workers.resources.verdicts import Scope, Verdict, check, error_verdict
-from workers.resources.watched import Field, Kind, watch
 
 FILTER_NAME = "trail-audit-cloudtrail-changes"
-ALARMS = "alarms on every trail change"  # a whole chain's watched value (a broken one's is why it broke)
 METRIC, NAMESPACE = "CloudTrailConfigChanges", "TrailAudit"
 CIS_PATTERN = (
     "{ ($.eventName = CreateTrail) || ($.eventName = UpdateTrail) || ($.eventName = DeleteTrail) || "
@@ -151,7 +149,7 @@ def config_change_alarm(facts: AccountFacts) -> Verdict:
         if isinstance(tf.alarm, ApiError):
             errors.append(tf.alarm)
             continue
-        chain = _alarm_verdict(tf, tf.alarm)
+        chain = judge_chain(tf, tf.alarm)
         if chain.verdict is not None:
             return chain.verdict
         errors.extend(chain.errors)
@@ -166,7 +164,7 @@ def config_change_alarm(facts: AccountFacts) -> Verdict:
 
 
 @dataclass
-class _Chain:
+class Chain:
     """What one trail's alarm chain shows: a PASS, or the best reason it does not, and what kept us from knowing."""
 
     verdict: Verdict | None = None
@@ -175,9 +173,10 @@ class _Chain:
     doubts: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
 
-def _alarm_verdict(tf: TrailFacts, filters: list[AlarmFacts]) -> _Chain:
+def judge_chain(tf: TrailFacts, filters: list[AlarmFacts]) -> Chain:
+    """One trail's chain judged link by link: its PASS, or the best reason it does not pass."""
     group = tf.trail.get("CloudWatchLogsLogGroupArn")
-    chain = _Chain(
+    chain = Chain(
         reason=f"Log group of trail {tf.name} has no metric filter matching CreateTrail, UpdateTrail, DeleteTrail, "
         "StartLogging and StopLogging."
     )
@@ -219,74 +218,13 @@ def _alarm_verdict(tf: TrailFacts, filters: list[AlarmFacts]) -> _Chain:
                         "subscribers": subscribers,
                     }
                     sentence = f"Alarm {alarm['name']} fires on CloudTrail configuration changes and notifies {topic}."
-                    return _Chain(Verdict(Status.PASS, sentence, evidence, resource=tf.arn))
+                    return Chain(Verdict(Status.PASS, sentence, evidence, resource=tf.arn))
                 else:
                     chain.reason = (
                         f"Alarm {alarm['name']} notifies SNS topic {topic}, which has no confirmed subscriber."
                     )
     return chain
 
-
-
-# --- watched ----------------------------------------------------------------------------------------------
-
-
-def observe_chains(acct: Account, region: str, trails: Fact) -> dict[str, Any]:
-    """The alarm chain of each multi-region trail homed here that sends its events to a log group, by trail
-    ARN: whether it alarms (a filter on all five changes, an enabled alarm, a topic with a subscriber), why
-    not, the names in it (so that a call on one of them is known), and the filters and alarms that made it
-    whole (what a Restore puts back). A chain that could not be judged is an error, never compared."""
-    if isinstance(trails, ApiError):
-        return {"error": trails.sentence()}
-    out: dict[str, Any] = {}
-    for t in trails.get("trailList", []):
-        if t.get("HomeRegion") != region or not t.get("IsMultiRegionTrail") or not t.get("CloudWatchLogsLogGroupArn"):
-            continue
-        filters = read_chain(acct, t)
-        if isinstance(filters, ApiError):
-            out[t["TrailARN"]] = {"error": filters.sentence()}
-            continue
-        chain = _alarm_verdict(TrailFacts(t["TrailARN"], region, t), filters or [])
-        if chain.errors or chain.doubts:
-            why = chain.errors[0].sentence() if chain.errors else chain.doubts[0][0]
-            out[t["TrailARN"]] = {"error": why}
-            continue
-        out[t["TrailARN"]] = _chain_item(chain, filters or [])
-    return out
-
-
-def _chain_item(chain: _Chain, filters: list[AlarmFacts]) -> dict[str, Any]:
-    whole = [mf for mf in filters if mf.judged.complete]
-    alarms = [a for mf in whole for a in mf.alarms]
-    names = {str(mf.definition.get("logGroupName")) for mf in filters} | {mf.filter_name for mf in filters}
-    names |= {a["name"] for a in alarms} | {t for a in alarms for t in a["topics"]}
-    return {
-        "alerting": chain.verdict is not None,
-        "state": chain.verdict.detail if chain.verdict is not None else chain.reason,
-        "names": sorted(names),
-        "filters": [mf.definition for mf in whole],
-        "alarms": [a["definition"] for a in alarms],
-    }
-
-
-def restore_chain(region: str, trail: str, field: str, snap: dict[str, Any]) -> Plan:
-    """The metric filters and alarms that made the chain whole, put back exactly as they were (a deleted topic
-    or subscription cannot be: the alert's state says which link broke)."""
-    calls = [ApiCall("logs", region, "PutMetricFilter", dict(f)) for f in snap.get("filters") or []]
-    calls += [ApiCall("cloudwatch", region, "PutMetricAlarm", dict(a)) for a in snap.get("alarms") or []]
-    return Plan(calls)
-
-
-watch(
-    Kind("alarm", "chains", "The CloudTrail change alarm of trail", observe_chains, restore_chain,
-         absent_is_deleted=False),
-    Field("alarm", "alerting", "no longer alarms on CloudTrail changes",
-          ("DeleteMetricFilter", "PutMetricFilter", "DeleteAlarms", "DisableAlarmActions", "PutMetricAlarm",
-           "DeleteTopic", "Unsubscribe"), "cloudtrail.config_change_alarm",
-          value=lambda item: ALARMS if item.get("alerting") else item.get("state"),
-          regressed=lambda before, after: before == ALARMS and after != ALARMS,
-          recovered=lambda before, now: now == ALARMS),
-)  # fmt: skip
 
 
 # --- fix ---------------------------------------------------------------------------------------------------

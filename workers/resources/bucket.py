@@ -246,6 +246,7 @@ def _observed(acct: Account, region: str, bucket: str, trails: list[dict[str, An
     return {
         "exists": True,
         "trails": sorted(t["TrailARN"] for t in trails),  # what a re-check after a Restore judges
+        "about": {t["TrailARN"]: {k: t.get(k) for k in ("S3KeyPrefix", "IsOrganizationTrail")} for t in trails},
         "expiry_days": min(days) if days else None,
         "delivery": not any(refusals),
         "lifecycle": rules,
@@ -279,6 +280,23 @@ def lifecycle_call(name: str, params: dict[str, Any]) -> tuple[Any] | None:
     return (soonest.days if soonest else None,)
 
 
+def _policy_call(name: str, params: dict[str, Any], item: dict[str, Any]) -> tuple[Any] | None:
+    """Whether the trails of the bucket's last known state may still deliver under the policy a call sets."""
+    if name == "DeleteBucketPolicy":
+        return (not item.get("trails"),)
+    policy = params.get("bucketPolicy")
+    if name != "PutBucketPolicy" or not item.get("trails"):
+        return None
+    if isinstance(policy, str):
+        try:
+            policy = json.loads(policy)
+        except ValueError:
+            return None
+    bucket = str(params.get("bucketName") or "")
+    trails = [{"TrailARN": arn, **about} for arn, about in (item.get("about") or {}).items()]
+    return (isinstance(policy, dict) and not any(refused(policy, bucket, t) for t in trails),)
+
+
 def restore_bucket(region: str, bucket: str, field: str, snap: dict[str, Any]) -> Plan:
     """The lifecycle configuration or the policy the bucket had, put back exactly."""
     if field == "retention":
@@ -297,11 +315,12 @@ def restore_bucket(region: str, bucket: str, field: str, snap: dict[str, Any]) -
 
 watch(
     Kind("bucket", "buckets", "Log bucket", observe_buckets, restore_bucket, absent_is_deleted=False),
-    Field("bucket", "exists", "was deleted", ("DeleteBucket",), "cloudtrail.trail_s3_delivery", restorable=False),
+    Field("bucket", "exists", "was deleted", ("DeleteBucket",), "cloudtrail.trail_s3_delivery", restorable=False,
+          from_call=lambda name, params, item: (False,) if name == "DeleteBucket" else None),
     Field("bucket", "retention", "got a lifecycle rule that deletes trail logs sooner",
           ("PutBucketLifecycle", "PutBucketLifecycleConfiguration"), "cloudtrail.trail_log_retention",
           value=lambda item: item.get("expiry_days"), regressed=_shorter, recovered=_as_long, text=_days,
-          from_call=lambda name, params: lifecycle_call(name, params)),
+          from_call=lambda name, params, item: lifecycle_call(name, params)),
     Field("bucket", "delivery", "no longer lets CloudTrail write the trail's logs",
-          ("PutBucketPolicy", "DeleteBucketPolicy"), "cloudtrail.trail_s3_delivery"),
+          ("PutBucketPolicy", "DeleteBucketPolicy"), "cloudtrail.trail_s3_delivery", from_call=_policy_call),
 )  # fmt: skip

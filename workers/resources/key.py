@@ -87,8 +87,9 @@ watch(
     Kind("key", "keys", "KMS key", observe_keys, restore_key, absent_is_deleted=False),
     Field("key", "enabled", "was disabled: CloudTrail can no longer encrypt the trail's logs", ("DisableKey",),
           "cloudtrail.trail_s3_delivery", value=lambda item: item.get("state"), regressed=_disabled,
-          from_call=lambda name, params: {"DisableKey": ("Disabled",), "EnableKey": (ENABLED,)}.get(name)),
+          from_call=lambda name, params, item: {"DisableKey": ("Disabled",), "EnableKey": (ENABLED,)}.get(name)),
     Field("key", "deletion", "was scheduled for deletion: the trail's logs will be unreadable",
           ("ScheduleKeyDeletion",), "cloudtrail.trail_s3_delivery", value=lambda item: item.get("state"),
-          regressed=_deleting, from_call=lambda name, params: {"ScheduleKeyDeletion": ("PendingDeletion",)}.get(name)),
+          regressed=_deleting,
+          from_call=lambda name, params, item: {"ScheduleKeyDeletion": ("PendingDeletion",)}.get(name)),
 )  # fmt: skip

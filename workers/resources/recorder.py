@@ -205,7 +205,7 @@ watch(
     Field("recorder", "frequency", "records CloudTrail trails only daily", ("PutConfigurationRecorder",),
           "config.records_cloudtrail_trails", value=lambda item: item.get("frequency", "CONTINUOUS"),
           regressed=lambda before, after: before != "DAILY" and after == "DAILY",
-          from_call=lambda name, params: (trail_frequency(params["configurationRecorder"]),)
+          from_call=lambda name, params, item: (trail_frequency(params["configurationRecorder"]),)
           if name == "PutConfigurationRecorder" and isinstance(params.get("configurationRecorder"), dict) else None),
     Field("recorder", "narrowed", "records fewer resource types", ("PutConfigurationRecorder",
           "DisassociateResourceTypes"), "config.records_cloudtrail_trails", value=_group,

@@ -277,13 +277,13 @@ def _changed(before: Any, after: Any) -> bool:
 def _updated(key: str) -> Any:
     """An UpdateTrail parameter as the value a call sets (CloudTrail records the request in camelCase)."""
 
-    def read(name: str, params: dict[str, Any]) -> tuple[Any] | None:
+    def read(name: str, params: dict[str, Any], item: dict[str, Any]) -> tuple[Any] | None:
         return (params[key],) if name == "UpdateTrail" and key in params else None
 
     return read
 
 
-def _selected(name: str, params: dict[str, Any]) -> tuple[Any] | None:
+def _selected(name: str, params: dict[str, Any], item: dict[str, Any]) -> tuple[Any] | None:
     return (coverage(from_request(params)).complete,) if name == "PutEventSelectors" else None
 
 

@@ -43,9 +43,10 @@ class Field:
     recovered: Callable[[Any, Any], bool] = _equal
     restorable: bool = True  # False: no exact, safe Restore exists (a deleted bucket's objects are gone)
     text: Callable[[Any], str] | None = None  # how an alert shows a value (default: yes/no, none, as is)
-    # what a successful call sets this field to, from its name and request parameters as CloudTrail records
-    # them: `(value,)`, or None when the call does not set it (the pushed path's before/after and recovery)
-    from_call: Callable[[str, dict[str, Any]], tuple[Any] | None] | None = None
+    # what a successful call sets this field to, from its name, its request parameters as CloudTrail records
+    # them and the resource's last known item: `(value,)`, or None when the call does not set it (the pushed
+    # path's before and after, and its recovery)
+    from_call: Callable[[str, dict[str, Any], dict[str, Any]], tuple[Any] | None] | None = None
 
     def read(self, item: dict[str, Any]) -> Any:
         """This field's value in an observed item."""
