@@ -120,7 +120,8 @@ def test_a_call_on_a_link_of_the_alarm_chain_is_alerted_and_elsewhere_ignored(
 WHOLE = {"alerting": True, "state": "whole", "names": [LOG_GROUP, "cis-filter", "cis-alarm", TOPIC],
          "filters": [{"logGroupName": LOG_GROUP, "filterName": "cis-filter", "filterPattern": "{ }",
                       "metricTransformations": []}],
-         "alarms": [{"AlarmName": "cis-alarm", "AlarmActions": [TOPIC], "ActionsEnabled": True}],
+         "alarms": [{"AlarmName": "cis-alarm", "AlarmActions": [TOPIC], "ActionsEnabled": True, "MetricName": "M",
+                     "Namespace": "N"}],
          "subscribers": {TOPIC: 1}}  # fmt: skip
 
 
@@ -134,6 +135,10 @@ WHOLE = {"alerting": True, "state": "whole", "names": [LOG_GROUP, "cis-filter", 
         ("DeleteAlarms", {"alarmNames": ["cis-alarm"]}, "cis-alarm was deleted"),
         ("DeleteTopic", {"topicArn": TOPIC}, "was deleted"),
         ("Unsubscribe", {"subscriptionArn": f"{TOPIC}:0f1e2d3c"}, "last subscription"),
+        ("PutMetricAlarm", {"alarmName": "cis-alarm", "metricName": "M", "namespace": "N", "actionsEnabled": False,
+                            "alarmActions": [TOPIC]}, "actions disabled"),
+        ("PutMetricAlarm", {"alarmName": "cis-alarm", "metricName": "Other", "namespace": "N",
+                            "alarmActions": [TOPIC]}, "no longer watches"),
     ],
 )  # fmt: skip
 def test_a_pushed_call_on_the_chain_is_the_chains_alert_with_what_broke(
@@ -147,6 +152,14 @@ def test_a_pushed_call_on_the_chain_is_the_chains_alert_with_what_broke(
     assert (doc["kind"], doc["resource"], doc["before"]) == ("alarm", TRAIL, "alarms on every trail change")
     assert broken in doc["after"] and doc["attribution"]["actor"].endswith("/mallory")
     assert [c["operation"] for c in doc["restore"]["plan"]["calls"]] == ["PutMetricFilter", "PutMetricAlarm"]
+
+
+def test_an_alarm_put_again_as_it_was_is_not_alerted(conn: Redis, settings: Settings) -> None:
+    state = json.loads(conn.get(keys.region_state(ACCOUNT, REGION)) or "{}")
+    state["state"]["chains"][TRAIL] = WHOLE
+    conn.set(keys.region_state(ACCOUNT, REGION), json.dumps(state))
+    same = {"alarmName": "cis-alarm", "metricName": "M", "namespace": "N", "alarmActions": [TOPIC]}
+    assert record(conn, settings, [event(pushed("PutMetricAlarm", params=same))]) == 0
 
 
 def test_a_pushed_policy_is_judged_against_the_buckets_trails(conn: Redis, settings: Settings) -> None:

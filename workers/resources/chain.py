@@ -78,6 +78,8 @@ def after_call(name: str, params: dict[str, Any], item: dict[str, Any]) -> tuple
         hit = [n for n in params.get("alarmNames") or [] if n in alarms]
         verb = "has its actions disabled: it notifies nobody" if name == "DisableAlarmActions" else "was deleted"
         return (f"Alarm {hit[0]} {verb}.",) if hit and set(alarms) <= set(hit) else None
+    if name == "PutMetricAlarm" and params.get("alarmName") in alarms:
+        return _alarm_put(params, alarms, item)
     topics = {t: n for t, n in (item.get("subscribers") or {}).items() if n}
     if name == "DeleteTopic" and params.get("topicArn") in topics and len(topics) == 1:
         return (f"SNS topic {params['topicArn']} was deleted.",)
@@ -85,6 +87,22 @@ def after_call(name: str, params: dict[str, Any], item: dict[str, Any]) -> tuple
     if name == "Unsubscribe" and list(topics) == [topic] and topics[topic] == 1:
         return (f"The last subscription of SNS topic {topic} was removed.",)
     return None
+
+
+def _alarm_put(params: dict[str, Any], alarms: dict[str, dict[str, Any]], item: dict[str, Any]) -> tuple[Any] | None:
+    """An alarm of the chain put again: the chain holds while another of its alarms does, or while this one
+    still watches the same metric, with its actions on, notifying a topic that has a subscriber."""
+    name = str(params.get("alarmName"))
+    was = alarms[name]
+    notifies = set(params.get("alarmActions") or []) & {t for t, n in (item.get("subscribers") or {}).items() if n}
+    same = (params.get("metricName"), params.get("namespace")) == (was.get("MetricName"), was.get("Namespace"))
+    if params.get("actionsEnabled", True) is not False and notifies and same:
+        return (ALARMS,)
+    if len(alarms) > 1:
+        return None
+    why = "no longer watches the filter's metric" if not same else (
+        "has its actions disabled" if params.get("actionsEnabled") is False else "no longer notifies a subscriber")
+    return (f"Alarm {name} was put again and {why}.",)
 
 
 def restore_chain(region: str, trail: str, field: str, snap: dict[str, Any]) -> Plan:
