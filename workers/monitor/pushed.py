@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,9 +104,9 @@ def change_of(event: ChangeEvent, state: dict[str, Any]) -> watched.Change | Non
     return watched.Change(event.account, event.region, kind, resource, field, before, after, was)
 
 
-def _set_by_call(event: ChangeEvent, state: dict[str, Any]) -> watched.Change | None:
-    """The regression a call makes by the value it sets (its request parameters: management events, log file
-    validation, a lifecycle rule, a key disabled...), against the region's last known state."""
+def _values_set(event: ChangeEvent, state: dict[str, Any]) -> Iterator[tuple[watched.Field, str, dict[str, Any], Any]]:
+    """Each watched field a successful call sets on a resource of the region's known state: the field, the
+    resource, its last known item, and the value the call sets (from its request parameters)."""
     for f in watched.FIELDS.values():
         if f.from_call is None or event.name not in f.events:
             continue
@@ -114,30 +115,24 @@ def _set_by_call(event: ChangeEvent, state: dict[str, Any]) -> watched.Change | 
         if resource is None or "error" in was:
             continue
         after = f.from_call(event.name, event.parameters or {}, was)
-        if after is None:
-            continue
-        before = f.read(was)
-        if f.regressed(before, after[0]):
-            return watched.Change(event.account, event.region, f.kind, resource, f.name, before, after[0], was)
+        if after is not None:
+            yield f, resource, was, after[0]
+
+
+def _set_by_call(event: ChangeEvent, state: dict[str, Any]) -> watched.Change | None:
+    """The regression a call makes by the value it sets (management events, log file validation, a lifecycle
+    rule, a key disabled...), against the region's last known state."""
+    for f, resource, was, after in _values_set(event, state):
+        if f.regressed(f.read(was), after):
+            return watched.Change(event.account, event.region, f.kind, resource, f.name, f.read(was), after, was)
     return None
 
 
 def harmless(event: ChangeEvent, state: dict[str, Any]) -> bool:
     """Whether a successful call sets a watched field of a known resource to a value that is no regression
     (a bucket policy that still lets CloudTrail write, a lifecycle rule that deletes nothing): not alerted."""
-    if event.failed:
-        return False
-    for f in watched.FIELDS.values():
-        if f.from_call is None or event.name not in f.events:
-            continue
-        resource = resource_of(event, f.kind, state)
-        was = (state.get(_PART[f.kind]) or {}).get(resource) or {} if resource is not None else {}
-        if resource is None or "error" in was:
-            continue
-        after = f.from_call(event.name, event.parameters or {}, was)
-        if after is not None and not f.regressed(f.read(was), after[0]):
-            return True
-    return False
+    return not event.failed and any(not f.regressed(f.read(was), after) for f, _, was, after in
+                                    _values_set(event, state))  # fmt: skip
 
 
 def undoes(event: ChangeEvent, alert: dict[str, Any]) -> bool:
