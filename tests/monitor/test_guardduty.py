@@ -100,3 +100,13 @@ def test_a_finding_trail_audit_saw_nothing_of_raises_its_own_alert_once(conn: Re
     [doc] = alert_records.recent(conn, ACCOUNT, REGION)
     assert doc["title"] == "GuardDuty: Stealth:IAMUser/CloudTrailLoggingDisabled"
     assert "saw no change of its own" in doc["story"] and "mallory" in doc["story"]
+
+
+def test_malformed_shapes_are_read_without_a_crash(conn: Redis, settings: Settings) -> None:
+    """Outside text: a finding whose parts are of the wrong type, CloudTrail records with odd parameters."""
+    odd = json.loads(finding(fid="odd1"))
+    odd["detail"] |= {"severity": "high", "service": "guardduty", "resource": ["x"]}
+    records = [json.dumps(odd), pushed("PutBucketLifecycle", params={"bucketName": "b", "LifecycleConfiguration": "x"}),
+               pushed("DisableAlarmActions", params={"alarmNames": 7}), pushed("StopLogging", params=["management"])]  # type: ignore[arg-type]
+    messages = [{"Body": body, "ReceiptHandle": f"r{i}", "MessageId": f"m{i}"} for i, body in enumerate(records)]
+    handle(conn, settings, messages)  # no exception: each is recorded, ignored or left for the dead-letter queue

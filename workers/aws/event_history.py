@@ -162,7 +162,7 @@ def parse_event(raw: dict[str, Any], account: str, region: str) -> ChangeEvent:
         user_agent=str(record.get("userAgent") or "unknown"),
         error_code=record.get("errorCode"),
         error_message=record.get("errorMessage"),
-        parameters=record.get("requestParameters"),
+        parameters=record["requestParameters"] if isinstance(record.get("requestParameters"), dict) else None,
         event_id=str(raw.get("EventId") or record.get("eventID") or ""),
     )
 

@@ -56,22 +56,34 @@ def parse(body: str) -> GuardDutyFinding | str | None:
     if not isinstance(event, dict) or event.get("source") != "aws.guardduty" or event.get("detail-type") != DETAIL_TYPE:
         return None
     detail: dict[str, Any] = event["detail"] if isinstance(event.get("detail"), dict) else {}
-    action = ((detail.get("service") or {}).get("action") or {}).get("awsApiCallAction") or {}
+    action = _dig(detail, "service", "action", "awsApiCallAction")
     kind, service = str(detail.get("type") or ""), str(action.get("serviceName") or "")
     if kind not in ABOUT_CLOUDTRAIL and not (kind.startswith(ANOMALOUS) and service in SERVICES):
         return f"GuardDuty finding {kind[:80]!r} is not about CloudTrail or Config"
     if not detail.get("id") or not str(detail.get("accountId") or event.get("account") or "").isdigit():
         return "a GuardDuty finding without an id or an account"
-    user = ((detail.get("resource") or {}).get("accessKeyDetails") or {})
+    user = _dig(detail, "resource", "accessKeyDetails")
+    try:
+        severity = float(detail.get("severity") or 0)
+    except (TypeError, ValueError):
+        severity = 0.0
     return GuardDutyFinding(
-        id=str(detail["id"]), type=kind, severity=float(detail.get("severity") or 0),
+        id=str(detail["id"]), type=kind, severity=severity,
         account=str(detail.get("accountId") or event.get("account")),
         region=str(detail.get("region") or event.get("region") or ""),
         api=str(action.get("api") or ""), service=service,
         actor=str(user.get("userName") or user.get("principalId") or "unknown"),
-        source_ip=str(((action.get("remoteIpDetails") or {}).get("ipAddressV4")) or "unknown"),
+        source_ip=str(_dig(action, "remoteIpDetails").get("ipAddressV4") or "unknown"),
         title=str(detail.get("title") or kind),
     )  # fmt: skip
+
+
+def _dig(doc: dict[str, Any], *path: str) -> dict[str, Any]:
+    """The object at `path` in a finding, {} where any step is missing or not an object."""
+    for key in path:
+        found = doc.get(key)
+        doc = found if isinstance(found, dict) else {}
+    return doc
 
 
 def record(conn: Redis, settings: Settings, finding: GuardDutyFinding) -> str:

@@ -94,8 +94,9 @@ def target(event: ChangeEvent) -> str:
     for key in _NAME_KEYS:
         if params.get(key):
             return str(params[key])
-    if params.get("alarmNames"):  # DeleteAlarms, DisableAlarmActions: a list
-        return str(next(iter(params["alarmNames"])))
+    names = params.get("alarmNames")  # DeleteAlarms, DisableAlarmActions: a list
+    if isinstance(names, list) and names:
+        return str(names[0])
     if params.get("subscriptionArn"):  # arn:aws:sns:<region>:<account>:<topic>:<id>
         return str(params["subscriptionArn"]).rsplit(":", 1)[0]
     arn = str(params.get("configurationRecorderArn") or "")  # arn:...:configuration-recorder/<name>/<id>

@@ -273,7 +273,8 @@ def lifecycle_call(name: str, params: dict[str, Any]) -> tuple[Any] | None:
         return (None,)
     if name != "PutBucketLifecycle":
         return None
-    config = params.get("LifecycleConfiguration") or {}
+    config = params.get("LifecycleConfiguration")
+    config = config if isinstance(config, dict) else {}
     rules = config.get("Rule") or config.get("Rules") or []
     rules = [rules] if isinstance(rules, dict) else rules
     soonest = shortest_expiry([r for r in rules if isinstance(r, dict)], "")

@@ -75,7 +75,8 @@ def after_call(name: str, params: dict[str, Any], item: dict[str, Any]) -> tuple
         verb = "was deleted" if name == "DeleteMetricFilter" else "no longer matches all five trail changes"
         return None if left else (f"Metric filter {params.get('filterName')} {verb}.",)
     if name in ("DisableAlarmActions", "DeleteAlarms"):
-        hit = [n for n in params.get("alarmNames") or [] if n in alarms]
+        named = params.get("alarmNames")
+        hit = [n for n in named if n in alarms] if isinstance(named, list) else []
         verb = "has its actions disabled: it notifies nobody" if name == "DisableAlarmActions" else "was deleted"
         return (f"Alarm {hit[0]} {verb}.",) if hit and set(alarms) <= set(hit) else None
     if name == "PutMetricAlarm" and params.get("alarmName") in alarms:
