@@ -107,6 +107,8 @@ def test_malformed_shapes_are_read_without_a_crash(conn: Redis, settings: Settin
     odd = json.loads(finding(fid="odd1"))
     odd["detail"] |= {"severity": "high", "service": "guardduty", "resource": ["x"]}
     records = [json.dumps(odd), pushed("PutBucketLifecycle", params={"bucketName": "b", "LifecycleConfiguration": "x"}),
+               pushed("PutBucketLifecycle", params={"bucketName": "b", "LifecycleConfiguration": {"Rule": {
+                   "Status": "Enabled", "Filter": {}, "Expiration": {"Days": "soon"}}}}),
                pushed("DisableAlarmActions", params={"alarmNames": 7}), pushed("StopLogging", params=["management"])]  # type: ignore[arg-type]
     messages = [{"Body": body, "ReceiptHandle": f"r{i}", "MessageId": f"m{i}"} for i, body in enumerate(records)]
     handle(conn, settings, messages)  # no exception: each is recorded, ignored or left for the dead-letter queue

@@ -198,3 +198,10 @@ def test_a_key_that_cannot_be_described_is_error(settings: Settings, faults: Cal
     f = finding(settings, "cloudtrail.trail_s3_delivery")
     assert f.status is Status.ERROR and "kms:DescribeKey" in f.detail
     assert finding(settings, "cloudtrail.multiregion_management_logging").status is Status.ERROR
+
+
+def test_days_that_cannot_be_read_count_as_the_soonest() -> None:
+    """CloudTrail records a lifecycle body's days as text; a pushed record is outside text."""
+    rule = {"ID": "odd", "Status": "Enabled", "Filter": {}, "Expiration": {"Days": "soon"}}
+    found = shortest_expiry([rule], "AWSLogs/")
+    assert found is not None and found.days == 0

@@ -26,11 +26,13 @@ GLOBAL = "global"
 
 def departures(conn: Redis, settings: Settings, listed: set[str], management: str | None) -> list[str]:
     """Alert each watched account the organization no longer lists; returns those alerted now."""
-    watched = set(monitor_records.cycles(conn))
     monitor_records.rejoined(conn, listed & set(monitor_records.left(conn)))
+    leaving = sorted(set(monitor_records.cycles(conn)) - listed)
+    if not leaving:
+        return []  # the usual cycle: no scan of the management account's states
     trails = monitor_records.organization_trails(conn, management) if management else []
     gone = []
-    for account in sorted(watched - listed):
+    for account in leaving:
         doc = _alert(settings, account, trails)
         note = {"at": doc["created"], "trails": trails}
 

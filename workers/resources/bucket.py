@@ -92,6 +92,14 @@ def _rule_prefix(rule: dict[str, Any]) -> str | None:
     return str(filt.get("Prefix") or "")
 
 
+def _whole(value: Any) -> int:
+    """A rule's days (CloudTrail records them as text); one that cannot be read counts as 0: the soonest."""
+    try:
+        return max(0, int(value))
+    except (TypeError, ValueError):
+        return 0
+
+
 def _days_until(when: Any, today: dt.date) -> int:
     try:
         date = dt.date.fromisoformat(str(when)[:10])
@@ -117,12 +125,12 @@ def shortest_expiry(rules: list[dict[str, Any]], base: str, today: dt.date | Non
         name = str(rule.get("ID") or "(unnamed)")
         expiration = rule.get("Expiration") or {}
         if "Days" in expiration:
-            found.append(Expiry(int(expiration["Days"]), name, "current"))
+            found.append(Expiry(_whole(expiration["Days"]), name, "current"))
         elif "Date" in expiration:
             found.append(Expiry(_days_until(expiration["Date"], today), name, "current"))
         noncurrent = (rule.get("NoncurrentVersionExpiration") or {}).get("NoncurrentDays")
         if noncurrent is not None:
-            found.append(Expiry(int(noncurrent), name, "noncurrent versions of"))
+            found.append(Expiry(_whole(noncurrent), name, "noncurrent versions of"))
     return min(found, key=lambda e: e.days) if found else None
 
 
