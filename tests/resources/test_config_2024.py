@@ -17,6 +17,7 @@ from botocore import xform_name
 from botocore.config import Config
 from botocore.stub import Stubber
 
+from workers.aws import accounts
 from workers.aws.accounts import Account
 from workers.core.settings import Settings
 from workers.resources import watched
@@ -40,12 +41,11 @@ LINKED = {"arn": f"arn:aws:config:{REGION}:{ACCOUNT}:configuration-recorder/AWSC
 
 
 @pytest.fixture
-def stubbed() -> Iterator[tuple[Account, Stubber]]:
+def stubbed(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Account, Stubber]]:
     """An account whose Config client (with and without a retry cap) is one stubbed client."""
     client = boto3.client("config", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
     acct = Account(ACCOUNT, Config())
-    acct._clients[("config", REGION, None)] = client
-    acct._clients[("config", REGION, 1)] = client
+    monkeypatch.setattr(accounts, "_shared_client", lambda service, region, config, attempts: client)
     with Stubber(client) as stub:
         yield acct, stub
         stub.assert_no_pending_responses()

@@ -20,7 +20,7 @@ from rq.worker import WorkerStatus
 
 from workers.audit.engine import judge, run_audit
 from workers.aws import organization
-from workers.aws.accounts import Account, AccountError, account_for, forget
+from workers.aws.accounts import Account, AccountError, account_for
 from workers.aws.errors import ApiError
 from workers.aws.regions import RegionPlan, plan
 from workers.core import logs
@@ -162,7 +162,6 @@ def audit_accounts(audit_id: str, roles: list[str | None], requested: list[str])
             left[acct.id] -= 1
             done = left[acct.id] == 0
         if done:
-            forget(acct)
             _tick(conn, audit_id, 1)
         return facts
 

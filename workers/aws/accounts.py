@@ -1,16 +1,20 @@
-"""AWS accounts to audit: credentials, thread-safe clients kept for the process, and a count of the calls."""
+"""AWS accounts to audit: their credentials, the process's clients they share, and a count of their calls."""
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
+import functools
 import threading
 from collections import Counter, OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import botocore.session
 from botocore.client import ClientCreator
 from botocore.config import Config
+from botocore.credentials import Credentials
 from botocore.loaders import Loader
 
 from workers.aws.errors import AWS_ERRORS, ApiError, from_exception
@@ -18,19 +22,27 @@ from workers.core.check_catalogue import PlanError
 from workers.core.settings import Settings
 
 
-def client_config(settings: Settings) -> Config:
-    """Timeouts, a wide connection pool for parallel calls, and botocore's adaptive retries for throttling."""
+@functools.lru_cache(maxsize=32)
+def _config(max_attempts: int, timeout: float) -> Config:
     return Config(
-        retries={"mode": "adaptive", "max_attempts": settings.aws_max_attempts},
-        connect_timeout=settings.aws_timeout,
-        read_timeout=settings.aws_timeout,
+        retries={"mode": "adaptive", "max_attempts": max_attempts},
+        connect_timeout=timeout,
+        read_timeout=timeout,
         max_pool_connections=64,
     )
+
+
+def client_config(settings: Settings) -> Config:
+    """Timeouts, a wide connection pool for parallel calls, and botocore's adaptive retries for throttling (one
+    object for the same settings: the process's clients are shared by the accounts that use it)."""
+    return _config(settings.aws_max_attempts, settings.aws_timeout)
 
 
 _BASE: botocore.session.Session | None = None
 _BASE_LOCK = threading.RLock()
 _LOADER: Loader | None = None
+_SHARED: dict[tuple[str, str, int | None, int], Any] = {}  # (service, region, attempts, config) -> client
+_ACTIVE: contextvars.ContextVar[Account | None] = contextvars.ContextVar("trail_audit_account", default=None)
 
 
 def new_session() -> botocore.session.Session:
@@ -38,7 +50,7 @@ def new_session() -> botocore.session.Session:
 
     Every session of the process shares one loader, which keeps the service models it has parsed, and one
     client class per service: a new session (new credentials, a reset) or a new region parses nothing again and
-    builds no class again, which is most of what making a client costs (an audit makes two per region).
+    builds no class again.
     """
     global _LOADER
     session = botocore.session.Session()
@@ -93,19 +105,98 @@ def own_client(service: str, region: str, config: Config) -> Any:
 
 
 def reset_base_session() -> None:
-    """Forget the process's session and accounts (tests that change the environment or session factory)."""
+    """Forget the process's session, clients and accounts (tests that change the environment or session)."""
     global _BASE
     with _BASE_LOCK:
         _BASE = None
         _ACCOUNTS.clear()
+        _SHARED.clear()
+
+
+def _shared_client(service: str, region: str, config: Config, max_attempts: int | None) -> Any:
+    """The process's one client for a service, region and retry policy, used by every account.
+
+    Making a botocore client costs about 7 ms of CPU and 125 KiB (its event hooks are copied from the
+    session), so a client per account and region would cost 17 regions x 3 services of both per account, every
+    time an account's credentials are renewed. A shared client signs each request with the credentials of the
+    account that makes it (`_on_call`), and refuses a call made outside an account.
+    """
+    key = (service, region, max_attempts, id(config))
+    with _BASE_LOCK:
+        found = _SHARED.get(key)
+        if found is None:
+            if max_attempts is not None:
+                config = config.merge(Config(retries={"mode": "standard", "max_attempts": max_attempts}))
+            found = base_session().create_client(service, region_name=region, config=config)
+            found.meta.events.register("before-call", _on_call)
+            _SHARED[key] = found
+        return found
+
+
+def _on_call(model: Any, context: dict[str, Any], **_: Any) -> None:
+    """Before each request of a shared client: count it for the account that makes it, and have it signed with
+    that account's credentials (none: the process's own, the current account's)."""
+    account = _ACTIVE.get()
+    if account is None:
+        raise RuntimeError(f"{model.name} was called outside an account (use Account.client)")
+    account.count(f"{model.service_model.service_name}:{model.name}")
+    if account.signing is not None:
+        context.setdefault("signing", {})["request_credentials"] = account.signing
+
+
+class _Paginator:
+    """A paginator whose requests are made as its account."""
+
+    def __init__(self, paginator: Any, account: Account) -> None:
+        self._paginator = paginator
+        self._account = account
+
+    def paginate(self, **params: Any) -> Iterator[Any]:
+        """The pages, each requested as the account."""
+        pages = iter(self._paginator.paginate(**params))
+        while True:
+            token = _ACTIVE.set(self._account)
+            try:
+                page = next(pages)
+            except StopIteration:
+                return
+            finally:
+                _ACTIVE.reset(token)
+            yield page
+
+
+class AccountClient:
+    """A shared client seen through one account: each operation is called as that account."""
+
+    __slots__ = ("_account", "_client")
+
+    def __init__(self, client: Any, account: Account) -> None:
+        self._client = client
+        self._account = account
+
+    def __getattr__(self, name: str) -> Any:
+        found = getattr(self._client, name)
+        if name == "get_paginator":
+            return lambda operation: _Paginator(found(operation), self._account)
+        if name in ("meta", "exceptions") or not callable(found):
+            return found
+
+        def as_account(*args: Any, **kwargs: Any) -> Any:
+            token = _ACTIVE.set(self._account)
+            try:
+                return found(*args, **kwargs)
+            finally:
+                _ACTIVE.reset(token)
+
+        return as_account
 
 
 @dataclass
 class Account:
     """One AWS account: its id, and the credentials to reach it (None: the standard chain).
 
-    Clients are made once per service and region, from the process's session, and shared by threads
-    (boto3 clients are thread-safe). Every API call they make is counted in `calls` ("service:Operation").
+    Its clients are the process's shared ones, seen through the account (`AccountClient`): every request is
+    signed with the account's credentials and counted in `calls` ("service:Operation").
     """
 
     id: str
@@ -114,33 +205,26 @@ class Account:
     role_arn: str | None = None
     expires: dt.datetime | None = None
     calls: Counter[str] = field(default_factory=Counter)
-    _clients: dict[tuple[str, str, int | None], Any] = field(default_factory=dict, repr=False)
+    signing: Credentials | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def _count(self, model: Any, **_: Any) -> None:
-        name = f"{model.service_model.service_name}:{model.name}"
+    def __post_init__(self) -> None:
+        if self.credentials and self.signing is None:
+            c = self.credentials
+            self.signing = Credentials(c["aws_access_key_id"], c["aws_secret_access_key"], c.get("aws_session_token"))
+
+    def count(self, name: str) -> None:
+        """Count one API call ("service:Operation")."""
         with self._lock:
             self.calls[name] += 1
 
     def client(self, service: str, region: str, max_attempts: int | None = None) -> Any:
-        """A shared boto3 client for this account, service and region.
+        """The process's client for this service and region, calling as this account (thread-safe).
 
         `max_attempts` caps retries for callers that pace themselves (LookupEvents) and would rather fail
         fast than back off for long on a persistent error.
         """
-        key = (service, region, max_attempts)
-        with self._lock:
-            found = self._clients.get(key)
-        if found is not None:
-            return found
-        config = self.config
-        if max_attempts is not None:
-            config = config.merge(Config(retries={"mode": "standard", "max_attempts": max_attempts}))
-        with _BASE_LOCK:
-            made = base_session().create_client(service, region_name=region, config=config, **(self.credentials or {}))
-        made.meta.events.register("before-call", self._count)
-        with self._lock:
-            return self._clients.setdefault(key, made)
+        return AccountClient(_shared_client(service, region, self.config, max_attempts), self)
 
 
 @dataclass(frozen=True)
@@ -173,12 +257,6 @@ def _remember(key: str, account: Account, keep: int = _KEEP) -> Account:
         while len(_ACCOUNTS) > keep:
             _ACCOUNTS.popitem(last=False)  # its clients go with it
     return account
-
-
-def forget(account: Account) -> None:
-    """Let an account's clients go (a batch has gathered it); its credentials stay for the next use."""
-    with _BASE_LOCK:
-        account._clients.clear()
 
 
 def default_account(settings: Settings) -> Account | AccountError:
