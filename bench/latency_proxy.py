@@ -4,7 +4,9 @@ Run it as its own process (`python -m bench.latency_proxy TARGET DELAY`, or `spa
 not compete with the measured process for the interpreter lock: the network is not in our process.
 
 It stands in for the network distance to AWS: each API call costs at least `delay` seconds, as it would
-from a worker to a far region. Threaded, keep-alive, every method.
+from a worker to a far region. Threaded, keep-alive, every method. With `quiet_history`, CloudTrail's
+`LookupEvents` (which moto lacks: it answers 500, and every attempt is retried) gets the answer CloudTrail
+gives for an account with no write event in the window: `{"Events": []}`.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ class _Server(ThreadingHTTPServer):
 class LatencyProxy:
     """`with LatencyProxy(target, 0.1) as url:` — requests to `url` reach `target` 100 ms later."""
 
-    def __init__(self, target: str, delay: float) -> None:
+    def __init__(self, target: str, delay: float, quiet_history: bool = False) -> None:
         parts = urlsplit(target)
         host, port, pause = parts.hostname or "127.0.0.1", parts.port or 80, delay
 
@@ -38,6 +40,9 @@ class LatencyProxy:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
                 time.sleep(pause)
+                if quiet_history and self.headers.get("X-Amz-Target", "").endswith(".LookupEvents"):
+                    self._answer(b'{"Events": []}')
+                    return
                 conn = http.client.HTTPConnection(host, port, timeout=60)
                 headers = {k: v for k, v in self.headers.items() if k.lower() != "connection"}
                 conn.request(self.command, self.path, body=body, headers=headers)
@@ -52,6 +57,13 @@ class LatencyProxy:
                 if self.command != "HEAD":
                     self.wfile.write(data)
                 conn.close()
+
+            def _answer(self, data: bytes) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-amz-json-1.1")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
 
             do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _forward
 
@@ -73,10 +85,11 @@ class LatencyProxy:
 
 
 @contextlib.contextmanager
-def spawn(target: str, delay: float) -> Iterator[str]:
+def spawn(target: str, delay: float, quiet_history: bool = False) -> Iterator[str]:
     """Run a LatencyProxy in a child process; yields its URL."""
+    quiet = ["--quiet-history"] if quiet_history else []
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bench.latency_proxy", target, str(delay)], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-m", "bench.latency_proxy", target, str(delay), *quiet], stdout=subprocess.PIPE, text=True
     )
     try:
         assert proc.stdout is not None
@@ -87,6 +100,6 @@ def spawn(target: str, delay: float) -> Iterator[str]:
 
 
 if __name__ == "__main__":
-    proxy = LatencyProxy(sys.argv[1], float(sys.argv[2]))
+    proxy = LatencyProxy(sys.argv[1], float(sys.argv[2]), "--quiet-history" in sys.argv[3:])
     print(proxy.url, flush=True)
     proxy.server.serve_forever()

@@ -75,6 +75,21 @@ class RedisState:
         for name, cycle in monitor_records.cycles(conn).items():
             age.add_metric([name], max(0.0, now - float(cycle.get("at", 0))))
         yield age
+        yield from _pace(monitor_records.coverage(conn) or {})
+
+
+def _pace(paced: dict[str, object]) -> Iterator[Metric]:
+    """Whether the workers keep up with the monitor (`workers.monitor.pace`), as of its newest cycle."""
+    yield GaugeMetricFamily("trail_audit_monitor_accounts_behind", "Accounts whose watch job of the last cycle had "
+                            "not started when the next began", value=float(str(paced.get("behind") or 0)))  # fmt: skip
+    if paced.get("load") is not None:
+        yield GaugeMetricFamily("trail_audit_monitor_load", "Worker time a monitor cycle needs over the time its "
+                                "workers have in an interval (above 0.8: add workers)", value=float(str(paced["load"])))
+    suggested = (("suggest_workers", "suggested_workers", "Workers that would watch every account every interval"),
+                 ("suggest_interval", "suggested_interval_seconds", "An interval the present workers could keep"))
+    for key, name, text in suggested:
+        if paced.get(key) is not None:
+            yield GaugeMetricFamily(f"trail_audit_monitor_{name}", text, value=float(str(paced[key])))
 
 
 def render(settings: Settings) -> tuple[bytes, str]:

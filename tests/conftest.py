@@ -11,6 +11,13 @@ from demo.servers import Moto, aws_env, moto_server, start_redis
 from tests.helpers.faults import Faults
 from workers.aws import accounts
 from workers.core.settings import Settings
+from workers.resources import alarm
+
+
+@pytest.fixture(autouse=True)
+def _patterns_judged_anew() -> None:
+    """Each test judges its filter patterns itself (the process keeps judgements for an hour)."""
+    alarm.forget_judgements()
 
 
 @pytest.fixture(scope="session")

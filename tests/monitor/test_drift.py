@@ -210,7 +210,7 @@ def test_a_blind_spot_is_said_once_and_its_end_too(aws: Moto, redis_url: str, mo
         RedisClient.from_url(redis_url).flushall()
         watch_account(None)
         assert slack.of("chat.postMessage") == []
-        injector = faults(deny={"config:DescribeConfigurationRecorders"})
+        injector = faults(deny={"config:DescribeConfigurationRecorderStatus"})  # read every cycle
         watch_account(None)
         watch_account(None)
         conn = RedisClient.from_url(redis_url)
@@ -219,7 +219,7 @@ def test_a_blind_spot_is_said_once_and_its_end_too(aws: Moto, redis_url: str, mo
         assert (
             len(warnings) == 1
             and "cannot watch all of" in warnings[0]
-            and "DescribeConfigurationRecorders" in warnings[0]
+            and "DescribeConfigurationRecorderStatus" in warnings[0]
         )
         assert (monitor_records.last_cycle(RedisClient.from_url(redis_url)) or {})["unreadable"]
         injector.deny.clear()

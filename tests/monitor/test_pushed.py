@@ -156,7 +156,7 @@ def test_a_burst_shares_one_message(conn: Redis, settings: Settings) -> None:
 def test_a_change_no_event_announced_says_once_that_the_path_is_broken_then_healed(
     conn: Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from workers.monitor import watch
+    from workers.monitor import notices
 
     monkeypatch.setenv("TRAIL_AUDIT_ALERT_CHANNEL", "C0ALERTS")
     monkeypatch.setenv("TRAIL_AUDIT_EVENTS_QUEUE_URL", "http://localhost/123456789012/events")
@@ -169,9 +169,9 @@ def test_a_change_no_event_announced_says_once_that_the_path_is_broken_then_heal
     pipe = conn.pipeline(transaction=True)
     alerts.stage_group(pipe, on, [polled])
     pipe.execute()
-    flag = keys.monitor_blind(watch.event_path(ACCOUNT, REGION))
-    watch._silent_paths(conn, on, ACCOUNT)
-    watch._silent_paths(conn, on, ACCOUNT)
+    flag = keys.monitor_blind(notices.event_path(ACCOUNT, REGION))
+    notices.silent_paths(conn, on, alert_records.open_alerts(conn, ACCOUNT))
+    notices.silent_paths(conn, on, alert_records.open_alerts(conn, ACCOUNT))
     assert conn.exists(flag)
     said = [m.decode() for m in conn.zrange(keys.OUTBOX_DUE, 0, -1) if m.decode().startswith("events-broken")]
     assert len(said) == 1  # once

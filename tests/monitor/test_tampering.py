@@ -36,7 +36,8 @@ def env(aws: Moto, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[RedisClien
     with SlackStandIn() as slack:
         for key, value in {"REDIS_URL": redis.url, "SLACK_API_URL": slack.api_url, "SLACK_BOT_TOKEN": "xoxb-t",
                            "TRAIL_AUDIT_ALERT_CHANNEL": "C0ALERTS", "TRAIL_AUDIT_REGIONS": HOME,
-                           "TRAIL_AUDIT_ALERT_MENTION": "<!here>"}.items():  # fmt: skip
+                           "TRAIL_AUDIT_ALERT_MENTION": "<!here>",
+                           "TRAIL_AUDIT_LOOKUP_CYCLES": "1"}.items():  # every cycle reads the history  # fmt: skip
             monkeypatch.setenv(key, value)
         settings = Settings(_env_file=None)  # type: ignore[call-arg]
         acct = default_account(settings)
@@ -200,8 +201,8 @@ def test_a_pushed_alert_raised_while_the_poller_looks_is_not_closed_by_its_older
     assert isinstance(stop, ChangeEvent)
     looked = watched.observe
 
-    def observe_then_the_push_lands(account: Account, region: str) -> dict[str, Any]:
-        seen = looked(account, region)  # the trail was still logging when the poller read it
+    def observe_then_the_push_lands(account: Account, region: str, *more: Any) -> dict[str, Any]:
+        seen = looked(account, region, *more)  # the trail was still logging when the poller read it
         FakeAccount().client("cloudtrail").stop_logging(Name=MANAGEMENT)
         assert record_pushed(conn, settings, [stop]) == 1
         return seen

@@ -63,6 +63,18 @@ class Settings(BaseSettings):
     securityhub_export: bool = Field(False, validation_alias=AliasChoices("TRAIL_AUDIT_SECURITYHUB_EXPORT"))
 
     monitor_seconds: int = Field(60, ge=5, le=3600, validation_alias=AliasChoices("TRAIL_AUDIT_MONITOR_SECONDS"))
+    monitor_full_cycles: int = Field(
+        5, ge=1, le=100, validation_alias=AliasChoices("TRAIL_AUDIT_MONITOR_FULL_CYCLES")
+    )  # a region's Config recording groups and channels are read whole at least every this many cycles
+    lookup_cycles: int = Field(
+        3, ge=1, le=60, validation_alias=AliasChoices("TRAIL_AUDIT_LOOKUP_CYCLES")
+    )  # with the pushed path off, a quiet region's event history is read every this many cycles
+    pushed_poll_cycles: int = Field(
+        2, ge=1, le=60, validation_alias=AliasChoices("TRAIL_AUDIT_PUSHED_POLL_CYCLES")
+    )  # with the pushed path on and not said broken, a quiet region is looked at every this many cycles
+    monitor_threads: int = Field(
+        4, ge=1, le=64, validation_alias=AliasChoices("TRAIL_AUDIT_MONITOR_THREADS")
+    )  # regions of one account read at once by a watch job (more threads cost more CPU for the same calls)
     alert_mention: str | None = Field(None, validation_alias=AliasChoices("TRAIL_AUDIT_ALERT_MENTION"))
     alert_repost_minutes: float = Field(
         15, gt=0, le=24 * 60, validation_alias=AliasChoices("TRAIL_AUDIT_ALERT_REPOST_MINUTES")
@@ -129,3 +141,18 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+
+_ADOPTED: Settings | None = None
+
+
+def adopt(settings: Settings) -> None:
+    """Make `settings` the process's own: a long-lived process (the worker) reads them once at start, and the
+    jobs it runs in its own process (`workers.queue.paths.IN_PROCESS`) use them instead of reading anew."""
+    global _ADOPTED
+    _ADOPTED = settings
+
+
+def current() -> Settings:
+    """The process's adopted settings, or (a job in a work horse, a test) the environment's, read now."""
+    return _ADOPTED if _ADOPTED is not None else Settings()

@@ -28,7 +28,8 @@ from workers.aws.event_history import ChangeEvent
 from workers.core.mrkdwn import code, escape
 from workers.core.settings import Settings
 from workers.monitor import alerts, attribution, pushed, tampering
-from workers.monitor.watch import healed, restore_offer, state_alert
+from workers.monitor.notices import healed
+from workers.monitor.watch import restore_offer, state_alert
 from workers.slack import outbox
 from workers.state import alert_records, executed_actions, monitor_records
 from workers.state.machine import Refused

@@ -8,6 +8,7 @@ import time
 from redis import Redis
 
 from workers.core.mrkdwn import escape
+from workers.monitor import pace
 from workers.state import alert_records, monitor_records
 
 SHOWN = 5  # accounts listed one by one; beyond, only those not fully watched (up to this many)
@@ -20,6 +21,9 @@ def status_lines(conn: Redis) -> list[str]:
     if not cycles:
         return ["Monitor: no cycle yet"]
     lines = [_coverage(conn, cycles)]
+    behind = pace.warning(monitor_records.coverage(conn))
+    if behind:
+        lines.append(behind)  # our own numbers: nothing from outside to escape
     shown = sorted(cycles, key=lambda c: c["account"])
     if len(shown) > SHOWN:
         shown = [c for c in shown if c.get("unreadable") or c.get("truncated")][:SHOWN]

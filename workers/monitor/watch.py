@@ -1,9 +1,10 @@
 """The scheduled monitor: every cycle, each account's watched state is compared with the last known state.
 
-`cycle` is run by RQ's cron scheduler (`workers.schedule`, every `TRAIL_AUDIT_MONITOR_SECONDS`) and enqueues
+`cycle` is run by the clock (`workers.queue.schedule`, every `TRAIL_AUDIT_MONITOR_SECONDS`) and enqueues
 one `watch_account` job per account, so more workers watch more accounts at once. A regression is alerted
 at once, even before its event is searchable; the event, once `LookupEvents` has it, attributes it. Changes
-made by an executed trail-audit request are labelled approved.
+made by an executed trail-audit request are labelled approved. What a cycle reads, and how that stays a
+complete backstop with a fraction of the calls, is `reads`; whether the workers keep up, `pace`.
 """
 
 from __future__ import annotations
@@ -18,37 +19,35 @@ from dataclasses import dataclass
 from typing import Any
 
 from redis import Redis
-from redis.client import Pipeline
 
 from workers.aws import organization
 from workers.aws.accounts import Account, account_of, default_account
 from workers.aws.errors import ApiError
-from workers.aws.event_history import LOOKUP_ATTEMPTS, ChangeEvent, recent_writes
-from workers.aws.regions import RegionPlan, plan
+from workers.aws.event_history import ChangeEvent
+from workers.aws.regions import RegionPlan
 from workers.core import logs
 from workers.core.check_catalogue import PlanError
 from workers.core.mrkdwn import code, escape, mention
-from workers.core.settings import Settings
-from workers.monitor import alerts, attribution, membership, tampering
+from workers.core.settings import Settings, current
+from workers.monitor import alerts, attribution, membership, notices, pace, reads, tampering
 from workers.queue import paths
 from workers.queue.queues import MONITOR, queue
 from workers.resources import actions, watched
 from workers.resources.watched import Change
 from workers.slack import outbox
-from workers.slack.messages.kit import clip, section
-from workers.state import alert_records, executed_actions, monitor_records, outgoing
-from workers.state.connection import connection
+from workers.state import alert_records, monitor_records
+from workers.state.connection import connection, kept
 from workers.state.machine import AlertStatus
 from workers.state.rate_limit import RedisLimiter
 
 log = logging.getLogger("trail_audit.monitor")
-LOOKBACK = 20 * 60  # seconds of event history read each cycle: events can take 15 minutes to appear
 ATTRIBUTE_FOR = 30 * 60  # seconds an alert keeps waiting for its event
 
 
 def cycle(settings: Settings | None = None, conn: Redis | None = None) -> int:
     """Cron job: one watch job per account, spread evenly over the interval (a thousand accounts do not all
-    start at once); re-post unacknowledged alerts. Returns the jobs queued or scheduled."""
+    start at once); re-post unacknowledged alerts. An account whose previous job has not started yet gets no
+    second one: it is counted as behind (`status`, `/metrics`). Returns the jobs queued or scheduled."""
     settings = settings or Settings()  # the clock passes its own (read once)
     logs.setup()
     conn = conn or connection(settings)
@@ -56,161 +55,122 @@ def cycle(settings: Settings | None = None, conn: Redis | None = None) -> int:
     q = queue(conn, MONITOR)
     roles, unread = organization.roles(settings)
     if unread is not None:
-        _blind(conn, settings, "the organization", unread.sentence())
+        notices.blind(conn, settings, "the organization", unread.sentence())
     elif settings.org_role_name:
-        _sighted(conn, settings, "the organization")
+        notices.sighted(conn, settings, "the organization")
         listed = {str(arn).split(":")[4] for arn in roles if arn} | set(settings.accounts_exclude)
         caller = default_account(settings)
         membership.departures(conn, settings, listed, caller.id if isinstance(caller, Account) else None)
-    planned = {"at": time.time(), "interval": settings.monitor_seconds, "accounts": len(roles) + (unread is not None)}
-    monitor_records.record_coverage(conn, planned)
     spacing = settings.monitor_seconds / max(1, len(roles))
     options: dict[str, Any] = {"job_timeout": max(60, settings.monitor_seconds * 2), "result_ttl": 600,
                                "failure_ttl": 86400}  # fmt: skip
+    queued = 0
     for i, role in enumerate(roles):
         later = dt.timedelta(seconds=i * spacing)
+        if not monitor_records.mark_pending(conn, role or "default", settings.monitor_seconds * 3):
+            continue  # the last cycle's job for it still waits: the workers are behind
+        queued += 1
         if later < dt.timedelta(seconds=1):
             q.enqueue(paths.WATCH_ACCOUNT, role, **options)
         else:  # the worker's RQ scheduler queues it when its time comes
             q.enqueue_in(later, paths.WATCH_ACCOUNT, role, **options)
-    return len(roles)
+    pace.record(conn, settings, len(roles) + (unread is not None), len(roles) - queued)
+    return queued
 
 
 def watch_account(role_arn: str | None) -> dict[str, Any]:
     """Observe every region of one account, alert regressions and failed attempts, tell recoveries."""
-    settings = Settings()
+    settings = current()  # the worker's own when it runs the job in its process (`paths.IN_PROCESS`)
     logs.setup()
-    conn = connection(settings)
+    conn = kept(settings)
+    monitor_records.started(conn, role_arn or "default")
+    return _watch(conn, settings, role_arn)
+
+
+def _watch(conn: Redis, settings: Settings, role_arn: str | None) -> dict[str, Any]:
     t0 = time.time()
     try:
         acct = account_of(settings, role_arn)
     except PlanError as exc:
-        _blind(conn, settings, role_arn or "current credentials", str(exc))
+        notices.blind(conn, settings, role_arn or "current credentials", str(exc))
         raise
     if not monitor_records.lock_account(conn, acct.id, max(60, settings.monitor_seconds * 2)):
         return {"skipped": "a cycle of this account is still running"}
     try:
         before_calls = Counter(acct.calls)
-        regions = plan(acct, settings.home_region, settings.regions)
+        regions = reads.regions(conn, settings, acct)
         if not isinstance(regions, RegionPlan):
-            _blind(conn, settings, acct.id, regions.sentence())
+            notices.blind(conn, settings, acct.id, regions.sentence())
             raise RuntimeError(regions.sentence())
-        limiter = RedisLimiter(conn)
-        with ThreadPoolExecutor(
-            min(len(regions.enabled), settings.max_workers) or 1, thread_name_prefix="ta-mon"
-        ) as pool:
-            seen = list(pool.map(lambda r: _watch_region(conn, settings, acct, r, limiter), regions.enabled))
-        unread = [
-            f"{region}: {e}" for region, (_, errors, _) in zip(regions.enabled, seen, strict=True) for e in errors
-        ]
+        seen = _watch_regions(conn, settings, acct, regions.enabled)
+        unread = [f"{r}: {e}" for r, (_, errors, _) in zip(regions.enabled, seen, strict=True) for e in errors]
         if unread:
-            _blind(
-                conn,
-                settings,
-                acct.id,
-                "; ".join(unread[:3]) + (f" (+{len(unread) - 3} more)" if len(unread) > 3 else ""),
-            )
+            more = f" (+{len(unread) - 3} more)" if len(unread) > 3 else ""
+            notices.blind(conn, settings, acct.id, "; ".join(unread[:3]) + more)
         else:
-            _sighted(conn, settings, role_arn or "current credentials", acct.id)
-        _silent_paths(conn, settings, acct.id)
-        calls = sum((acct.calls - before_calls).values())
+            notices.sighted(conn, settings, role_arn or "current credentials", acct.id)
+        open_now = alert_records.open_alerts(conn, acct.id)
+        notices.silent_paths(conn, settings, open_now)
         summary = {
-            "at": time.time(),
-            "seconds": round(time.time() - t0, 3),
-            "account": acct.id,
-            "calls": calls,
-            "regions": len(regions.enabled),
-            "changes": sum(n for n, _, _ in seen),
-            "unreadable": unread,
-            "truncated": [note for _, _, note in seen if note],
-            "open_alerts": len(alert_records.open_alerts(conn)),
-        }
+            "at": time.time(), "seconds": round(time.time() - t0, 3), "account": acct.id,
+            "calls": sum((acct.calls - before_calls).values()), "regions": len(regions.enabled),
+            "changes": sum(n for n, _, _ in seen), "unreadable": unread,
+            "truncated": [note for _, _, note in seen if note], "open_alerts": len(open_now),
+        }  # fmt: skip
         monitor_records.record_cycle(conn, acct.id, summary)
         return summary
     finally:
         monitor_records.unlock_account(conn, acct.id)
 
 
-def event_path(account: str, region: str) -> str:
-    """How the pushed event path of one account and region is named (in its flag and its notices)."""
-    return f"the pushed event path of {account} {region}"
-
-
-def _silent_paths(conn: Redis, settings: Settings, account: str) -> None:
-    """With the pushed event path on, a change the poller alerted that no pushed event announced within
-    TRAIL_AUDIT_EVENTS_GRACE_SECONDS means the path is broken there: said once (its healing too: `healed`)."""
-    if not settings.events_queue_url:
-        return
-    now = time.time()
-    for doc in alert_records.open_alerts(conn, account):
-        if doc.get("seen_by") != "poll" or doc.get("pushed") or now - doc["created"] < settings.events_grace_seconds:
-            continue
-        who = event_path(doc["account"], doc["region"])
-        why = f"no pushed event announced {doc['title']} within {settings.events_grace_seconds:g} s"
-        text = (f":warning: {escape(who[0].upper() + who[1:])} looks broken: {escape(why)}. The poller still "
-                "watches; check the EventBridge rule and the queue (deploy/events/).")  # fmt: skip
-        flag(conn, settings, who, why, f"events-broken-{doc['account']}-{doc['region']}-{int(now)}", text)
-
-
-def healed(conn: Redis, settings: Settings, account: str, region: str) -> None:
-    """A pushed event arrived from an account and region: if its path was said broken, say that it works."""
-    who = event_path(account, region)
-    text = f":white_check_mark: {escape(who[0].upper() + who[1:])} delivers events again."
-    flag(conn, settings, who, None, f"events-healed-{account}-{region}-{int(time.time())}", text)
-
-
-def _blind(conn: Redis, settings: Settings, who: str, why: str) -> None:
-    """Say once, in the alert channel, that part of an account cannot be watched (never a silent blind spot)."""
-    text = f":warning: The monitor cannot watch all of {escape(who)}: {escape(why)}. Changes there would go unnoticed."
-    flag(conn, settings, who, why, f"blind-{who}-{int(time.time())}", text)
-
-
-def _sighted(conn: Redis, settings: Settings, *names: str) -> None:
-    """Say once that a blind spot is gone."""
-    for who in names:
-        text = f":white_check_mark: The monitor watches all of {escape(who)} again."
-        flag(conn, settings, who, None, f"sighted-{who}-{int(time.time())}", text)
-
-
-def flag(conn: Redis, settings: Settings, who: str, why: str | None, message_id: str, text: str) -> None:
-    """Set (a reason) or clear (None) an account's blind-spot flag, and on a change commit its notice with it."""
-    message = {"text": clip(text, 3000), "blocks": [section(text)]}
-
-    def notice(pipe: Pipeline) -> str | None:
-        return outgoing.stage(pipe, message_id, settings.alert_channel, message) if settings.alert_channel else None
-
-    outbox.kick(conn, monitor_records.flag(conn, who, why, notice))
-
-
 @dataclass
 class _Look:
-    """One region's look: when it began, the previous one, since when the region is watched, the state it
-    leaves (what was read, and the last known value of what could not be), the events and the actions."""
+    """One region's look: when it began, the previous one, since when the region is watched, what it read, the
+    state it leaves (what was read, and the last known value of what could not be), the regressions, the
+    events and the actions."""
 
     now: float
     since: float
     watching_since: float
+    observed: dict[str, Any]
     merged: dict[str, Any]
+    changes: list[Change]
     events: list[ChangeEvent] | ApiError
     truncated: str | None
     actions: list[dict[str, Any]]
 
 
+def _watch_regions(
+    conn: Redis, settings: Settings, acct: Account, enabled: list[str]
+) -> list[tuple[int, list[str], str | None]]:
+    """The account's regions due a look this cycle (`reads.look_due`), a few at once, from one snapshot of
+    what Redis knows of them; the trails listed once."""
+    limiter = RedisLimiter(conn)
+    snap = reads.snapshot(conn, settings, acct.id, enabled, reads.trail_homes(acct, settings), time.time(),
+                          notices.event_path)  # fmt: skip
+    due = [(i, r) for i, r in enumerate(enabled) if reads.look_due(settings, snap, r, i)]
+    with ThreadPoolExecutor(min(len(due), settings.monitor_threads) or 1, thread_name_prefix="ta-mon") as pool:
+        seen = dict(pool.map(lambda ir: (ir[1], _watch_region(conn, settings, acct, ir[1], limiter, snap, ir[0])),
+                             due))  # fmt: skip
+    return [seen.get(r, (0, [], None)) for r in enabled]
+
+
 def _watch_region(
-    conn: Redis, settings: Settings, acct: Account, region: str, limiter: RedisLimiter
-) -> tuple[int, list[str], str | None]:
+    conn: Redis, settings: Settings, acct: Account, region: str, limiter: RedisLimiter,
+    snap: reads.Snapshot | None = None, index: int = 0,
+) -> tuple[int, list[str], str | None]:  # fmt: skip
     """One region's cycle. Returns (alerts raised, parts unreadable, a note when events were cut short).
 
+    `snap` is what Redis knew of the account's regions when its cycle began (read here, for this region,
+    when not given) and `index` the region's place among them (its turn for the reads made every few cycles).
     The new state, every new alert record and the messages about them are one commit (`commit_alerts`, the
     pushed path's too): a failed post is retried by the outbox, and a change seen here is never seen as
     "unchanged" by the next cycle unalerted.
     """
     now = time.time()  # before the look: an alert raised while it reads is not judged by it
-    previous = monitor_records.region_state(conn, acct.id, region)
-    observed = watched.observe(acct, region)
-    look = _look(conn, settings, acct, region, limiter, now, previous, observed)
-    changes = watched.regressions(acct.id, region, previous["state"], look.merged) if previous else []
-    docs, upgrades, used = _alerts_of(conn, settings, acct.id, region, changes, look)
+    snap = snap or reads.snapshot(conn, settings, acct.id, [region], None, now, notices.event_path)
+    look = _look(conn, settings, acct, region, limiter, now, index, snap)
+    docs, upgrades, used = _alerts_of(conn, settings, acct.id, region, look.changes, look)
     if docs:
         routed = organization.channel_for(settings, acct.id)
         for doc in docs:
@@ -223,27 +183,38 @@ def _watch_region(
     for earlier, doc in upgrades:
         if not alerts.supersede(conn, settings, earlier, doc):  # closed meanwhile: the change gets its own
             alerts.raise_alert(conn, settings, doc | {"channel": organization.channel_for(settings, acct.id)})
-    _follow_open(conn, settings, acct.id, region, {d["key"] for d in [*raised, *(d for _, d in upgrades)]}, look)
-    return len(raised), watched.unreadable(observed), look.truncated
+    new = {d["key"] for d in [*raised, *(d for _, d in upgrades)]}
+    _follow_open(conn, settings, [d for d in snap.open_in(region) if d["key"] not in new], look)
+    return len(raised), watched.unreadable(look.observed), look.truncated
 
 
 def _look(
-    conn: Redis, settings: Settings, acct: Account, region: str, limiter: RedisLimiter, now: float,
-    previous: dict[str, Any] | None, observed: dict[str, Any],
+    conn: Redis, settings: Settings, acct: Account, region: str, limiter: RedisLimiter, now: float, index: int,
+    snap: reads.Snapshot,
 ) -> _Look:  # fmt: skip
-    # the first observation is the baseline: nothing to compare, attribute or report yet
-    found = _events(acct, region, now, limiter, settings) if previous else ([], False)
+    """Read the region (all of it, or what can change between two cycles: see `reads`), compare it with the
+    last known state, and read its event history when something needs attributing or it is its turn."""
+    previous = snap.states.get(region)
+    known = previous["state"] if previous else None
+    since = previous["at"] if previous else now
+    actions = [a for a in snap.actions if a.get("ended", now) >= since - 5]
+    here = snap.open_in(region)
+    acted = any(a.get("account") == acct.id and a.get("region") == region for a in actions)
+    full = known is None or reads.full_read(settings, snap.number, index, here, acted)
+    trails = reads.trails_in(acct, region, snap.homes, known)
+    observed = watched.observe(acct, region, trails, None if full else known)
+    merged = watched.merge(known, observed)
+    changes = watched.regressions(acct.id, region, known, merged) if known is not None else []
+    found: tuple[list[ChangeEvent], bool] | ApiError = ([], False)  # the first look is the baseline
+    if previous and reads.lookup_due(settings, snap.number, index, bool(changes or here), snap.healthy[region]):
+        found = reads.events(acct, region, now, limiter, settings)
     truncated = None
     if not isinstance(found, ApiError) and found[1]:
         truncated = (f"CloudTrail's event history was read only in part ({settings.lookup_max_pages} pages of "
                      f"write events, the newest) in {region}: who made an older change may stay unknown")  # fmt: skip
-    since = previous["at"] if previous else now
-    merged = watched.merge(previous["state"] if previous else None, observed)
     events = found if isinstance(found, ApiError) else [e for e in found[0] if tampering.concerns(e, merged)]
-    return _Look(
-        now, since, previous.get("since", previous["at"]) if previous else now,
-        merged, events, truncated, executed_actions.since(conn, since - 5),
-    )  # fmt: skip
+    watching = previous.get("since", previous["at"]) if previous else now
+    return _Look(now, since, watching, observed, merged, changes, events, truncated, actions)
 
 
 def _alerts_of(
@@ -273,7 +244,7 @@ def _alerts_of(
         if _attribute(doc, look.events):
             used.add(doc["attribution"]["event_id"])
         docs.append(alerts.new(settings, doc))
-    if isinstance(look.events, list):
+    if isinstance(look.events, list) and look.events:
         explained = _explained(conn, account, region, look.events)
         seen = used | explained
         fresh = [e for e in look.events if e.event_id not in seen and not monitor_records.is_seen(conn, e.event_id)]
@@ -283,12 +254,10 @@ def _alerts_of(
     return docs, upgrades, used
 
 
-def _follow_open(conn: Redis, settings: Settings, account: str, region: str, new: set[str], look: _Look) -> None:
-    """The region's other open alerts: recovered ones closed (by a look that began after they were raised),
-    unattributed ones given their event when it is found."""
-    for doc in alert_records.open_alerts(conn, account, region):
-        if doc["key"] in new:
-            continue
+def _follow_open(conn: Redis, settings: Settings, others: list[dict[str, Any]], look: _Look) -> None:
+    """The region's other open alerts (those open when the look began): recovered ones closed (by a look that
+    began after they were raised), unattributed ones given their event when it is found."""
+    for doc in others:
         if watched.recovered(doc, look.merged) and doc["created"] < look.now:
             by = attribution.correlate(doc, look.actions, look.since)
             alerts.recover(conn, settings, doc, _recovered_by(doc, by, look.events))
@@ -339,15 +308,6 @@ def _explained(conn: Redis, account: str, region: str, events: list[ChangeEvent]
         if event is not None:
             out.add(event.event_id)
     return out
-
-
-def _events(
-    acct: Account, region: str, now: float, limiter: RedisLimiter, settings: Settings
-) -> tuple[list[ChangeEvent], bool] | ApiError:
-    client = acct.client("cloudtrail", region, max_attempts=LOOKUP_ATTEMPTS)
-    end = dt.datetime.fromtimestamp(now, dt.UTC)
-    start = end - dt.timedelta(seconds=LOOKBACK)
-    return recent_writes(client, acct.id, region, start, end, limiter, settings.lookup_max_pages)
 
 
 def _attribute(doc: dict[str, Any], events: list[ChangeEvent] | ApiError) -> bool:

@@ -38,6 +38,11 @@ CURRENT = (START_AUDIT, AUDIT_REGIONS, AUDIT_ACCOUNTS, FINISH_AUDIT, EXPORT_REPO
            HOME_PUBLISH, HOME_REFRESH, WATCHDOG, FAILED)  # fmt: skip
 
 
+# run inside the worker's own process, not a forked work horse: each is short, and what it keeps (an account's
+# credentials, the process's AWS clients, the chain patterns judged) serves the next one (see `worker`)
+IN_PROCESS = frozenset({WATCH_ACCOUNT})
+
+
 def preload() -> int:
     """Import every job's function by its dotted path, as RQ would in each work horse: a worker does it once
     before it forks, so its horses start with the modules loaded. Returns how many."""

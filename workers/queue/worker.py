@@ -1,26 +1,31 @@
 """The RQ worker class the Procfile runs (`rq worker -w workers.worker.WarmWorker`).
 
 RQ runs each job in a forked work horse, so whatever a job builds dies with it. Making boto3 clients is the
-costly part of a job (loading service models, resolving endpoints: tens of milliseconds of CPU each, a
-hundred clients for 17 regions), then importing the job's modules. The warm worker imports every job's module
-and makes the current account's clients for the audited regions once, before it forks; every work horse
-inherits them and starts at once.
+costly part of a job (about 7 ms of CPU each, a hundred for 17 regions), then importing the job's modules. The
+warm worker imports every job's module and makes the process's clients for the audited regions once, before
+it forks; every work horse inherits them and starts at once.
+
+The monitor's watch jobs (`paths.IN_PROCESS`) run in the worker itself, with a heartbeat thread beside them:
+one every minute per account for ever, each a fraction of a second, they would pay a fork and a role
+assumption each; in process an account's credentials and the clients made for it serve every later cycle.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import Any
 
 from rq import Worker
 from rq.callbacks import execute_failure_callback
 from rq.exceptions import AbandonedJobError
+from rq.worker import WorkerStatus
 
 from workers.aws.accounts import Account, default_account
 from workers.aws.regions import RegionPlan, plan
 from workers.core import logs
-from workers.core.settings import Settings
+from workers.core.settings import Settings, adopt
 from workers.queue import paths
 from workers.state import metrics
 
@@ -52,11 +57,37 @@ class WarmWorker(Worker):
         logs.setup()
         t0 = time.monotonic()
         loaded = paths.preload()
-        made = warm(Settings())
+        settings = Settings()
+        adopt(settings)  # read once: the jobs run in this process use them
+        made = warm(settings)
         log.info("jobs loaded and clients made ahead",
                  extra={"jobs": loaded, "clients": made, "seconds": round(time.monotonic() - t0, 3)})  # fmt: skip
 
     stopping = False  # set once SIGTERM or SIGINT asked this worker to stop (not a Redis failure)
+
+    def execute_job(self, job: Any, queue: Any) -> None:
+        """Fork a work horse for the job, or run a short, cache-friendly job (`paths.IN_PROCESS`) right here
+        while a thread keeps the heartbeats (the watchdog's judge of a live worker) going."""
+        if job.func_name not in paths.IN_PROCESS:
+            super().execute_job(job, queue)
+            return
+        execution = self.prepare_execution(job)
+        done = threading.Event()
+        beat = threading.Thread(target=self._beat, args=(job, execution, done), name="ta-heartbeat", daemon=True)
+        beat.start()
+        try:
+            self.perform_job(job, queue, execution)
+        finally:
+            done.set()
+            beat.join()
+        self.set_state(WorkerStatus.IDLE)
+
+    def _beat(self, job: Any, execution: Any, done: threading.Event) -> None:
+        while not done.wait(self.job_monitoring_interval):
+            try:
+                self.maintain_heartbeats(job, execution)
+            except Exception:  # Redis away: the job's own calls will say so; the next beat tries again
+                log.warning("heartbeat not sent", extra={"job": job.id}, exc_info=True)
 
     def perform_job(self, job: Any, queue: Any, *args: Any, **kwargs: Any) -> bool:
         """Run the job (in the work horse), then add what it counted to Redis for `GET /metrics`."""

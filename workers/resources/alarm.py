@@ -9,6 +9,9 @@ Facts: `DescribeMetricFilters` on a multi-region trail's log group, each pattern
 from __future__ import annotations
 
 import dataclasses
+import threading
+import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,10 +76,39 @@ def read_chain(account: Account, trail: dict[str, Any]) -> Fact:
     return found
 
 
+_JUDGED: OrderedDict[str, tuple[float, Match]] = OrderedDict()  # pattern -> (when, how it was judged)
+_JUDGED_LOCK = threading.Lock()
+JUDGED_FOR = 3600  # seconds a pattern's judgement is kept (a filter's pattern is re-judged when it changes)
+JUDGED_KEEP = 1024
+
+
 def judge_pattern(account: Account, region: str, pattern: str) -> Match:
     """Which CIS events a filter pattern matches: AWS's own evaluator (`logs:TestMetricFilter`) on a CloudTrail
     log event of each, or, when that call is unavailable (denied, failing, or not offered, as in moto), the
-    local evaluator; `evaluator` says which judged."""
+    local evaluator; `evaluator` says which judged.
+
+    A pattern's judgement depends on the pattern alone, so the process keeps it for an hour (the monitor reads
+    the same chain every cycle): a changed pattern is judged at once, the same one again an hour later."""
+    with _JUDGED_LOCK:
+        kept = _JUDGED.get(pattern)
+    if kept is not None and time.monotonic() - kept[0] < JUDGED_FOR:
+        return kept[1]
+    judged = _judge(account, region, pattern)
+    with _JUDGED_LOCK:
+        _JUDGED[pattern] = (time.monotonic(), judged)
+        _JUDGED.move_to_end(pattern)
+        while len(_JUDGED) > JUDGED_KEEP:
+            _JUDGED.popitem(last=False)
+    return judged
+
+
+def forget_judgements() -> None:
+    """Judge every pattern again (tests that give the same pattern another answer)."""
+    with _JUDGED_LOCK:
+        _JUDGED.clear()
+
+
+def _judge(account: Account, region: str, pattern: str) -> Match:
     answer = call(account, "logs", region, "TestMetricFilter", attempts=1, filterPattern=pattern,
                   logEventMessages=[message(name) for name in CIS_EVENTS])  # fmt: skip
     if not isinstance(answer, ApiError):

@@ -47,12 +47,25 @@ def observe_channels(acct: Account, region: str, trails: Fact = None) -> dict[st
     return {c["name"]: {"channel": c} for c in channels.get("DeliveryChannels", [])}
 
 
+def glance_channels(
+    acct: Account, region: str, known: dict[str, Any], observed: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The channels as last read while every recorder of the region records (AWS refuses to delete the delivery
+    channel of a recording recorder, so deleting one stops a recorder first, which the recorders' glance
+    sees); None (read them) otherwise."""
+    recorders = observed.get("recorders") or {}
+    if not known or not recorders or "error" in recorders or not all(r.get("recording") for r in recorders.values()):
+        return None
+    return known
+
+
 def restore_channel(region: str, name: str, field: str, snap: dict[str, Any]) -> Plan:
     """PutDeliveryChannel with the channel as it was."""
     return Plan([ApiCall("config", region, "PutDeliveryChannel", {"DeliveryChannel": snap["channel"]})])
 
 
 watch(
-    Kind("channel", "channels", "Delivery channel", observe_channels, restore_channel),
+    Kind("channel", "channels", "Delivery channel", observe_channels, restore_channel, glance=glance_channels,
+         glance_last=True),
     Field("channel", "present", "was deleted", ("DeleteDeliveryChannel",), "config.delivery_channel"),
 )

@@ -169,6 +169,21 @@ def observe_recorders(acct: Account, region: str, trails: Fact = None) -> dict[s
     }  # fmt: skip
 
 
+def glance_recorders(
+    acct: Account, region: str, known: dict[str, Any], observed: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The known recorders with their recording read from their status alone (one call instead of two), or
+    None when a known recorder has no status any more (it was deleted: read everything). A recorder made
+    since the last full read is seen at the next one; a recording group changed meanwhile too."""
+    statuses = call(acct, "config", region, "DescribeConfigurationRecorderStatus")
+    if isinstance(statuses, ApiError):
+        return {"error": statuses.sentence()}
+    recording = {s.get("name"): bool(s.get("recording")) for s in statuses.get("ConfigurationRecordersStatus", [])}
+    if any(name not in recording or "error" in item for name, item in known.items()):
+        return None
+    return {name: item | {"recording": recording[name]} for name, item in known.items()}
+
+
 def narrower(before: dict[str, Any], after: dict[str, Any]) -> bool:
     """Whether a recording group records less than before (trails dropped, all-supported lost, types removed)."""
     if covers_trails(before) and not covers_trails(after):
@@ -199,7 +214,7 @@ def _group(item: dict[str, Any]) -> Any:
 
 
 watch(
-    Kind("recorder", "recorders", "Config recorder", observe_recorders, restore_recorder),
+    Kind("recorder", "recorders", "Config recorder", observe_recorders, restore_recorder, glance=glance_recorders),
     Field("recorder", "present", "was deleted", ("DeleteConfigurationRecorder",), "config.recorder_recording"),
     Field("recorder", "recording", "stopped recording", ("StopConfigurationRecorder",), "config.recorder_recording"),
     Field("recorder", "frequency", "records CloudTrail trails only daily", ("PutConfigurationRecorder",),

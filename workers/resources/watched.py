@@ -66,6 +66,10 @@ class Kind:
     restore: Callable[[str, str, str, dict[str, Any]], Plan]  # (region, resource, field, snapshot) -> the calls
     absent_is_deleted: bool = True  # False: an item that leaves the state is no longer watched (a bucket no
     # trail delivers to any more), not deleted; such a kind says deletion with an `exists` field
+    # a cheaper read for a cycle that need not read everything: (acct, region, last known items, what this
+    # observation read so far) -> the items, or None when it shows that more changed (then `observe` runs)
+    glance: Callable[[Account, str, dict[str, Any], dict[str, Any]], dict[str, Any] | None] | None = None
+    glance_last: bool = False  # its glance looks at other kinds' parts: observed after them
 
 
 KINDS: dict[str, Kind] = {}
@@ -128,10 +132,24 @@ def listed_trails(acct: Account, region: str) -> Fact:
     return call(acct, "cloudtrail", region, "DescribeTrails", includeShadowTrails=False)
 
 
-def observe(acct: Account, region: str) -> dict[str, Any]:
-    """Every watched kind of the region; a part that failed holds its error."""
-    trails = listed_trails(acct, region)
-    return {kind.part: kind.observe(acct, region, trails) for kind in KINDS.values()}
+def observe(
+    acct: Account, region: str, trails: Fact | None = None, known: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Every watched kind of the region; a part that failed holds its error.
+
+    `trails` is the region's DescribeTrails answer when the caller has it. With `known` (the last known state),
+    a kind that has a `glance` is read by it where that suffices (the caller bounds how long: see
+    `workers.monitor.reads`); without, everything is read.
+    """
+    trails = listed_trails(acct, region) if trails is None else trails
+    observed: dict[str, Any] = {}
+    for kind in sorted(KINDS.values(), key=lambda k: k.glance_last):
+        last = (known or {}).get(kind.part)
+        items = None
+        if kind.glance is not None and known is not None and last is not None and "error" not in last:
+            items = kind.glance(acct, region, last, observed)
+        observed[kind.part] = items if items is not None else kind.observe(acct, region, trails)
+    return observed
 
 
 def unreadable(observed: dict[str, Any]) -> list[str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from redis import Redis
 
 from workers.core.settings import Settings
@@ -15,3 +17,17 @@ def connection(settings: Settings) -> Redis:
 def ping(conn: Redis) -> None:
     """Fail now (a ConnectionError) when Redis cannot be reached."""
     conn.ping()
+
+
+_KEPT: dict[str, Redis] = {}
+_KEPT_LOCK = threading.Lock()
+
+
+def kept(settings: Settings) -> Redis:
+    """The process's one client for `REDIS_URL`, for jobs that run in the worker's own process: its pool keeps
+    connections open between jobs (a pool made per job would connect again each time)."""
+    with _KEPT_LOCK:
+        found = _KEPT.get(settings.redis_url)
+        if found is None:
+            found = _KEPT[settings.redis_url] = connection(settings)
+        return found

@@ -121,6 +121,16 @@ def monitor_lock(account: str) -> str:
     return f"ta:monitor:lock:{account}"
 
 
+def monitor_regions(account: str, requested: str) -> str:
+    """An account's enabled regions (JSON), for the monitor's hour; per requested list ("" for all)."""
+    return f"ta:monitor:regions:{account}:{requested}"
+
+
+def monitor_pending(role: str) -> str:
+    """Set while an account's watch job waits to run (a cycle does not queue a second)."""
+    return f"ta:monitor:pending:{role}"
+
+
 def monitor_blind(who: str) -> str:
     """Set while part of an account cannot be watched (its message was sent)."""
     return f"ta:monitor:blind:{who}"

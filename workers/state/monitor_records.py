@@ -72,6 +72,12 @@ def region_state(reader: Reader, account: str, region: str) -> dict[str, Any] | 
     return dict(json.loads(raw)) if raw else None
 
 
+def region_states(reader: Redis, account: str, regions: list[str]) -> dict[str, dict[str, Any] | None]:
+    """Every region's last known state at once (one round trip)."""
+    raws = reader.mget([keys.region_state(account, r) for r in regions]) if regions else []
+    return {r: dict(json.loads(raw)) if raw else None for r, raw in zip(regions, raws, strict=True)}
+
+
 def seen_keys(event_ids: list[str]) -> list[str]:
     """The keys that say these events were alerted or explained (to WATCH them)."""
     return [keys.event_seen(e) for e in event_ids]
@@ -96,6 +102,35 @@ def burst_group(reader: Reader, key: str) -> str | None:
     """The group a burst opened, while its key lasts."""
     raw = reader.get(key)
     return _text(raw) if raw else None
+
+
+def known_regions(reader: Reader, account: str, requested: list[str]) -> dict[str, list[str]] | None:
+    """An account's regions as `remember_regions` kept them (None when not kept or expired)."""
+    raw = reader.get(keys.monitor_regions(account, ",".join(requested)))
+    return dict(json.loads(raw)) if raw else None
+
+
+def remember_regions(conn: Redis, account: str, requested: list[str], plan: dict[str, list[str]], ttl: int) -> None:
+    """Keep an account's enabled and skipped regions for `ttl` seconds."""
+    conn.set(keys.monitor_regions(account, ",".join(requested)), json.dumps(plan), ex=ttl)
+
+
+def mark_pending(conn: Redis, role: str, seconds: float) -> bool:
+    """Note that an account's watch job is queued; False when the previous one has not started yet."""
+    return bool(conn.set(keys.monitor_pending(role), "1", nx=True, ex=max(1, int(seconds))))
+
+
+def started(conn: Redis, role: str) -> None:
+    """An account's watch job has started (the next cycle may queue another)."""
+    conn.delete(keys.monitor_pending(role))
+
+
+def flagged(conn: Redis, names: list[str]) -> list[bool]:
+    """Whether a blind-spot flag (or a broken pushed path's) is set, for each of `names` (one round trip)."""
+    pipe = conn.pipeline(transaction=False)
+    for who in names:
+        pipe.exists(keys.monitor_blind(who))
+    return [bool(n) for n in pipe.execute()]
 
 
 def lock_account(conn: Redis, account: str, seconds: float) -> bool:
