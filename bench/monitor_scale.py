@@ -14,11 +14,12 @@ intervals:
   clock's pace record) and the monitor queue's length, and the oldest look of any account over the run;
 - the peak RSS of any worker process.
 
-`BENCH_PUSHED=1` configures the pushed event path (healthy: nothing says it broken), so `LookupEvents` is
-left to the accounts that need it. Setting up 1,000 accounts takes a few minutes of moto's time.
+`BENCH_PUSHED=off,on` (the default: both) runs with the pushed event path unset, then configured (healthy:
+nothing says it broken, so quiet regions are polled every other cycle and `LookupEvents` is left to what
+needs attributing). Setting up 1,000 accounts takes a long while of moto's time.
 
 Run: `.venv/bin/python bench/monitor_scale.py ACCOUNTS INTERVAL [WORKERS ...]` (e.g. `200 60 1 2`); prints a
-Markdown row per worker count.
+Markdown row per path and worker count.
 """
 
 from __future__ import annotations
@@ -143,12 +144,12 @@ def _cycle_starts(conn: RedisClient, after: float, count: int, interval: int) ->
     return out
 
 
-def run(accounts: int, interval: int, workers: int, aws_url: str, moto_pid: int) -> dict[str, Any]:
+def run(accounts: int, interval: int, workers: int, aws_url: str, moto_pid: int, pushed: bool) -> dict[str, Any]:
     """One measurement; returns its numbers."""
     redis = start_redis()
     env = {"TRAIL_AUDIT_REGIONS": ",".join(REGIONS), "TRAIL_AUDIT_ROLE_ARNS": ",".join(map(role, range(accounts))),
            "TRAIL_AUDIT_MONITOR_SECONDS": str(interval), "TRAIL_AUDIT_ALERT_CHANNEL": "C0ALERTS"}  # fmt: skip
-    if os.environ.get("BENCH_PUSHED"):
+    if pushed:
         env["TRAIL_AUDIT_EVENTS_QUEUE_URL"] = f"{aws_url}/000000000000/trail-audit-events"
     with SlackStandIn() as slack:
         stack = Stack(aws_url, redis.url, slack.api_url, "bench", env)
@@ -197,8 +198,9 @@ def main() -> None:
               "worker CPU per account per cycle (s) | clock, redis, moto CPU per cycle (s) | AWS calls per account "
               "per cycle | worker peak RSS (MiB) |")  # fmt: skip
         print("| ---: | ---: | ---: | --- | --- | --- | ---: | ---: | --- | ---: | ---: |")
-        for workers in counts:
-            r = run(accounts, interval, workers, front, moto.process.pid)
+        for pushed, workers in [(p == "on", w) for p in os.environ.get("BENCH_PUSHED", "off,on").split(",")
+                                for w in counts]:  # fmt: skip
+            r = run(accounts, interval, workers, front, moto.process.pid, pushed)
             print(f"| {r['accounts']} | {r['interval']} | {r['workers']} | {'on' if r['pushed'] else 'off'} | "
                   f"{r['behind']} | {r['queued']} | {r['oldest']:.0f} | {r['worker_cpu']:.3f} | "
                   f"{r['clock_cpu']:.2f}, {r['redis_cpu']:.2f}, {r['moto_cpu']:.1f} | {r['calls']:.1f} | "

@@ -236,7 +236,7 @@ class AccountError:
 
 
 _ACCOUNTS: OrderedDict[str, Account] = OrderedDict()
-_KEEP = 256  # accounts kept (TRAIL_AUDIT_ACCOUNT_CACHE): their credentials and clients, least recently used out
+_KEEP = 10_000  # accounts kept (TRAIL_AUDIT_ACCOUNT_CACHE): their credentials, least recently used out
 _RENEW_BEFORE = dt.timedelta(minutes=10)
 
 

@@ -37,8 +37,8 @@ class Settings(BaseSettings):
         default_factory=list, validation_alias=AliasChoices("TRAIL_AUDIT_ACCOUNTS_EXCLUDE")
     )  # account ids and/or OU ids left out of the organization's accounts
     account_cache: int = Field(
-        256, ge=1, validation_alias=AliasChoices("TRAIL_AUDIT_ACCOUNT_CACHE")
-    )  # accounts (credentials and clients) a process keeps, least recently used first out
+        10_000, ge=1, validation_alias=AliasChoices("TRAIL_AUDIT_ACCOUNT_CACHE")
+    )  # accounts whose credentials a process keeps (about 1 KiB each), least recently used first out
     home_region: str = Field(
         "us-east-1", validation_alias=AliasChoices("TRAIL_AUDIT_HOME_REGION", "AWS_DEFAULT_REGION", "AWS_REGION")
     )

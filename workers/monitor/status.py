@@ -18,12 +18,10 @@ def status_lines(conn: Redis) -> list[str]:
     """`/trail-audit status`'s monitor lines: N of M accounts covered, each account's last cycle (or, for many
     accounts, those not fully watched), open alerts."""
     cycles = list(monitor_records.cycles(conn).values())
+    behind = pace.warning(monitor_records.coverage(conn))  # our own numbers: nothing from outside to escape
     if not cycles:
-        return ["Monitor: no cycle yet"]
-    lines = [_coverage(conn, cycles)]
-    behind = pace.warning(monitor_records.coverage(conn))
-    if behind:
-        lines.append(behind)  # our own numbers: nothing from outside to escape
+        return ["Monitor: no cycle yet", *([behind] if behind else [])]
+    lines = [_coverage(conn, cycles), *([behind] if behind else [])]
     shown = sorted(cycles, key=lambda c: c["account"])
     if len(shown) > SHOWN:
         shown = [c for c in shown if c.get("unreadable") or c.get("truncated")][:SHOWN]
