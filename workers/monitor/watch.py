@@ -42,12 +42,14 @@ from workers.state.rate_limit import RedisLimiter
 
 log = logging.getLogger("trail_audit.monitor")
 ATTRIBUTE_FOR = 30 * 60  # seconds an alert keeps waiting for its event
+SPREAD = 0.85  # the share of an interval a cycle's jobs are spread over: the last starts well before the next
 
 
 def cycle(settings: Settings | None = None, conn: Redis | None = None) -> int:
-    """Cron job: one watch job per account, spread evenly over the interval (a thousand accounts do not all
-    start at once); re-post unacknowledged alerts. An account whose previous job has not started yet gets no
-    second one: it is counted as behind (`status`, `/metrics`). Returns the jobs queued or scheduled."""
+    """Cron job: one watch job per account, spread evenly over most of the interval (a thousand accounts do not
+    all start at once, and the last has started when the next cycle begins); re-post unacknowledged alerts. An
+    account whose previous job has not started yet gets no second one: it is counted as behind (`status`,
+    `/metrics`). Returns the jobs queued or scheduled."""
     settings = settings or Settings()  # the clock passes its own (read once)
     logs.setup()
     conn = conn or connection(settings)
@@ -61,7 +63,7 @@ def cycle(settings: Settings | None = None, conn: Redis | None = None) -> int:
         listed = {str(arn).split(":")[4] for arn in roles if arn} | set(settings.accounts_exclude)
         caller = default_account(settings)
         membership.departures(conn, settings, listed, caller.id if isinstance(caller, Account) else None)
-    spacing = settings.monitor_seconds / max(1, len(roles))
+    spacing = settings.monitor_seconds * SPREAD / max(1, len(roles))
     options: dict[str, Any] = {"job_timeout": max(60, settings.monitor_seconds * 2), "result_ttl": 600,
                                "failure_ttl": 86400}  # fmt: skip
     queued = 0
