@@ -156,3 +156,16 @@ def test_the_rules_of_what_is_due(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRAIL_AUDIT_LOOKUP_CYCLES", "10")
     assert reads.lookback(Settings(_env_file=None)) == 10 * 60 + 15 * 60  # type: ignore[call-arg]
 
+
+
+def test_a_region_left_for_its_turn_does_not_end_a_blind_spot(
+    env: RedisClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRAIL_AUDIT_EVENTS_QUEUE_URL", "http://localhost/123456789012/events")
+    calls_of_a_cycle()
+    env.set(keys.monitor_blind("123456789012"), "eu-west-1: denied")  # said by an earlier cycle
+    calls_of_a_cycle()  # two regions of three wait for their turn: nothing is known of them
+    assert env.exists(keys.monitor_blind("123456789012"))
+    monkeypatch.setenv("TRAIL_AUDIT_PUSHED_POLL_CYCLES", "1")  # every region looked at, all readable
+    calls_of_a_cycle()
+    assert not env.exists(keys.monitor_blind("123456789012"))

@@ -105,19 +105,20 @@ def _watch(conn: Redis, settings: Settings, role_arn: str | None) -> dict[str, A
             notices.blind(conn, settings, acct.id, regions.sentence())
             raise RuntimeError(regions.sentence())
         seen = _watch_regions(conn, settings, acct, regions.enabled)
-        unread = [f"{r}: {e}" for r, (_, errors, _) in zip(regions.enabled, seen, strict=True) for e in errors]
+        looked = [(r, found) for r, found in zip(regions.enabled, seen, strict=True) if found is not None]
+        unread = [f"{r}: {e}" for r, (_, errors, _) in looked for e in errors]
         if unread:
             more = f" (+{len(unread) - 3} more)" if len(unread) > 3 else ""
             notices.blind(conn, settings, acct.id, "; ".join(unread[:3]) + more)
-        else:
+        elif all(s is not None for s in seen):  # a region left for its turn says nothing of a blind spot
             notices.sighted(conn, settings, role_arn or "current credentials", acct.id)
         open_now = alert_records.open_alerts(conn, acct.id)
         notices.silent_paths(conn, settings, open_now)
         summary = {
             "at": time.time(), "seconds": round(time.time() - t0, 3), "account": acct.id,
             "calls": sum((acct.calls - before_calls).values()), "regions": len(regions.enabled),
-            "changes": sum(n for n, _, _ in seen), "unreadable": unread,
-            "truncated": [note for _, _, note in seen if note], "open_alerts": len(open_now),
+            "changes": sum(n for _, (n, _, _) in looked), "unreadable": unread, "looked": len(looked),
+            "truncated": [note for _, (_, _, note) in looked if note], "open_alerts": len(open_now),
         }  # fmt: skip
         monitor_records.record_cycle(conn, acct.id, summary)
         return summary
@@ -144,9 +145,9 @@ class _Look:
 
 def _watch_regions(
     conn: Redis, settings: Settings, acct: Account, enabled: list[str]
-) -> list[tuple[int, list[str], str | None]]:
+) -> list[tuple[int, list[str], str | None] | None]:
     """The account's regions due a look this cycle (`reads.look_due`), a few at once, from one snapshot of
-    what Redis knows of them; the trails listed once."""
+    what Redis knows of them; the trails listed once. A region left for its turn is None."""
     limiter = RedisLimiter(conn)
     snap = reads.snapshot(conn, settings, acct.id, enabled, reads.trail_homes(acct, settings), time.time(),
                           notices.event_path)  # fmt: skip
@@ -154,7 +155,7 @@ def _watch_regions(
     with ThreadPoolExecutor(min(len(due), settings.monitor_threads) or 1, thread_name_prefix="ta-mon") as pool:
         seen = dict(pool.map(lambda ir: (ir[1], _watch_region(conn, settings, acct, ir[1], limiter, snap, ir[0])),
                              due))  # fmt: skip
-    return [seen.get(r, (0, [], None)) for r in enabled]
+    return [seen.get(r) for r in enabled]
 
 
 def _watch_region(
