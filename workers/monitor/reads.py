@@ -25,7 +25,6 @@ three). docs/BENCHMARKS.md gives the calls this saves.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +36,7 @@ from workers.aws.errors import ApiError
 from workers.aws.event_history import LOOKUP_ATTEMPTS, ChangeEvent, recent_writes
 from workers.aws.regions import RegionPlan, plan
 from workers.core.settings import Settings
+from workers.monitor.notices import event_path
 from workers.resources.watched import listed_trails
 from workers.state import alert_records, executed_actions, monitor_records
 from workers.state.rate_limit import RedisLimiter
@@ -108,14 +108,15 @@ class Snapshot:
         return [d for d in self.open if d["region"] == region]
 
 
-def snapshot(conn: Redis, settings: Settings, account: str, regions: list[str], homes: set[str] | None,
-             now: float, path: Callable[[str, str], str]) -> Snapshot:  # fmt: skip
-    """The account's Snapshot (`path(account, region)` names a region's pushed path)."""
+def snapshot(
+    conn: Redis, settings: Settings, account: str, regions: list[str], homes: set[str] | None, now: float
+) -> Snapshot:
+    """The account's Snapshot."""
     states = monitor_records.region_states(conn, account, regions)
     oldest = min((s["at"] for s in states.values() if s), default=now)
     healthy = dict.fromkeys(regions, False)
     if settings.events_queue_url:
-        broken = monitor_records.flagged(conn, [path(account, r) for r in regions])
+        broken = monitor_records.flagged(conn, [event_path(account, r) for r in regions])
         healthy = {r: not b for r, b in zip(regions, broken, strict=True)}
     return Snapshot(cycle_number(settings, now), homes, alert_records.open_alerts(conn, account), states,
                     executed_actions.since(conn, oldest - 5), healthy)  # fmt: skip

@@ -149,8 +149,7 @@ def _watch_regions(
     """The account's regions due a look this cycle (`reads.look_due`), a few at once, from one snapshot of
     what Redis knows of them; the trails listed once. A region left for its turn is None."""
     limiter = RedisLimiter(conn)
-    snap = reads.snapshot(conn, settings, acct.id, enabled, reads.trail_homes(acct, settings), time.time(),
-                          notices.event_path)  # fmt: skip
+    snap = reads.snapshot(conn, settings, acct.id, enabled, reads.trail_homes(acct, settings), time.time())
     due = [(i, r) for i, r in enumerate(enabled) if reads.look_due(settings, snap, r, i)]
     with ThreadPoolExecutor(min(len(due), settings.monitor_threads) or 1, thread_name_prefix="ta-mon") as pool:
         seen = dict(pool.map(lambda ir: (ir[1], _watch_region(conn, settings, acct, ir[1], limiter, snap, ir[0])),
@@ -171,7 +170,7 @@ def _watch_region(
     "unchanged" by the next cycle unalerted.
     """
     now = time.time()  # before the look: an alert raised while it reads is not judged by it
-    snap = snap or reads.snapshot(conn, settings, acct.id, [region], None, now, notices.event_path)
+    snap = snap or reads.snapshot(conn, settings, acct.id, [region], None, now)
     look = _look(conn, settings, acct, region, limiter, now, index, snap)
     docs, upgrades, used = _alerts_of(conn, settings, acct.id, region, look.changes, look)
     if docs:
