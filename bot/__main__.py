@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from bot.web_settings import bot_settings
 from workers.core import logs
+from workers.state.connection import check_at_start
 
 log = logging.getLogger("trail_audit.bot")
 
@@ -72,6 +73,7 @@ def main() -> None:
     """Start in Socket Mode or under gunicorn, after the settings check."""
     logs.setup()
     settings = bot_settings()
+    check_at_start(settings)  # a certificate not trusted or a wrong Redis password: one clear line, exit 2
     port = os.environ.get("PORT", "3000")
     if settings.slack_app_token is None or not settings.slack_app_token.get_secret_value():
         metrics_dir()

@@ -138,13 +138,13 @@ def _waivers(settings: Settings, err: IO[str]) -> dict[str, dict[str, Any]]:
     """The waivers in force, from the bot's Redis when REDIS_URL is set (the CLI needs no Redis otherwise)."""
     if not os.environ.get("REDIS_URL"):
         return {}
-    from redis import Redis
     from redis.exceptions import RedisError
 
+    from workers.state.connection import connection
     from workers.state.waivers import in_force
 
     try:
-        return in_force(Redis.from_url(settings.redis_url, socket_timeout=3, socket_connect_timeout=3))
+        return in_force(connection(settings))
     except (RedisError, ValueError) as exc:  # unreachable, or a REDIS_URL that is not a Redis URL
         err.write(f"trail-audit: waivers not read (Redis: {type(exc).__name__}): every finding counts\n")
         return {}

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated, Any
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, FilePath, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 CommaList = Annotated[list[str], NoDecode]
@@ -24,6 +25,16 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = _alias("SLACK_APP_TOKEN")
     slack_api_url: str = Field("https://slack.com/api/", validation_alias=AliasChoices("SLACK_API_URL"))
     redis_url: str = Field("redis://localhost:6379/0", validation_alias=AliasChoices("REDIS_URL"))
+    redis_tls_ca_file: FilePath | None = Field(None, validation_alias=AliasChoices("REDIS_TLS_CA_FILE"))
+    redis_sentinels: CommaList = Field(default_factory=list, validation_alias=AliasChoices("REDIS_SENTINELS"))
+    redis_sentinel_master: str = Field("trail-audit", validation_alias=AliasChoices("REDIS_SENTINEL_MASTER"))
+    redis_wait_replicas: int = Field(
+        0, ge=0, le=10, validation_alias=AliasChoices("REDIS_WAIT_REPLICAS")
+    )  # replicas an acknowledged transition waits for before anything is told or done outside (0: no wait)
+    redis_wait_ms: int = Field(500, ge=1, le=60_000, validation_alias=AliasChoices("REDIS_WAIT_MS"))
+    clock_lease_seconds: float = Field(
+        15.0, gt=0, le=600, validation_alias=AliasChoices("TRAIL_AUDIT_CLOCK_LEASE_SECONDS")
+    )  # how long a clock that stopped renewing keeps the schedule before another clock takes it over
     alert_channel: str | None = Field(None, validation_alias=AliasChoices("TRAIL_AUDIT_ALERT_CHANNEL"))
     approvers: CommaList = Field(default_factory=list, validation_alias=AliasChoices("TRAIL_AUDIT_APPROVERS"))
     regions: CommaList = Field(default_factory=list, validation_alias=AliasChoices("TRAIL_AUDIT_REGIONS"))
@@ -134,12 +145,29 @@ class Settings(BaseSettings):
         "operators",
         "accounts_exclude",
         "channel_routes",
+        "redis_sentinels",
         mode="before",
     )
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str) -> str:
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// (TLS) or unix://")
+        return value
+
+    @field_validator("redis_sentinels")
+    @classmethod
+    def _host_ports(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            host, _, port = entry.rpartition(":")
+            if not host or not port.isdigit():
+                raise ValueError(f"{entry!r} is not host:port (REDIS_SENTINELS=host:port,host:port,...)")
         return value
 
 
@@ -156,3 +184,13 @@ def adopt(settings: Settings) -> None:
 def current() -> Settings:
     """The process's adopted settings, or (a job in a work horse, a test) the environment's, read now."""
     return _ADOPTED if _ADOPTED is not None else Settings()
+
+
+def load() -> Settings:
+    """The settings at a process's start: a missing or malformed one ends it with one clear line (exit 2)."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        print(f"trail-audit: setting {first['loc'][0] if first['loc'] else '?'}: {first['msg']}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -4,9 +4,12 @@ TRAIL_AUDIT_EVENTS_QUEUE_URL from its environment)."""
 from __future__ import annotations
 
 from workers.core import logs
-from workers.core.settings import Settings
+from workers.core.settings import load
 from workers.events.consumer import run
+from workers.state.connection import check_at_start
 
 if __name__ == "__main__":
     logs.setup()
-    run(Settings())
+    settings = load()
+    check_at_start(settings)
+    run(settings)

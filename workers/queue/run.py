@@ -8,9 +8,12 @@ connection, until it is asked to stop (SIGTERM or SIGINT), so a Redis blip never
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import socket
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -19,12 +22,12 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from workers.core import logs
-from workers.core.settings import Settings
+from workers.core.settings import Settings, load
 from workers.queue import paths
 from workers.queue.queues import QUEUES
 from workers.queue.schedule import periodic
-from workers.state import metrics
-from workers.state.connection import connection, ping
+from workers.state import clock_lease, metrics
+from workers.state.connection import check_at_start, connection, ping
 
 log = logging.getLogger("trail_audit.run")
 BACKOFF = (0.5, 1.0, 2.0, 4.0, 5.0)
@@ -79,21 +82,30 @@ def worker(settings: Settings) -> None:
 
 
 def clock(settings: Settings) -> None:
-    """Run the periodic work on time (see `schedule`), reconnecting after Redis failures."""
+    """Run the periodic work on time (see `schedule`) while this clock holds the lease (`clock_lease`);
+    stand by while another does. Reconnects after Redis failures."""
     jobs = periodic(settings)
     funcs = [paths.function(job.path) for job in jobs]  # imported once, at start: a bad path fails here
+    me = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    lease = settings.clock_lease_seconds
+    held = [False]
 
     def once() -> None:
         conn = connection(settings)
         ping(conn)
-        due = [0.0] * len(jobs)
+        due = [0.0] * len(jobs)  # a hint: when to ask Redis again whether a work is due
         while not _Stop.requested:
+            _note(held, clock_lease.hold(conn, me, lease), me)
             for i, job in enumerate(jobs):
-                if time.monotonic() >= due[i]:
-                    due[i] = time.monotonic() + job.every
-                    run_one(funcs[i], settings, conn)  # settings read once, one connection
-                    metrics.flush(conn)
-            time.sleep(max(0.05, min(min(due) - time.monotonic(), 0.5)))
+                if held[0] and time.monotonic() >= due[i]:
+                    wait = clock_lease.claim_run(conn, me, job.path, job.every)
+                    due[i] = time.monotonic() + (wait if wait > 0 else job.every if wait == 0 else 0)
+                    if wait == 0:
+                        run_one(funcs[i], settings, conn)  # settings read once, one connection
+                        metrics.flush(conn)
+            nap = min(min(due) - time.monotonic(), 0.5) if held[0] else 0.5  # a standby asks twice a second
+            time.sleep(max(0.05, min(nap, lease / 3)))
+        clock_lease.release(conn, me)
 
     def ask_stop(signum: int, frame: Any) -> None:
         _Stop.requested = True
@@ -101,6 +113,13 @@ def clock(settings: Settings) -> None:
     signal.signal(signal.SIGTERM, ask_stop)
     signal.signal(signal.SIGINT, ask_stop)
     keep_running("clock", once)
+
+
+def _note(held: list[bool], now_held: bool, me: str) -> None:
+    """Log when this clock takes the schedule over or loses it."""
+    if now_held != held[0]:
+        log.info("clock: running the schedule" if now_held else "clock: standing by", extra={"clock": me})
+    held[0] = now_held
 
 
 def run_one(func: Callable[..., Any], settings: Settings, conn: Redis) -> None:
@@ -120,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         print(USAGE, file=sys.stderr)
         return 2
     logs.setup()
-    settings = Settings()
+    settings = load()
+    check_at_start(settings)
     (worker if args[0] == "worker" else clock)(settings)
     return 0

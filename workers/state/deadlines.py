@@ -12,6 +12,7 @@ from redis import Redis
 from redis.client import Pipeline
 
 from workers.state import keys
+from workers.state.durability import replicated
 
 
 def _ids(raw: Any) -> list[str]:
@@ -26,6 +27,7 @@ def schedule(conn: Redis, request_id: str, doc: str, deadline: float, remind_at:
     pipe.zadd(keys.REENABLE_REMIND, {request_id: remind_at})
     pipe.sadd(keys.REQUESTS_ACTIVE, request_id)
     pipe.execute()
+    replicated(conn)  # the deadline is on a replica before any call is made
 
 
 def retry_at(pipe: Pipeline, request_id: str, when: float) -> None:

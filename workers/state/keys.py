@@ -55,6 +55,14 @@ def metric(name: str) -> str:
     return f"ta:metrics:{name}"
 
 
+CLOCK_LEASE = "ta:clock:lease"  # the clock that runs the schedule (its name), while it keeps renewing
+
+
+def clock_due(path: str) -> str:
+    """When a periodic work is next due (Redis's own clock, in seconds), whichever clock runs it."""
+    return f"ta:clock:due:{path}"
+
+
 HOME_USERS = "ta:home:users"  # sorted set: user id -> when they last opened the App Home
 HOME_DIRTY = "ta:home:dirty"  # set when something the Home shows changed (an audit, an alert); cleared on redraw
 WAIVERS = "ta:waivers"  # hash: finding uid -> the waiver in force (JSON)
@@ -111,6 +119,7 @@ def event_seen(event_id: str) -> str:
 
 # monitor
 MONITOR_LAST = "ta:monitor:last"
+MONITOR_CYCLE_STARTS = "ta:monitor:cycle_starts"  # list: when the last 100 cycles ran (newest first)
 MONITOR_ACCOUNTS = "ta:monitor:accounts"  # hash: account -> its newest cycle's summary
 MONITOR_LEFT = "ta:monitor:left"  # hash: account -> when it left the organization, and what no longer covers it
 MONITOR_COVERAGE = "ta:monitor:coverage"  # JSON: how many accounts the newest cycle set out to watch, and when

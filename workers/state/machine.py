@@ -18,6 +18,7 @@ from redis import Redis
 from redis.client import Pipeline
 
 from workers.state import keys
+from workers.state.durability import replicated
 
 log = logging.getLogger("trail_audit.state")
 Stage = Callable[[Pipeline], None]
@@ -101,6 +102,7 @@ def create_request(conn: Redis, request_id: str, doc: str, then: Stage | None = 
     if then:
         then(pipe)
     pipe.execute()
+    replicated(conn)
 
 
 def move_request(
@@ -138,6 +140,8 @@ def move_request(
         left[0] = current
 
     conn.transaction(attempt, key)
+    if left[0] is not None:
+        replicated(conn)
     if left[0] is None:
         current = _text(conn.hget(key, "status"))
         log.info("transition refused", extra={"request": request_id, "status": current, "to": to.value})
@@ -182,6 +186,8 @@ def move_alert(
         left[0] = current
 
     conn.transaction(attempt, key)
+    if left[0] is not None:
+        replicated(conn)
     if left[0] is None:
         log.info(
             "transition refused", extra={"alert": alert_id, "status": _text(conn.hget(key, "status")), "to": to.value}

@@ -150,8 +150,12 @@ def record_cycle(conn: Redis, account: str, summary: dict[str, Any]) -> None:
 
 
 def record_coverage(conn: Redis, planned: dict[str, Any]) -> None:
-    """What the newest cycle set out to watch, and when."""
-    conn.set(keys.MONITOR_COVERAGE, json.dumps(planned))
+    """What the newest cycle set out to watch, and when (and when each of the last 100 cycles ran)."""
+    pipe = conn.pipeline(transaction=True)
+    pipe.set(keys.MONITOR_COVERAGE, json.dumps(planned))
+    pipe.lpush(keys.MONITOR_CYCLE_STARTS, f"{planned.get('at', 0):.3f}")
+    pipe.ltrim(keys.MONITOR_CYCLE_STARTS, 0, 99)
+    pipe.execute()
 
 
 def cycles(conn: Redis) -> dict[str, dict[str, Any]]:
@@ -163,6 +167,11 @@ def coverage(conn: Redis) -> dict[str, Any] | None:
     """What the newest cycle set out to watch."""
     raw = conn.get(keys.MONITOR_COVERAGE)
     return dict(json.loads(raw)) if raw else None
+
+
+def cycle_starts(conn: Redis) -> list[float]:
+    """When the last 100 monitor cycles ran (however many clocks run), oldest first."""
+    return sorted(float(_text(t)) for t in conn.lrange(keys.MONITOR_CYCLE_STARTS, 0, -1))
 
 
 def last_cycle(conn: Redis) -> dict[str, Any] | None:

@@ -17,6 +17,7 @@ from redis import Redis
 from redis.client import Pipeline
 
 from workers.state import keys
+from workers.state.durability import replicated
 
 # Lua: the per-channel gate. Returns 0 and takes the slot when it is free, else the seconds to wait.
 _GATE = """
@@ -78,6 +79,7 @@ def commit(conn: Redis, message_id: str, channel: str | None, body: dict[str, An
     pipe = conn.pipeline(transaction=True)
     stage(pipe, message_id, channel, body, **kwargs)
     pipe.execute()
+    replicated(conn)
     return message_id
 
 

@@ -8,6 +8,8 @@ from contextlib import contextmanager
 from redis import Redis
 from redis.client import Pipeline
 
+from workers.state.durability import replicated
+
 
 @contextmanager
 def atomic(conn: Redis) -> Iterator[Pipeline]:
@@ -16,4 +18,5 @@ def atomic(conn: Redis) -> Iterator[Pipeline]:
     pipe = conn.pipeline(transaction=True)
     yield pipe
     pipe.execute()
+    replicated(conn)  # told or done outside only once a replica has it (REDIS_WAIT_REPLICAS)
 
