@@ -22,7 +22,8 @@ log = logging.getLogger("trail_audit.bot")
 
 
 def gunicorn_argv(port: str) -> list[str]:
-    """gunicorn as production runs it: 2 processes x 8 threads, settings checked before forking."""
+    """gunicorn as production runs it: 2 processes x 8 threads, settings checked before forking; any number of
+    web processes may run on one host."""
     return [
         "gunicorn",
         "--bind",
@@ -34,6 +35,7 @@ def gunicorn_argv(port: str) -> list[str]:
         "--preload",
         "--access-logfile",
         "-",
+        "--no-control-socket",  # gunicorn's runtime control socket is one fixed path a host: two webs would share it
         "bot.web:create_wsgi()",
     ]
 
