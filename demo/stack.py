@@ -16,6 +16,8 @@ import urllib.request
 from pathlib import Path
 
 from demo.servers import aws_env, clean_env, free_port, wait_for
+from workers.core.settings import Settings
+from workers.state.connection import Client, connection
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -70,9 +72,7 @@ class Stack:
     def landed(self, ts: str, timeout: float = 15) -> None:
         """Wait until the bot has recorded that one of its messages landed at `ts` (a person can only click a
         message once Slack has shown it; the bot records its ts as Slack answers the post)."""
-        from redis import Redis
-
-        conn = Redis.from_url(self.env["REDIS_URL"])
+        conn = self.redis()
 
         def seen() -> bool:
             for key in conn.scan_iter("ta:msg:*", count=500):
@@ -81,6 +81,11 @@ class Stack:
             return False
 
         wait_for(seen, timeout, f"the message at {ts}")
+
+    def redis(self) -> Client:
+        """A client for this stack's Redis, made as its processes make theirs (TLS, ACL user, Sentinel)."""
+        names = ("REDIS_URL", "REDIS_TLS_CA_FILE", "REDIS_SENTINELS", "REDIS_SENTINEL_MASTER")
+        return connection(Settings(_env_file=None, **{n: self.env[n] for n in names if n in self.env}))
 
     def restart(self, name: str) -> None:
         """Stop one process and start it again with the current `env`."""
