@@ -89,7 +89,7 @@ def test_alert_message_within_limits_for_huge_values() -> None:
 def test_status_shows_each_accounts_last_cycle(env: tuple[RedisClient, Settings, SlackStandIn]) -> None:
 
     from workers.monitor.status import status_lines
-    from workers.state import monitor_records
+    from workers.state import clock_lease, monitor_records
 
     conn, _, _ = env
     assert status_lines(conn) == ["Monitor: no cycle yet"]
@@ -107,7 +107,10 @@ def test_status_shows_each_accounts_last_cycle(env: tuple[RedisClient, Settings,
                    "unreadable": ["x"] if n == 4 else []}  # fmt: skip
         monitor_records.record_cycle(conn, summary["account"], summary)
     lines = status_lines(conn)
-    assert lines[0] == "Monitor: 11 of 12 accounts covered" and len(lines) == 3 and "900000000004" in lines[1]
+    assert lines[0] == "Monitor: 11 of 12 accounts covered" and len(lines) == 4 and "900000000004" in lines[1]
+    assert lines[2] == ":warning: Clock: none running: no monitor cycle and no backout deadline until one starts"
+    clock_lease.hold(conn, "host-a:4242:c0ffee", 30)
+    assert status_lines(conn)[2] == "Clock: host-a:4242:c0ffee runs the schedule"
 
 
 def test_an_approved_change_is_reposted_without_the_mention(env: tuple[RedisClient, Settings, SlackStandIn]) -> None:

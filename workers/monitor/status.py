@@ -9,7 +9,7 @@ from redis import Redis
 
 from workers.core.mrkdwn import escape
 from workers.monitor import pace
-from workers.state import alert_records, monitor_records
+from workers.state import alert_records, clock_lease, monitor_records
 
 SHOWN = 5  # accounts listed one by one; beyond, only those not fully watched (up to this many)
 
@@ -34,7 +34,15 @@ def status_lines(conn: Redis) -> list[str]:
             f"Monitor: last cycle {when} ({last['seconds']:.1f} s, {last['calls']} AWS calls, {last['regions']} "
             f"regions of {escape(last['account'])}){blind}"
         )
-    return [*lines, *left_lines(conn), f"Open alerts: {len(alert_records.open_alerts(conn))}"]
+    return [*lines, *left_lines(conn), clock_line(conn), f"Open alerts: {len(alert_records.open_alerts(conn))}"]
+
+
+def clock_line(conn: Redis) -> str:
+    """Which clock runs the schedule (however many are started, one does: `clock_lease`)."""
+    holder = clock_lease.holder(conn)
+    if holder is None:
+        return ":warning: Clock: none running: no monitor cycle and no backout deadline until one starts"
+    return f"Clock: {escape(holder)} runs the schedule"
 
 
 def left_lines(conn: Redis) -> list[str]:
