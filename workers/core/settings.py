@@ -32,6 +32,9 @@ class Settings(BaseSettings):
         0, ge=0, le=10, validation_alias=AliasChoices("REDIS_WAIT_REPLICAS")
     )  # replicas an acknowledged transition waits for before anything is told or done outside (0: no wait)
     redis_wait_ms: int = Field(500, ge=1, le=60_000, validation_alias=AliasChoices("REDIS_WAIT_MS"))
+    queue_metric_namespace: str | None = Field(
+        None, validation_alias=AliasChoices("TRAIL_AUDIT_QUEUE_METRIC_NAMESPACE")
+    )  # the CloudWatch namespace the clock puts the queue's depth in every minute (unset: not published)
     clock_lease_seconds: float = Field(
         15.0, gt=0, le=600, validation_alias=AliasChoices("TRAIL_AUDIT_CLOCK_LEASE_SECONDS")
     )  # how long a clock that stopped renewing keeps the schedule before another clock takes it over

@@ -29,4 +29,5 @@ def periodic(settings: Settings) -> list[Periodic]:
         Periodic(paths.OUTBOX_SWEEP, settings.sweep_seconds / 2),
         Periodic(paths.MONITOR_CYCLE, settings.monitor_seconds),
         Periodic(paths.HOME_REFRESH, settings.sweep_seconds),
+        Periodic(paths.QUEUE_DEPTH, 60.0),
     ]
