@@ -169,3 +169,18 @@ def test_a_region_left_for_its_turn_does_not_end_a_blind_spot(
     monkeypatch.setenv("TRAIL_AUDIT_PUSHED_POLL_CYCLES", "1")  # every region looked at, all readable
     calls_of_a_cycle()
     assert not env.exists(keys.monitor_blind("123456789012"))
+
+
+def test_every_call_of_the_monitor_is_granted_by_the_policy_of_the_role_it_assumes(env: RedisClient) -> None:
+    """The monitor assumes the audit's role (deploy/iam/audit-policy.json): a call it lacks would be denied in AWS
+    (and a denied ListTrails silently costs a DescribeTrails in every region)."""
+    import json
+
+    from tests.helpers import ROOT
+    from workers.aws.errors import iam_action
+
+    used = {iam_action(*name.split(":", 1)) for name in calls_of_a_cycle() + calls_of_a_cycle()}
+    used -= {"sts:GetCallerIdentity"}  # allowed for every identity
+    policy = json.loads((ROOT / "deploy/iam/audit-policy.json").read_text())
+    allowed = {a for st in policy["Statement"] if st["Effect"] == "Allow" for a in st["Action"]}
+    assert used - allowed == set()
