@@ -30,7 +30,7 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
-	$(VENV)/bin/cfn-lint deploy/events/*.yaml
+	$(VENV)/bin/cfn-lint deploy/events/*.yaml deploy/aws/*.yaml
 
 # lint and the suite at once (the suite mostly waits on the processes it starts); both must pass
 # (the suite's verdict and any failure are repeated last, after lint's output, where a CI log's tail shows them)
