@@ -23,8 +23,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from redis import Redis as RedisClient
-
 from bench.audit_bench import REGIONS
 from bench.latency_proxy import spawn
 from demo.servers import aws_env, moto_server, start_redis
@@ -53,16 +51,21 @@ def peak_rss(pids: list[int], stop: threading.Event, seen: list[int]) -> None:
         time.sleep(0.2)
 
 
-def run(accounts: int, workers: int, aws_url: str) -> tuple[float, float, float, float, int]:
+def run(
+    accounts: int, workers: int, aws_url: str, redis_url: str | None = None, redis_env: dict[str, str] | None = None
+) -> tuple[float, float, float, float, int]:
+    """One audit of `accounts` on `workers` processes, on a redis-server of its own (or `redis_url`, reached with
+    `redis_env`: TLS, say): wall, CPU per account-region, peak RSS, Redis memory, report size."""
     roles = ",".join(f"arn:aws:iam::{100000000000 + n}:role/TrailAudit" for n in range(accounts))
-    redis = start_redis()
+    redis = start_redis() if redis_url is None else None
     with SlackStandIn() as slack:
-        stack = Stack(aws_url, redis.url, slack.api_url, "bench", {"TRAIL_AUDIT_REGIONS": ",".join(REGIONS),
-                      "TRAIL_AUDIT_ROLE_ARNS": roles, "TRAIL_AUDIT_MONITOR_SECONDS": "3600"})  # fmt: skip
+        stack = Stack(aws_url, redis.url if redis else str(redis_url), slack.api_url, "bench",
+                      {"TRAIL_AUDIT_REGIONS": ",".join(REGIONS), "TRAIL_AUDIT_ROLE_ARNS": roles,
+                       "TRAIL_AUDIT_MONITOR_SECONDS": "3600", **(redis_env or {})})  # fmt: skip
         names = ["worker"] + [f"worker#{i}" for i in range(2, workers + 1)]
         stack.start(*names)
         try:
-            conn = RedisClient.from_url(redis.url)
+            conn = stack.redis()
             time.sleep(2)
             pids = [stack.procs[n].pid for n in names]
             before = sum(cpu_seconds(p) for p in pids)
@@ -86,7 +89,8 @@ def run(accounts: int, workers: int, aws_url: str) -> tuple[float, float, float,
             return wall, cpu / (accounts * len(REGIONS)) * 1000, max(seen) / 1024, memory, report
         finally:
             stack.stop()
-            redis.stop()
+            if redis:
+                redis.stop()
 
 
 def main() -> None:

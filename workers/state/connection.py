@@ -32,7 +32,19 @@ class Client(Redis):
 
 
 def connection(settings: Settings) -> Client:
-    """A Redis client that fails fast when Redis is down, so a slash command can still be answered in time."""
+    """The process's Redis client for these settings, made once: its pool keeps connections open between uses
+    (a TLS handshake costs milliseconds of CPU), and a forked work horse gets fresh ones (redis-py resets a pool
+    in a new process). It fails fast when Redis is down, so a slash command can still be answered in time."""
+    key = (settings.redis_url, str(settings.redis_tls_ca_file or ""), ",".join(settings.redis_sentinels),
+           settings.redis_sentinel_master, settings.redis_wait_replicas, settings.redis_wait_ms)  # fmt: skip
+    with _CLIENTS_LOCK:
+        found = _CLIENTS.get(key)
+        if found is None:
+            found = _CLIENTS[key] = _new(settings)
+        return found
+
+
+def _new(settings: Settings) -> Client:
     if settings.redis_sentinels:
         client = _through_sentinel(settings)
     else:
@@ -90,15 +102,11 @@ def ping(conn: Redis) -> None:
     conn.ping()
 
 
-_KEPT: dict[str, Client] = {}
-_KEPT_LOCK = threading.Lock()
+_CLIENTS: dict[tuple[object, ...], Client] = {}
+_CLIENTS_LOCK = threading.Lock()
 
 
 def kept(settings: Settings) -> Client:
-    """The process's one client for `REDIS_URL`, for jobs that run in the worker's own process: its pool keeps
-    connections open between jobs (a pool made per job would connect again each time)."""
-    with _KEPT_LOCK:
-        found = _KEPT.get(settings.redis_url)
-        if found is None:
-            found = _KEPT[settings.redis_url] = connection(settings)
-        return found
+    """The process's one client for these settings (what `connection` returns), for the jobs that run in the
+    worker's own process."""
+    return connection(settings)
