@@ -53,3 +53,16 @@ def test_no_redis_command_is_issued_outside_the_state_layer() -> None:
 def test_the_check_sees_a_redis_command_on_a_connection_or_pipeline(source: str) -> None:
     tree = ast.parse(f"def f(conn, pipe, k, r: Redis, other):\n    other.get(k)\n    {source}\n")
     assert commands_in(tree, "m.py") == [f"m.py:3 {source.split('(')[0]}"]
+
+
+def test_every_redis_client_is_made_by_the_one_connection_factory() -> None:
+    """TLS, the ACL user, Sentinel and the replicas to wait for are set in one place, for every process."""
+    made = []
+    for path in sorted([*(ROOT / "bot").rglob("*.py"), *(ROOT / "workers").rglob("*.py")]):
+        where = str(path.relative_to(ROOT))
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call):
+                name = ast.unparse(node.func)
+                if name in ("Redis", "Redis.from_url", "Client.from_url", "Sentinel", "StrictRedis"):
+                    made.append(f"{where}:{node.lineno} {name}")
+    assert made and all(m.startswith("workers/state/connection.py:") for m in made), made
