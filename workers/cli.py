@@ -15,7 +15,7 @@ from typing import IO, Any, NoReturn
 
 from pydantic import ValidationError
 
-from workers.audit import table
+from workers.audit import delta, table
 from workers.audit.engine import AuditResult, Progress, run_audit
 from workers.core.settings import Settings
 from workers.resources.findings import WAIVABLE, exit_status
@@ -51,6 +51,20 @@ def _hours(text: str) -> int:
     return hours
 
 
+def _previous(path: str) -> dict[str, Any]:
+    """A previous `audit --format json` output, read for `--since`."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            doc = json.load(f)
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(f"cannot read {path}: {exc.strerror}") from None
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{path} is not JSON (expected a previous --format json output)") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("findings"), list):
+        raise argparse.ArgumentTypeError(f"{path} has no findings (expected a previous --format json output)")
+    return doc
+
+
 def parser() -> argparse.ArgumentParser:
     """The command line."""
     p = _Parser(prog="trail-audit", description="Keep AWS CloudTrail's own configuration under watch.")
@@ -63,6 +77,9 @@ def parser() -> argparse.ArgumentParser:
     audit.add_argument("--events-hours", type=_hours, help="hours of change events to include (default 24)")
     audit.add_argument("--no-events", action="store_true", help="skip the LookupEvents section")
     audit.add_argument("--summary", action="store_true", help="one line per account that is not clean")
+    audit.add_argument("--since", type=_previous, metavar="PATH",
+                       help="compare with a previous --format json output (default: with REDIS_URL set, the last "
+                            "Slack audit of the same accounts and regions)")  # fmt: skip
     ev = sub.add_parser("events", help="recent changes to CloudTrail and AWS Config (LookupEvents)")
     ev.add_argument("--hours", type=_hours, default=None, help="how far back to look (default 24)")
     ev.add_argument("--regions", type=_regions)
@@ -113,6 +130,8 @@ def _audit(settings: Settings, args: argparse.Namespace, out: IO[str], err: IO[s
         annotate(doc["findings"], waived)
     status = exit_status(result.findings, [f.uid for f, d in zip(result.findings, doc["findings"], strict=True)
                                            if d.get("waived")])  # fmt: skip
+    previous = args.since if args.since is not None else _last_of_scope(settings, doc, err)
+    doc["delta"] = delta.compare(previous, doc)
     if args.format == "json":
         json.dump(doc, out, indent=2, default=str)
         out.write("\n")
@@ -124,6 +143,7 @@ def _audit(settings: Settings, args: argparse.Namespace, out: IO[str], err: IO[s
     else:
         out.write(table.render(result, colour=table.use_colour(out)))
     if args.format == "table":
+        out.write(table.changes(doc["delta"]))
         for f in doc["findings"]:
             if f.get("waived"):
                 w = f["waived"]
@@ -132,6 +152,23 @@ def _audit(settings: Settings, args: argparse.Namespace, out: IO[str], err: IO[s
     if args.export == "securityhub":
         status = _export(settings, result, status, err, waived)
     return status
+
+
+def _last_of_scope(settings: Settings, doc: dict[str, Any], err: IO[str]) -> dict[str, Any] | None:
+    """The last Slack audit of the same accounts and regions, when REDIS_URL is set and Redis answers."""
+    if not os.environ.get("REDIS_URL"):
+        return None
+    from redis.exceptions import RedisError
+
+    from workers.state import audits
+    from workers.state.connection import connection
+
+    try:
+        return audits.last_of_scope(connection(settings), delta.scope(doc["summary"]["accounts"],
+                                                                       doc["summary"]["regions"]))  # fmt: skip
+    except (RedisError, ValueError) as exc:
+        err.write(f"trail-audit: the last audit not read (Redis: {type(exc).__name__}): no delta\n")
+        return None
 
 
 def _waivers(settings: Settings, err: IO[str]) -> dict[str, dict[str, Any]]:

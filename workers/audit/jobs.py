@@ -18,6 +18,7 @@ from rq import Callback, Worker
 from rq.job import Dependency, Job, JobStatus
 from rq.worker import WorkerStatus
 
+from workers.audit import delta
 from workers.audit.engine import judge, run_audit
 from workers.aws import organization
 from workers.aws.accounts import Account, AccountError, account_for
@@ -290,10 +291,13 @@ def finish_audit(audit_id: str, job_ids: list[str]) -> dict[str, Any]:
             "accounts": [t["label"] for t in state["targets"]],
             "unreachable": [t["label"] for t in state["targets"] if t["error"]],
             "regions": sorted({r for t in state["targets"] for r in t["enabled"] + t["skipped"]}),
+            "started": state.get("started"),
         },
     }
     annotate(doc["findings"], in_force(conn))
-    _commit_report(conn, audit_id, request, doc, {t["label"]: t["role_arn"] for t in state["targets"]})
+    scope = delta.scope(doc["summary"]["accounts"], doc["summary"]["regions"])
+    doc["delta"] = delta.compare(audits.last_of_scope(conn, scope), doc)
+    _commit_report(conn, audit_id, request, doc, {t["label"]: t["role_arn"] for t in state["targets"]}, scope)
     if settings.securityhub_export:
         queue(conn).enqueue(paths.EXPORT_REPORT, audit_id, job_timeout=FINISH_TIMEOUT * 5)
     if batched:  # the batches' facts are in the report now: Redis lets them go
@@ -334,7 +338,8 @@ def _judged(targets: list[dict[str, Any]], facts: dict[str, list[RegionFacts]]) 
 
 
 def _commit_report(
-    conn: Redis, audit_id: str, request: dict[str, Any], doc: dict[str, Any], roles: dict[str, str | None]
+    conn: Redis, audit_id: str, request: dict[str, Any], doc: dict[str, Any], roles: dict[str, str | None],
+    scope: str,
 ) -> None:
     """Commit the report with the messages that show it (and, for a rollup, its files); then deliver them."""
     mid, channel = message_id(audit_id), request["channel"]
@@ -345,7 +350,7 @@ def _commit_report(
     }
     message, thread = report(doc, fix_ids)
     with atomic(conn) as pipe:
-        audits.stage_report(pipe, audit_id, doc, dict(Counter(shown_status(f) for f in doc["findings"])))
+        audits.stage_report(pipe, audit_id, doc, dict(Counter(shown_status(f) for f in doc["findings"])), scope)
         staged = [outgoing.stage(pipe, mid, channel, message, response_url=request.get("response_url"))]
         staged += [outgoing.stage(pipe, f"{mid}-more-{i}", channel, reply, thread=mid)
                    for i, reply in enumerate(thread)]  # fmt: skip

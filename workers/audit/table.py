@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Iterable
-from typing import IO
+from typing import IO, Any
 
 from workers.audit.engine import AuditResult
 from workers.aws.event_history import ChangeEvent, EventsReport
 from workers.resources.findings import STATUS_ORDER, Finding, Status, overall
 from workers.resources.verdicts import CHECKS
+from workers.slack.messages.changes import headline
 
 _COLOURS = {Status.FAIL: "31;1", Status.ERROR: "33;1", Status.PASS: "32", Status.SKIPPED: "2"}
 _MARKS = {Status.FAIL: "✗", Status.ERROR: "!", Status.PASS: "✓", Status.SKIPPED: "-"}
@@ -129,6 +130,18 @@ def render_events(report: EventsReport, colour: bool = False, limit: int = 30) -
 def _event_line(e: ChangeEvent, paint: _Paint) -> str:
     failed = paint.status(Status.FAIL, f" FAILED ({e.error_code})") if e.failed else ""
     return f"    {e.time}  {e.account}/{e.region}  {paint.bold(e.name)}{failed}  by {e.actor} from {e.source_ip}"
+
+
+def changes(delta: dict[str, Any], limit: int = 10) -> str:
+    """The delta's short section: the headline, then the new failing findings and the resolved ones."""
+    out = [f"Changes: {headline(delta)}"]
+    for kind, mark in (("new", "+"), ("resolved", "-")):
+        entries = delta.get(kind) or []
+        out += [f"  {mark} {e['status'] if kind == 'new' else 'resolved'} {e['check']} {e['account']} {e['region']} "
+                f"{_short(e['resource'])}" for e in entries[:limit]]  # fmt: skip
+        if len(entries) > limit:
+            out.append(f"  … and {len(entries) - limit} more {kind.replace('_', ' ')}")
+    return lines(out)
 
 
 def progress_bar(done: int, total: int, width: int = 30) -> str:

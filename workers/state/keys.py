@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 DAY = 86400
 WEEK = 7 * DAY
 
@@ -10,6 +12,12 @@ AUDIT_TTL = WEEK  # an audit's state, report and jobs
 QUOTA_TTL = 120  # seconds a minute's request count is kept (the minute and the next)
 SLOT_TTL_MS = 60_000  # a rate limit's next free slot (LookupEvents, Slack posts per channel)
 LAST_AUDIT = "ta:last_audit"
+AUDIT_TREND = "ta:audit:trend"  # list: the last audits' counts (newest first)
+
+
+def audit_of_scope(scope: str) -> str:
+    """The id of the last finished audit of a scope (its accounts and regions: `delta.scope`)."""
+    return f"ta:audit:scope:{hashlib.sha256(scope.encode()).hexdigest()[:32]}"
 
 
 def audit(audit_id: str) -> str:

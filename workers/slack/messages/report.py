@@ -7,6 +7,7 @@ from collections import Counter
 from typing import Any
 
 from workers.core.mrkdwn import code, escape
+from workers.slack.messages.changes import changes_block, headline
 from workers.slack.messages.finding_lines import ORDER, covered_line, finding_block, shown_status, waived_lines
 from workers.slack.messages.kit import (
     EMOJI,
@@ -45,6 +46,9 @@ def report(doc: dict[str, Any], fix_ids: dict[int, str] | None = None) -> tuple[
         {"type": "header", "text": {"type": "plain_text", "text": head}},
         context(f"{tally}  ·  {len(regions)} regions  ·  {covered_line(doc)}"),
     ]
+    lead = changes_block(doc.get("delta"))
+    if lead:
+        blocks.append(lead)
     attention = [(i, f) for i, f in enumerate(findings) if shown_status(f) in ("FAIL", "ERROR")]
     attention.sort(key=lambda item: (ORDER[item[1]["status"]], item[1]["check"], item[1]["region"]))
     finding_blocks = [finding_block(f, (fix_ids or {}).get(i)) for i, f in attention]
@@ -60,6 +64,8 @@ def report(doc: dict[str, Any], fix_ids: dict[int, str] | None = None) -> tuple[
     if rest:
         blocks.append(context(f"{len(rest)} more findings in the thread :thread:"))
     text = f"{verdict}: {counts.get('FAIL', 0)} failing, {counts.get('ERROR', 0)} unverifiable ({accounts})"
+    if doc.get("delta"):
+        text += f". {escape(headline(doc['delta']))}"
     thread = [{"text": f"More findings ({i + 1})", "blocks": chunk} for i, chunk in enumerate(chunks(rest))]
     return {"text": text, "blocks": blocks}, thread
 

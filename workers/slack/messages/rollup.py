@@ -11,6 +11,7 @@ from collections import Counter
 from typing import Any
 
 from workers.core.mrkdwn import code, escape
+from workers.slack.messages.changes import changes_block
 from workers.slack.messages.finding_lines import ORDER, covered_line, finding_block, shown_status
 from workers.slack.messages.kit import (
     EMOJI,
@@ -53,6 +54,9 @@ def rollup(doc: dict[str, Any]) -> dict[str, Any]:
         {"type": "header", "text": {"type": "plain_text", "text": clip(head, MAX_HEADER)}},
         context(f"{len(dirty)} accounts need attention · {clean} clean · {covered_line(doc)}"),
     ]
+    lead = changes_block(doc.get("delta"))
+    if lead:
+        blocks.append(lead)
     chunks = text_chunks("\n".join(lines))
     room = MAX_BLOCKS - len(blocks) - 2  # the menu and the closing line
     if len(chunks) > room:
