@@ -20,7 +20,7 @@ from rq.registry import FailedJobRegistry
 
 from workers.core.settings import Settings
 from workers.queue.queues import QUEUES, queue
-from workers.state import alert_records, metrics, monitor_records, outgoing
+from workers.state import alert_records, audits, metrics, monitor_records, outgoing
 from workers.state.connection import connection
 
 COMMANDS = Counter("trail_audit_commands", "Slash commands, by subcommand and outcome", ["kind", "outcome"])
@@ -76,6 +76,22 @@ class RedisState:
             age.add_metric([name], max(0.0, now - float(cycle.get("at", 0))))
         yield age
         yield from _pace(monitor_records.coverage(conn) or {})
+        yield from _findings(audits.trend(conn)[-1:])
+
+
+def _findings(last: list[dict[str, object]]) -> Iterator[Metric]:
+    """The last audit's findings by status, and what changed since the audit before it (`workers.audit.delta`)."""
+    by_status = GaugeMetricFamily("trail_audit_findings", "Findings of the last audit, by status", labels=["status"])
+    changed = GaugeMetricFamily("trail_audit_findings_changed", "Findings of the last audit against the one before "
+                                "of the same scope: new, resolved, still failing", labels=["change"])  # fmt: skip
+    counts = dict(last[0].get("counts") or {}) if last else {}  # type: ignore[call-overload]
+    changes = dict(last[0].get("changes") or {}) if last else {}  # type: ignore[call-overload]
+    for status in ("PASS", "FAIL", "ERROR", "SKIPPED", "WAIVED"):
+        by_status.add_metric([status], float(counts.get(status, 0)))
+    for change in ("new", "resolved", "still_failing"):
+        changed.add_metric([change], float(changes.get(change, 0)))
+    yield by_status
+    yield changed
 
 
 def _pace(paced: dict[str, object]) -> Iterator[Metric]:

@@ -40,6 +40,7 @@ def gather(conn: Redis) -> dict[str, Any]:
     return {
         "now": time.time(),
         "last_audit": last,
+        "trend": audits.trend(conn),
         "report": report,
         "alerts": alert_records.open_alerts(conn),
         "pending": [asdict(r) for r in approvals.pending(conn)],

@@ -126,3 +126,32 @@ def test_the_schema_refuses_a_passing_entry_where_a_failing_one_belongs(kind: st
     d[kind] = [d["unchanged"][0] | {"failing_since": "u"}]
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(d, SCHEMA)
+
+
+def test_the_home_shows_the_trend_and_metrics_the_last_audits_findings(redis_url: str) -> None:
+    from redis import Redis
+
+    from bot.prometheus import render
+    from workers.app_home import gather
+    from workers.core.settings import Settings
+    from workers.slack.messages.home import home
+    from workers.state import audits
+    from workers.state.transactions import atomic
+
+    conn = Redis.from_url(redis_url)
+    conn.flushdb()
+    previous = None
+    for n, failing in enumerate((1, 3, 2)):
+        found = [finding(f"check.{i}", "FAIL") for i in range(failing)]
+        report_doc = doc(found, f"2026-12-0{n + 1}T09:00:00Z", f"t{n}")
+        report_doc["delta"] = compare(previous, report_doc)
+        with atomic(conn) as pipe:
+            audits.stage_report(pipe, f"t{n}", report_doc, {"FAIL": failing, "PASS": 4}, "scope")
+        previous = report_doc
+    assert audits.last_of_scope(conn, "scope")["id"] == "t2"  # type: ignore[index]
+    shown = json.dumps(home(gather(conn)), ensure_ascii=False)
+    assert "Trend, failing findings over the last 3 audits: 1 → 3 → 2 · last audit: 0 new, 1 resolved" in shown
+    text = render(Settings(_env_file=None, REDIS_URL=redis_url))[0].decode()  # type: ignore[call-arg]
+    assert 'trail_audit_findings{status="FAIL"} 2.0' in text and 'trail_audit_findings{status="PASS"} 4.0' in text
+    assert 'trail_audit_findings_changed{change="resolved"} 1.0' in text
+    assert 'trail_audit_findings_changed{change="new"} 0.0' in text

@@ -47,9 +47,20 @@ def posture(report: dict[str, Any] | None) -> list[str]:
     return [*lines, f":white_check_mark: {clean} account{'' if clean == 1 else 's'} clean"]
 
 
+def trend_line(trend: list[dict[str, Any]], shown: int = 10) -> str:
+    """Failing findings (FAIL and ERROR) over the last audits, oldest first, and the newest audit's changes."""
+    last = trend[-shown:]
+    failing = [int((t.get("counts") or {}).get("FAIL", 0)) + int((t.get("counts") or {}).get("ERROR", 0))
+               for t in last]  # fmt: skip
+    changes = trend[-1].get("changes") or {}
+    told = f" · last audit: {changes.get('new', 0)} new, {changes.get('resolved', 0)} resolved" if changes else ""
+    return f"Trend, failing findings over the last {len(last)} audits: {' → '.join(map(str, failing))}{told}"
+
+
 def home(state: dict[str, Any]) -> dict[str, Any]:
     """The Home view from `state`: `last_audit` ({id, finished, counts}), `report` (its document), `alerts`,
-    `pending`, `active` (requests as dicts), `waivers`, `monitor` (status lines), `event_path` (notices)."""
+    `pending`, `active` (requests as dicts), `waivers`, `monitor` (status lines), `event_path` (notices), `trend`
+    (the last audits' counts, oldest first)."""
     last = state.get("last_audit")
     head = f"Last audit {_when(last['finished'])}" if last else "No audit yet: type `/trail-audit`"
     counts = (last or {}).get("counts") or {}
@@ -61,6 +72,8 @@ def home(state: dict[str, Any]) -> dict[str, Any]:
         {"type": "divider"},
     ]
     blocks += _part("Posture", posture(state.get("report")), "no audit report yet", listed=ACCOUNTS_LISTED + 2)
+    if len(state.get("trend") or []) > 1:
+        blocks.append(context(trend_line(state["trend"])))
     alerts = [f":rotating_light: {escape(a['title'])} ({escape(a['account'])} {escape(a['region'])}, "
               f"{escape(a['status'])}{', acknowledged by ' + mention(a['acked_by']) if a.get('acked_by') else ''})"
               for a in state.get("alerts", [])]  # fmt: skip
