@@ -20,6 +20,7 @@ from rq.worker import WorkerStatus
 
 from workers.audit import delta
 from workers.audit.engine import judge, run_audit
+from workers.audit.scheduled import account_of
 from workers.aws import organization
 from workers.aws.accounts import Account, AccountError, account_for
 from workers.aws.errors import ApiError
@@ -66,6 +67,8 @@ def start_audit(request: dict[str, Any]) -> str:
     conn = connection(settings)
     audit_id = request["id"]
     roles, unread = organization.roles(settings)
+    if request.get("accounts") is not None:  # a scheduled report routed to one channel: its accounts only
+        roles = [r for r in roles if account_of(r) in request["accounts"]]
     requested = request.get("regions") or settings.regions
     if len(roles) > ACCOUNTS_PER_JOB:
         return _start_batches(conn, request, roles, unread, requested)

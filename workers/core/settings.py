@@ -8,6 +8,8 @@ from typing import Annotated, Any
 from pydantic import AliasChoices, Field, FilePath, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from workers.core import cron
+
 CommaList = Annotated[list[str], NoDecode]
 
 
@@ -35,6 +37,10 @@ class Settings(BaseSettings):
     queue_metric_namespace: str | None = Field(
         None, validation_alias=AliasChoices("TRAIL_AUDIT_QUEUE_METRIC_NAMESPACE")
     )  # the CloudWatch namespace the clock puts the queue's depth in every minute (unset: not published)
+    report_schedule: str | None = Field(
+        None, validation_alias=AliasChoices("TRAIL_AUDIT_REPORT_SCHEDULE")
+    )  # when the clock queues a posture report of every account (cron, UTC; `workers/core/cron.py`); unset: never
+    report_channel: str | None = Field(None, validation_alias=AliasChoices("TRAIL_AUDIT_REPORT_CHANNEL"))
     clock_lease_seconds: float = Field(
         15.0, gt=0, le=600, validation_alias=AliasChoices("TRAIL_AUDIT_CLOCK_LEASE_SECONDS")
     )  # how long a clock that stopped renewing keeps the schedule before another clock takes it over
@@ -163,6 +169,14 @@ class Settings(BaseSettings):
         if not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis://, rediss:// (TLS) or unix://")
         return value
+
+    @field_validator("report_schedule")
+    @classmethod
+    def _schedule(cls, value: str | None) -> str | None:
+        if value is not None and value.strip():
+            cron.parse(value)  # a CronError (a ValueError) says which part is wrong
+            return value.strip()
+        return None
 
     @field_validator("redis_sentinels")
     @classmethod

@@ -30,4 +30,5 @@ def periodic(settings: Settings) -> list[Periodic]:
         Periodic(paths.MONITOR_CYCLE, settings.monitor_seconds),
         Periodic(paths.HOME_REFRESH, settings.sweep_seconds),
         Periodic(paths.QUEUE_DEPTH, 60.0),
+        Periodic(paths.REPORT_SCHEDULE, min(settings.sweep_seconds, 5.0)),
     ]

@@ -30,6 +30,11 @@ def stage_report(
     pipe.set(keys.HOME_DIRTY, "1")
 
 
+def claim_report_slot(conn: Redis, due: float) -> bool:
+    """Claim the scheduled report of fire time `due` (True once, whichever clock asks first)."""
+    return bool(conn.set(keys.report_slot(due), "1", nx=True, ex=KEEP))
+
+
 def last_of_scope(conn: Redis, scope: str) -> dict[str, Any] | None:
     """The report of the last finished audit of `scope` (`delta.scope`), while it is kept."""
     audit_id = conn.get(keys.audit_of_scope(scope))

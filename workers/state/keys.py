@@ -15,6 +15,11 @@ LAST_AUDIT = "ta:last_audit"
 AUDIT_TREND = "ta:audit:trend"  # list: the last audits' counts (newest first)
 
 
+def report_slot(due: float) -> str:
+    """Set once the scheduled report of fire time `due` (epoch seconds) is queued."""
+    return f"ta:report:slot:{int(due)}"
+
+
 def audit_of_scope(scope: str) -> str:
     """The id of the last finished audit of a scope (its accounts and regions: `delta.scope`)."""
     return f"ta:audit:scope:{hashlib.sha256(scope.encode()).hexdigest()[:32]}"
