@@ -59,6 +59,15 @@ def event_body(event: dict[str, Any], team: str = "T1") -> str:
     return json.dumps(callback)
 
 
+def function_event(callback_id: str, inputs: dict[str, Any], execution: str) -> dict[str, Any]:
+    """A `function_executed` event as Slack sends it when a workflow reaches one of the app's custom steps (the
+    step's own short-lived token in `bot_access_token`)."""
+    return {"type": "function_executed", "function_execution_id": execution, "workflow_execution_id": f"Wx{execution}",
+            "event_ts": f"{time.time():.6f}", "bot_access_token": f"xwfp-{execution}-token", "inputs": inputs,
+            "function": {"id": f"Fn{callback_id}", "callback_id": callback_id, "title": callback_id, "type": "app",
+                         "app_id": "A0TRAIL", "input_parameters": [], "output_parameters": []}}  # fmt: skip
+
+
 def post(
     url: str, body: str, secret: str | None, timestamp: int | None = None,
     content_type: str = "application/x-www-form-urlencoded",

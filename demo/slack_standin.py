@@ -175,6 +175,10 @@ class SlackStandIn:
                 if view.get("type") != "home" or len(view.get("blocks", [])) > 100:
                     return {"ok": False, "error": "invalid_arguments"}
                 return {"ok": True, "view": {"id": "V0HOME", **view}}
+            if method in ("functions.completeSuccess", "functions.completeError"):  # only with the step's token
+                if not str(params.get("_token", "")).startswith("xwfp-") or not params.get("function_execution_id"):
+                    return {"ok": False, "error": "invalid_auth"}
+                return {"ok": True}
             if method == "usergroups.users.list":
                 return {"ok": True, "users": self.groups.get(str(params.get("usergroup", "")), [])}
             return {"ok": True}

@@ -70,4 +70,9 @@ def test_manifest_has_the_command_interactivity_and_only_the_scopes_the_code_nee
     assert set(manifest["oauth_config"]["scopes"]["bot"]) == needed
     assert manifest["features"]["app_home"]["home_tab_enabled"]  # the App Home, drawn on app_home_opened
     events = manifest["settings"]["event_subscriptions"]
-    assert events["bot_events"] == ["app_home_opened"] and events["request_url"].endswith("/slack/events")
+    assert events["bot_events"] == ["app_home_opened", "function_executed"]  # the Home; the workflow steps
+    assert events["request_url"].endswith("/slack/events")
+    from bot.listeners.functions import REQUEST_BACKOUT, RUN_AUDIT
+
+    assert set(manifest["functions"]) == {RUN_AUDIT, REQUEST_BACKOUT}  # every step declared is listened to
+    assert manifest["settings"]["org_deploy_enabled"] and manifest["settings"]["function_runtime"] == "remote"

@@ -18,7 +18,7 @@ from rq import Callback, Worker
 from rq.job import Dependency, Job, JobStatus
 from rq.worker import WorkerStatus
 
-from workers.audit import delta
+from workers.audit import delta, steps
 from workers.audit.engine import judge, run_audit
 from workers.audit.scheduled import account_of
 from workers.aws import organization
@@ -284,6 +284,7 @@ def finish_audit(audit_id: str, job_ids: list[str]) -> dict[str, Any]:
         reason = f"{len(broken)} of {len(jobs)} {what} jobs did not finish"
         reason += "" if batched else f" (regions {_regions_of(broken)})"
         outbox.send(conn, mid, request["channel"], failed(reason), response_url=request.get("response_url"))
+        steps.fail_audit(conn, request, f"the audit did not finish: {reason}")
         return {"status": "failed", "reason": reason}
     state["targets"], facts = _gathered(state["targets"], jobs, batched)
     findings = _judged(state["targets"], facts)
@@ -357,6 +358,7 @@ def _commit_report(
         staged = [outgoing.stage(pipe, mid, channel, message, response_url=request.get("response_url"))]
         staged += [outgoing.stage(pipe, f"{mid}-more-{i}", channel, reply, thread=mid)
                    for i, reply in enumerate(thread)]  # fmt: skip
+        staged += steps.stage_audit_done(pipe, conn, request, doc, channel)
         if len(doc["summary"]["accounts"]) > ROLLUP_ACCOUNTS:  # a rollup: every finding in files, in its thread
             staged += [outgoing.stage(pipe, f"{mid}-file-{kind}", channel, {"report": audit_id, "format": kind},
                                       thread=mid, kind="file") for kind in ("json", "csv")]  # fmt: skip

@@ -31,6 +31,7 @@ OUTBOX_SWEEP = "workers.slack.outbox.sweep"
 HOME_PUBLISH = "workers.app_home.publish"
 HOME_REFRESH = "workers.app_home.refresh"
 WATCHDOG = "workers.queue.watchdog.sweep"
+FUNCTION_STEPS = "workers.remediation.function_steps.sweep"  # Workflow Builder steps decided
 REPORT_SCHEDULE = "workers.audit.scheduled.fire_due"  # the scheduled posture reports
 QUEUE_DEPTH = "workers.queue.depth.publish"  # the queue's depth in CloudWatch, for scaling the workers
 FAILED = "workers.slack.failed_jobs.report"  # the failure callback of every job that owns a Slack message

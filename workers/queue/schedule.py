@@ -30,5 +30,6 @@ def periodic(settings: Settings) -> list[Periodic]:
         Periodic(paths.MONITOR_CYCLE, settings.monitor_seconds),
         Periodic(paths.HOME_REFRESH, settings.sweep_seconds),
         Periodic(paths.QUEUE_DEPTH, 60.0),
+        Periodic(paths.FUNCTION_STEPS, settings.sweep_seconds),
         Periodic(paths.REPORT_SCHEDULE, min(settings.sweep_seconds, 5.0)),
     ]

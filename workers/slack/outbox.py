@@ -32,7 +32,7 @@ from workers.queue import paths
 from workers.queue.queues import URGENT, queue
 from workers.slack.client import web_client
 from workers.slack.messages.rollup import report_file
-from workers.state import audits, metrics, outgoing
+from workers.state import audits, function_steps, metrics, outgoing
 from workers.state.connection import connection
 from workers.state.outgoing import Delivered
 
@@ -139,6 +139,9 @@ def _post(settings: Settings, conn: Redis, message_id: str, rec: dict[str, str])
     if kind == "response" or rec.get("via") == "response_url":
         _respond(rec["response_url"], body, replace=bool(rec.get("sent")) or rec.get("via") == "response_url")
         return Delivered(None, None)
+    if kind == "function":  # a Workflow Builder step completed, with the execution's own token
+        _complete_step(settings, conn, body)
+        return Delivered(None, None)
     client = web_client(settings, wait_out_rate_limits=False)  # the outbox retries later instead
     try:
         if kind == "ephemeral":
@@ -180,6 +183,20 @@ def _post(settings: Settings, conn: Redis, message_id: str, rec: dict[str, str])
             _respond(rec["response_url"], body, replace=False)
             return Delivered(None, None)
         raise
+
+
+def _complete_step(settings: Settings, conn: Redis, body: dict[str, Any]) -> None:
+    """`functions.completeSuccess` (outputs) or `functions.completeError` (error) for one step execution."""
+    execution = str(body["execution"])
+    token = function_steps.token(conn, execution)
+    if token is None:
+        raise Permanent("the step's token has expired")
+    client = web_client(settings, wait_out_rate_limits=False)
+    client.token = token
+    if "error" in body:
+        _call(client.functions_completeError, function_execution_id=execution, error=str(body["error"]))
+    else:
+        _call(client.functions_completeSuccess, function_execution_id=execution, outputs=body["outputs"])
 
 
 def _pace(settings: Settings, conn: Redis, channel: str) -> None:

@@ -15,6 +15,19 @@ LAST_AUDIT = "ta:last_audit"
 AUDIT_TREND = "ta:audit:trend"  # list: the last audits' counts (newest first)
 
 
+FUNCTION_STEPS_OPEN = "ta:function:open"  # set: Workflow Builder step executions not yet completed
+
+
+def function_step(execution: str) -> str:
+    """A step execution's token and what it waits for (hash)."""
+    return f"ta:function:{execution}"
+
+
+def function_of(subject: str) -> str:
+    """The step execution waiting for an audit or a request."""
+    return f"ta:function:of:{subject}"
+
+
 def report_slot(due: float) -> str:
     """Set once the scheduled report of fire time `due` (epoch seconds) is queued."""
     return f"ta:report:slot:{int(due)}"
