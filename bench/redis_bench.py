@@ -43,6 +43,7 @@ def cpu(pid: int) -> float:
 
 
 def tls(accounts: int) -> None:
+    """The audit on 1, 2 and 4 workers against a plain redis-server, then a TLS one with an ACL user."""
     print("| Redis | workers | wall (s) | worker CPU per account-region (ms) | redis-server CPU per audit (s) |")
     print("| --- | ---: | ---: | ---: | ---: |")
     with moto_server() as moto:
@@ -69,6 +70,7 @@ def tls(accounts: int) -> None:
 
 
 def failover_once(down_after_ms: int) -> tuple[float, bool]:
+    """One failover: seconds from the kill to the next acknowledged write, and whether every earlier one is kept."""
     servers = Servers()
     try:
         primary = servers.plain()
@@ -107,6 +109,7 @@ def failover_once(down_after_ms: int) -> tuple[float, bool]:
 
 
 def failover(downs: list[int]) -> None:
+    """Three failovers per Sentinel down-after setting, as a Markdown table."""
     print("| Sentinel down-after (ms) | run | kill to next acknowledged write (s) | every acknowledged write kept |")
     print("| ---: | ---: | ---: | --- |")
     for down in downs:
@@ -116,6 +119,7 @@ def failover(downs: list[int]) -> None:
 
 
 def main() -> None:
+    """`tls [ACCOUNTS]` or `failover [DOWN_AFTER_MS ...]`."""
     what = sys.argv[1] if len(sys.argv) > 1 else ""
     if what == "tls":
         tls(int(sys.argv[2]) if len(sys.argv) > 2 else 10)
