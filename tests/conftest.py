@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 import boto3
 import pytest
 
+from demo.redis_servers import Servers
 from demo.servers import Moto, aws_env, moto_server, start_redis
 from tests.helpers.faults import Faults
 from workers.aws import accounts
@@ -33,6 +34,17 @@ def redis_url() -> Iterator[str]:
     server = start_redis()
     yield server.url
     server.stop()
+
+
+@pytest.fixture
+def servers() -> Iterator[Servers]:
+    """Redis as production runs it (TLS, an ACL user, replicas, Sentinel), started by the test; all stopped and
+    their directory removed after it."""
+    made = Servers()
+    try:
+        yield made
+    finally:
+        made.stop()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -33,15 +32,6 @@ SETTINGS = {"TRAIL_AUDIT_REGIONS": HOME, "TRAIL_AUDIT_ALERT_CHANNEL": ALERTS, "T
             "TRAIL_AUDIT_APPROVERS": "U0ALICE,U0BOB", "TRAIL_AUDIT_WATCHDOG_STALE_SECONDS": "6",
             "TRAIL_AUDIT_MONITOR_SECONDS": "5", "TRAIL_AUDIT_CLOCK_LEASE_SECONDS": "2",
             "TRAIL_AUDIT_OUTBOX_MAX_BACKOFF": "2"}  # fmt: skip
-
-
-@pytest.fixture
-def servers() -> Iterator[Servers]:
-    made = Servers()
-    try:
-        yield made
-    finally:
-        made.stop()
 
 
 def command(stack: Stack, slack: SlackStandIn, text: str, user: str = "U0ALICE") -> dict[str, Any]:

@@ -4,15 +4,12 @@ its effect happens once, in moto, in Redis and in Slack. Real redis-server, moto
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
-import pytest
 from redis import Redis
 
 from bot.change_requests import from_command
 from bot.commands import parse
 from demo.fake_account import HOME, FakeAccount, compliant
-from demo.servers import Moto
 from demo.slack_standin import SlackStandIn
 from tests.helpers.waiting import wait_until
 from tests.remediation.test_waivers import work
@@ -25,19 +22,6 @@ from workers.slack import outbox
 from workers.state import auditlog, keys
 
 S = approvals.RequestStatus
-
-
-@pytest.fixture
-def env(aws: Moto, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Redis, Settings, SlackStandIn]]:
-    with SlackStandIn() as slack:
-        for key, value in {"REDIS_URL": redis_url, "SLACK_API_URL": slack.api_url, "SLACK_BOT_TOKEN": "xoxb-t",
-                           "TRAIL_AUDIT_ALERT_CHANNEL": "C0ALERTS", "TRAIL_AUDIT_APPROVERS": "U0ALICE,U0BOB",
-                           "TRAIL_AUDIT_REGIONS": HOME}.items():  # fmt: skip
-            monkeypatch.setenv(key, value)
-        conn = Redis.from_url(redis_url)
-        conn.flushdb()
-        compliant([HOME])
-        yield conn, Settings(_env_file=None), slack  # type: ignore[call-arg]
 
 
 def requested(conn: Redis, settings: Settings, text: str) -> str:
@@ -62,6 +46,7 @@ def test_a_fix_prepared_twice_and_executed_twice_is_prompted_once_and_run_once(
     env: tuple[Redis, Settings, SlackStandIn],
 ) -> None:
     conn, settings, slack = env
+    compliant([HOME])
     ct = FakeAccount().client("cloudtrail")
     ct.stop_logging(Name="management")
     rid = requested(conn, settings, "remediate cloudtrail.trail_logging management stopped for the audit")
@@ -79,6 +64,7 @@ def test_a_fix_prepared_twice_and_executed_twice_is_prompted_once_and_run_once(
 
 def test_a_backout_re_enabled_twice_and_swept_twice_is_restored_once(env: tuple[Redis, Settings, SlackStandIn]) -> None:
     conn, settings, _ = env
+    compliant([HOME])
     ct = FakeAccount().client("cloudtrail")
     rid = requested(conn, settings, "backout management 30 tuning data events")
     approvals.decide(conn, rid, "U0BOB", True, ["U0ALICE", "U0BOB"])
@@ -99,6 +85,7 @@ def test_a_backout_re_enabled_twice_and_swept_twice_is_restored_once(env: tuple[
 
 def test_a_message_delivered_twice_is_posted_once(env: tuple[Redis, Settings, SlackStandIn]) -> None:
     conn, settings, slack = env
+    compliant([HOME])
     outbox.send(conn, "twice-1", "C0ALERTS", {"text": "one message"})  # queues its DELIVER job
     queue(conn, URGENT).enqueue(paths.DELIVER, "twice-1")  # and a second worker's, or the sweep's
     work(conn, settings)

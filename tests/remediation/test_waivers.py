@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -16,7 +15,6 @@ from rq import SimpleWorker
 from bot.change_requests import from_command
 from bot.commands import parse
 from demo.fake_account import HOME, FakeAccount, compliant
-from demo.servers import Moto
 from demo.slack_standin import SlackStandIn
 from workers import cli
 from workers.core.settings import Settings
@@ -43,18 +41,6 @@ from workers.state.waivers import in_force
 def test_bad_waivers_get_a_clear_answer(text: str, problem: str) -> None:
     cmd = parse(text)
     assert cmd.name == "help" and cmd.problem and problem in cmd.problem
-
-
-@pytest.fixture
-def env(aws: Moto, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Redis, Settings, SlackStandIn]]:
-    with SlackStandIn() as slack:
-        for key, value in {"REDIS_URL": redis_url, "SLACK_API_URL": slack.api_url, "SLACK_BOT_TOKEN": "xoxb-t",
-                           "TRAIL_AUDIT_ALERT_CHANNEL": "C0ALERTS", "TRAIL_AUDIT_APPROVERS": "U0ALICE,U0BOB",
-                           "TRAIL_AUDIT_REGIONS": HOME}.items():  # fmt: skip
-            monkeypatch.setenv(key, value)
-        conn = Redis.from_url(redis_url)
-        conn.flushdb()
-        yield conn, Settings(_env_file=None), slack  # type: ignore[call-arg]
 
 
 def work(conn: Redis, settings: Settings) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 
 import pytest
 from redis import Redis
@@ -21,15 +20,6 @@ from workers.state.connection import connection
 from workers.state.durability import NotReplicated
 
 MASTER = "trail-audit"
-
-
-@pytest.fixture
-def servers() -> Iterator[Servers]:
-    made = Servers()
-    try:
-        yield made
-    finally:
-        made.stop()
 
 
 def start(process: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
