@@ -1,6 +1,7 @@
 """The scheduled posture report: at each `TRAIL_AUDIT_REPORT_SCHEDULE` time the clock queues an audit of every
-account, posted to `TRAIL_AUDIT_REPORT_CHANNEL` (default the alert channel). An account routed by its id in
-`TRAIL_AUDIT_CHANNEL_ROUTES` is audited and reported in its own channel; the rest share the report channel.
+account, posted to `TRAIL_AUDIT_REPORT_CHANNEL` (default the alert channel). An account routed in
+`TRAIL_AUDIT_CHANNEL_ROUTES` (by its id or an OU, as its alerts are) is audited and reported in its channel; the
+rest share the report channel.
 
 Each fire time is claimed in Redis by the time itself (`audits.claim_report_slot`), so it is queued once however
 many clocks run, and the same instant on every host. Only the latest fire time that has come is run, within
@@ -53,13 +54,12 @@ def account_of(role: str | None) -> str:
 
 
 def _queue(settings: Settings, conn: Redis, due: float) -> list[str]:
-    """One audit per channel: the accounts routed by id to their channel, the others to the report channel."""
+    """One audit per channel: the accounts routed to their channel, the others to the report channel."""
     channel = settings.report_channel or settings.alert_channel
-    routes = settings.routes()
     by_channel: dict[str, list[str]] = {}
     roles, _ = organization.roles(settings)
     for role in roles:
-        target = routes.get(account_of(role)) or channel
+        target = organization.channel_for(settings, account_of(role), default=channel) if role else channel
         if target:
             by_channel.setdefault(target, []).append(account_of(role))
     if not by_channel:

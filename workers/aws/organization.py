@@ -78,9 +78,9 @@ def roles(settings: Settings) -> tuple[list[str | None], ApiError | None]:
 _PARENTS: dict[str, list[str]] = {}  # account -> its OUs, innermost first (the process's memory of them)
 
 
-def channel_for(settings: Settings, account: str) -> str | None:
+def channel_for(settings: Settings, account: str, default: str | None = "") -> str | None:
     """Where an account's alerts and approval prompts go: its route (by account id, or by the innermost of its
-    OUs that has one), else TRAIL_AUDIT_ALERT_CHANNEL."""
+    OUs that has one), else `default` (TRAIL_AUDIT_ALERT_CHANNEL unless given)."""
     routes = settings.routes()
     if account in routes:
         return routes[account]
@@ -88,7 +88,7 @@ def channel_for(settings: Settings, account: str) -> str | None:
         for unit in _units_of(settings, account):
             if unit in routes:
                 return routes[unit]
-    return settings.alert_channel
+    return settings.alert_channel if default == "" else default
 
 
 def _units_of(settings: Settings, account: str) -> list[str]:
