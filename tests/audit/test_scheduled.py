@@ -56,3 +56,24 @@ def test_a_fire_time_missed_beyond_the_grace_is_skipped(redis_url: str, monkeypa
     assert scheduled.fire_due(settings, conn) == 1 and queued(conn)[0]["accounts"] is None  # no routes: everything
     monkeypatch.setattr(scheduled.time, "time", lambda: base + 1200 + scheduled.GRACE + 1)  # no clock ran for 20 min
     assert scheduled.fire_due(settings, conn) == 0  # base+600 is too late now; base+1200 also (beyond the grace)
+
+
+def test_an_account_routed_by_its_ou_gets_its_report_in_the_ous_channel(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The OUs an account sits in are read as for its alerts (`organization.channel_for`; that reading is tested
+    on moto's Organizations with the alerts); here they are given."""
+    from workers.aws import organization
+
+    conn = Redis.from_url(redis_url)
+    conn.flushdb()
+    settings = Settings(_env_file=None, TRAIL_AUDIT_REPORT_SCHEDULE="@every 60s", TRAIL_AUDIT_ROLE_ARNS=ROLES,
+                        TRAIL_AUDIT_ALERT_CHANNEL="C0ALERTS", TRAIL_AUDIT_CHANNEL_ROUTES="ou-ab12-payments=C0PAY",
+                        )  # type: ignore[call-arg]  # fmt: skip
+    monkeypatch.setattr(organization, "_units_of", lambda s, account: ["ou-ab12-payments"] if account.startswith(
+        "2") else [])  # fmt: skip
+    monkeypatch.setattr(scheduled.time, "time", lambda: (1_800_000_000 // 60) * 60 + 1)
+    scheduled._NEXT.clear()
+    assert scheduled.fire_due(settings, conn) == 2
+    routed = {r["channel"]: r["accounts"] for r in queued(conn)}
+    assert routed == {"C0PAY": ["222222222222"], "C0ALERTS": ["111111111111"]}  # no report channel: the alert one
