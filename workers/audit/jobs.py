@@ -142,7 +142,7 @@ def _start_batches(
 
 def _label(role: str | None) -> str:
     """An account's name before it is reached: the id in its role ARN."""
-    return role.split(":")[4] if role and role.count(":") >= 5 else (role or "current credentials")
+    return account_of(role) or role or "current credentials"
 
 
 def audit_accounts(audit_id: str, roles: list[str | None], requested: list[str]) -> dict[str, Any]:

@@ -64,6 +64,7 @@ def _queue(settings: Settings, conn: Redis, due: float) -> list[str]:
             by_channel.setdefault(target, []).append(account_of(role))
     if not by_channel:
         log.warning("scheduled report not queued: no TRAIL_AUDIT_REPORT_CHANNEL or alert channel")
+        return []
     if len(by_channel) == 1:  # no routes: one audit of everything (the organization read again by the audit)
         return [_enqueue(conn, next(iter(by_channel)), None, due)]
     return [_enqueue(conn, target, accounts, due) for target, accounts in by_channel.items()]

@@ -18,7 +18,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.access import Caller, Refused
 from bot.change_requests import from_command
-from bot.commands import parse
+from bot.commands import Command, parse
 from workers.core.check_catalogue import PlanError
 from workers.core.settings import Settings
 from workers.queue import paths
@@ -60,8 +60,21 @@ def run_audit(inputs: dict[str, Any], body: dict[str, Any], fail: Fail, context:
         function_steps.begin(conn, execution, token, audit_id)
         queue(conn).enqueue(paths.START_AUDIT, request, job_timeout=120, on_failure=Callback(paths.FAILED),
                             meta={"reply": {"channel": channel, "response_url": None, "what": "audit"}})  # fmt: skip
+    except ValueError as exc:  # a malformed event: no execution id or token
+        _failed(fail, str(exc))
     except RedisError:
         _failed(fail, "trail-audit cannot queue the audit right now (its queue is unreachable); nothing started")
+
+
+def _backout_problem(kind: str, minutes: str, cmd: Command) -> str | None:
+    """What is wrong with a backout step's inputs, as a sentence (None: nothing)."""
+    if kind not in ("trail", "recorder"):
+        return f"kind must be trail or recorder, not {kind!r}"
+    if not minutes.isdigit():
+        return f"minutes must be a whole number, not {minutes!r}"
+    if cmd.problem:
+        return str(cmd.problem)
+    return None if cmd.name == "backout" else "expected a trail or a region and a reason"
 
 
 def request_backout(
@@ -74,11 +87,9 @@ def request_backout(
     minutes = str(inputs.get("minutes") or "").strip()
     words = ["recorder", target] if kind == "recorder" else [target]
     cmd = parse(" ".join(["backout", *words, minutes, str(inputs.get("reason") or "")]))
-    problem = (f"kind must be trail or recorder, not {kind!r}" if kind not in ("trail", "recorder")
-               else f"minutes must be a whole number, not {minutes!r}" if not minutes.isdigit()
-               else cmd.problem or (None if cmd.name == "backout" else "expected a trail or a region and a reason"))
+    problem = _backout_problem(kind, minutes, cmd)
     if problem:
-        _failed(fail, str(problem))
+        _failed(fail, problem)
         return
     user, event = str(inputs.get("requester") or ""), body.get("event") or {}
     who = Caller(kind="command", user=user, team=body.get("team_id"), enterprise=body.get("enterprise_id"),
@@ -90,7 +101,7 @@ def request_backout(
         function_steps.begin(conn, str(event.get("function_execution_id") or ""),
                              str(event.get("bot_access_token") or ""), req.id)  # fmt: skip
         approvals.open_request(conn, req)
-    except (Refused, PlanError, approvals.Refused) as exc:
+    except (Refused, PlanError, approvals.Refused, ValueError) as exc:
         _failed(fail, str(exc))
     except RedisError:
         _failed(fail, "trail-audit cannot record the request right now (Redis is unreachable); nothing started")
