@@ -23,6 +23,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.commands import Command, parse
+from bot.oauth import INSTALLATION
 from workers.core.mrkdwn import channel as channel_link
 from workers.core.people import is_named
 from workers.core.settings import Settings
@@ -30,7 +31,16 @@ from workers.monitor import alerts
 from workers.remediation import approvals
 from workers.slack import outbox
 from workers.slack.messages.answers import ephemeral
-from workers.state import alert_records, audits, caches, fix_offers, outgoing, quota, request_records
+from workers.state import (
+    alert_records,
+    audits,
+    caches,
+    fix_offers,
+    installations,
+    outgoing,
+    quota,
+    request_records,
+)
 from workers.state.connection import connection
 
 log = logging.getLogger("trail_audit.bot")
@@ -41,6 +51,7 @@ READS = ("report_account",)  # clicks that show more of a report
 DECISIONS = ("approve", "deny")
 LIMITED = ("audit", "events", "remediate", "backout", "waive")  # commands that start work
 FOR_OPERATORS_AND_APPROVERS = ("status", "log")
+UNINSTALLS = ("app_uninstalled", "tokens_revoked")  # events that end an installation
 
 
 @dataclass(frozen=True)
@@ -86,7 +97,7 @@ def caller(body: dict[str, Any]) -> Caller:
         kind=str(body.get("type") or ""),
         user=str(user.get("id") or ""),
         team=_str(_dict(body.get("team")).get("id")),
-        enterprise=_str(_dict(body.get("enterprise")).get("id")),
+        enterprise=_str(_dict(body.get("enterprise")).get("id") or _dict(body.get("team")).get("enterprise_id")),
         user_team=_str(user.get("team_id")),
         channel=_str(container.get("channel_id") or _dict(body.get("channel")).get("id")),
         action=_str(first.get("action_id")),
@@ -112,25 +123,32 @@ class Access:
         context["command"] = who.command
         try:
             conn = connection(self.settings)
-            self.check(conn, client, who, body)
+            self.check(conn, client, who, body, context.get(INSTALLATION))
         except Refused as exc:
             log.warning("request refused", extra={"user": who.user, "kind": who.kind, "action": who.action,
                                                   "reason": str(exc)})  # fmt: skip
             return _refusal(who, str(exc), context)
+        _note_origin(conn, who, context.get(INSTALLATION))
         next()
         return None
 
-    def check(self, conn: Redis, client: WebClient, who: Caller, body: dict[str, Any]) -> None:
-        """Raise Refused when `who` may not do what the request asks."""
-        self._workspace(client, who)
+    def check(
+        self, conn: Redis, client: WebClient, who: Caller, body: dict[str, Any], installed: dict[str, Any] | None = None
+    ) -> None:
+        """Raise Refused when `who` may not do what the request asks (`installed`: the request's installation,
+        when installed through OAuth)."""
+        if who.kind == "event_callback" and who.action in UNINSTALLS:
+            return  # Slack saying a workspace removed the app: signed, and nothing is done but forgetting it
+        home = self._home_of(client, installed)
+        self._workspace(who, home, installed)
         if who.kind == "event_callback" and who.action == "app_home_opened":
-            self._member(conn, client, who)
+            self._member(conn, client, who, home)
             if not self.is_operator(conn, client, who.user):
                 raise Refused("The App Home shows trail-audit's state to its operators and approvers only.")
             return
         if who.kind not in ("command", "block_actions", "view_submission"):
             return  # nothing else is listened to: Bolt answers it as unhandled
-        self._member(conn, client, who)
+        self._member(conn, client, who, home)
         if who.kind == "command":
             self._command(conn, client, who)
         elif who.kind == "block_actions":
@@ -138,23 +156,35 @@ class Access:
         elif not self.is_operator(conn, client, who.user):
             raise Refused("Only trail-audit's operators can request changes (TRAIL_AUDIT_OPERATORS).")
 
-    def _workspace(self, client: WebClient, who: Caller) -> None:
-        home = self.home(client)
+    def _home_of(self, client: WebClient, installed: dict[str, Any] | None) -> tuple[str, str | None] | None:
+        """The workspace and organization this request must come from (the installation's, with OAuth)."""
+        if not self.settings.installed_by_oauth:
+            return self.home(client)
+        if installed is None:
+            raise Refused("trail-audit is not installed in this workspace (nor for its organization).")
+        return installed.get("team_id") or "", installed.get("enterprise_id")
+
+    @staticmethod
+    def _workspace(who: Caller, home: tuple[str, str | None] | None, installed: dict[str, Any] | None) -> None:
         if home is None:
             raise Refused("trail-audit cannot confirm its own workspace with Slack right now; try again in a minute.")
         team, enterprise = home
+        if installed is not None and installed.get("is_enterprise_install"):
+            if who.enterprise != enterprise:
+                raise Refused("This request comes from outside the organization trail-audit is installed for.")
+            return  # any workspace of the organization; users.info confirms the user is of it
         if who.team != team or (enterprise and who.enterprise and who.enterprise != enterprise):
             raise Refused("This request comes from another workspace than trail-audit's.")
         if who.user_team and who.user_team != team:
             raise Refused("Users of another workspace cannot use trail-audit.")
 
-    def _member(self, conn: Redis, client: WebClient, who: Caller) -> None:
+    def _member(self, conn: Redis, client: WebClient, who: Caller, home: tuple[str, str | None] | None) -> None:
         profile = self.profile(conn, client, who.user)
         if profile is None:
             if who.user in self.settings.approvers or who.user in self.settings.operators:
                 return  # named in the settings: trusted while Slack cannot be asked
             raise Refused("trail-audit cannot check your account with Slack right now; try again in a minute.")
-        team, enterprise = self.home(client) or ("", None)
+        team, enterprise = home or ("", None)
         other = profile["team"] != team and not (enterprise and profile.get("enterprise") == enterprise)
         if profile["guest"] or profile["stranger"] or other or profile["deleted"]:
             raise Refused("Guests and users of other workspaces cannot use trail-audit.")
@@ -269,6 +299,16 @@ class Access:
         if not s.operators and not s.approvers:
             return True
         return self._named(conn, client, user, s.operators) or self.is_approver(conn, client, user)
+
+
+def _note_origin(conn: Redis, who: Caller, installed: dict[str, Any] | None) -> None:
+    """Remember which installation the request's channel and user came through (the workers post with it)."""
+    if installed is None:
+        return
+    try:
+        installations.note_origin(conn, str(installed["owner"]), who.channel, who.user or None)
+    except RedisError as exc:  # the listener says that the state is unreachable; posts fall back to the home one
+        log.warning("origin not noted", extra={"error": type(exc).__name__})
 
 
 def _bound(conn: Redis, who: Caller, body: dict[str, Any]) -> None:

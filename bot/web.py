@@ -14,7 +14,7 @@ from typing import Any
 from slack_bolt import App, BoltContext
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
-from bot import gate, prometheus
+from bot import gate, oauth, prometheus
 from bot.access import Access
 from bot.listeners import register
 from bot.web_settings import bot_settings
@@ -23,18 +23,24 @@ from workers.core.settings import Settings
 from workers.slack.client import web_client
 
 StartResponse = Callable[..., Any]
+OAUTH_PATHS = ("/slack/install", "/slack/oauth_redirect")
 log = logging.getLogger("trail_audit.bot")
 
 
 def create_app(settings: Settings) -> App:
     """The Bolt app: signatures verified, Web API calls through SLACK_API_URL, who may do what checked
-    (`bot.access`), listeners registered."""
-    assert settings.slack_bot_token and settings.slack_signing_secret
+    (`bot.access`), listeners registered. With SLACK_CLIENT_ID, workspaces and organizations install it through
+    OAuth and each request is authorised with its installation's token (`bot.oauth`)."""
+    assert settings.slack_signing_secret and (settings.slack_bot_token or settings.installed_by_oauth)
+    installed = settings.installed_by_oauth
     app = App(
         signing_secret=settings.slack_signing_secret.get_secret_value(),
         client=web_client(settings),
         token_verification_enabled=False,
         process_before_response=True,
+        oauth_settings=oauth.oauth_settings(settings) if installed else None,
+        authorize=oauth.InstalledAuthorize(settings) if installed else None,  # type: ignore[arg-type]  # Bolt takes it
+        user_facing_authorize_error_message=oauth.NOT_INSTALLED,
     )
 
     @app.middleware
@@ -66,6 +72,8 @@ def create_wsgi() -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
             return _plain(start_response, "200 OK", "ok")
         if path == "/metrics" and method == "GET":
             return _metrics(settings, environ, start_response)
+        if path in OAUTH_PATHS and settings.installed_by_oauth and method == "GET":
+            return _never_5xx(handler, environ, start_response)  # Bolt's install page and Slack's redirect back
         if path != "/slack/events":
             return _plain(start_response, "404 Not Found", "not found")
         if method != "POST":

@@ -18,14 +18,17 @@ def bot_settings() -> Settings:
     except ValidationError as exc:
         first = exc.errors()[0]
         raise MissingSetting(f"trail-audit: setting {first['loc'][0]}: {first['msg']}") from None
-    missing = [
-        name
-        for name, value in (
-            ("SLACK_BOT_TOKEN", settings.slack_bot_token),
-            ("SLACK_SIGNING_SECRET", settings.slack_signing_secret),
-        )
-        if not isinstance(value, SecretStr) or not value.get_secret_value()
-    ]
+    if settings.installed_by_oauth and _given(settings.slack_bot_token):
+        raise MissingSetting("trail-audit: set SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID and "
+                             "SLACK_CLIENT_SECRET (installed through OAuth), not both")  # fmt: skip
+    token = ("SLACK_CLIENT_SECRET", settings.slack_client_secret) if settings.installed_by_oauth else (
+        "SLACK_BOT_TOKEN", settings.slack_bot_token)  # fmt: skip
+    missing = [name for name, value in (token, ("SLACK_SIGNING_SECRET", settings.slack_signing_secret))
+               if not _given(value)]  # fmt: skip
     if missing:
         raise MissingSetting(f"trail-audit: {' and '.join(missing)} must be set (see README: Run it in your workspace)")
     return settings
+
+
+def _given(value: object) -> bool:
+    return isinstance(value, SecretStr) and bool(value.get_secret_value())

@@ -8,6 +8,7 @@ was not invited to; `chat.update` and `auth.test` answer `ok`; a command's `resp
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -45,6 +46,11 @@ class SlackStandIn:
         # e.g. {"is_restricted": True} for a guest, {"team_id": "T2"} for someone from another workspace)
         self.users: dict[str, dict[str, Any] | None] = {}  # None: users.info answers user_not_found
         self.groups: dict[str, list[str]] = {}  # usergroups.users.list: group id -> member ids
+        # OAuth: `grant` makes a code that oauth.v2.access exchanges once for a bot token of a workspace (or an
+        # organization); auth.test then answers for that token (any other token: workspace T1)
+        self.codes: dict[str, dict[str, Any]] = {}
+        self.tokens: dict[str, dict[str, Any]] = {}
+        self.client: tuple[str, str] | None = None  # the app's client id and secret oauth.v2.access accepts
         self._last_post: dict[str, float] = {}
         self._lock = threading.Lock()
         self._ts = 1764240000.000100
@@ -73,7 +79,11 @@ class SlackStandIn:
                 method = self.path.rsplit("/", 1)[-1] if self.path.startswith("/api/") else "response_url"
                 if method == "response_url":
                     params["response_url"] = self.path
-                params["_token"] = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
+                authorization = self.headers.get("Authorization") or ""
+                if authorization.startswith("Basic "):  # oauth.v2.access: the app's client id and secret
+                    pair = base64.b64decode(authorization.removeprefix("Basic ")).decode()
+                    params["client_id"], _, params["client_secret"] = pair.partition(":")
+                params["_token"] = authorization.removeprefix("Bearer ")
                 time.sleep(stand_in.delay.get(method, 0.0))
                 body = stand_in.answer(method, params)
                 data = json.dumps(body).encode() if isinstance(body, dict) else body.encode()
@@ -154,7 +164,10 @@ class SlackStandIn:
                     return {"ok": False, "error": "invalid_auth"}
                 return {"ok": True, "url": self.socket_url}
             if method == "auth.test":
-                return {"ok": True, "user_id": "UBOT", "team_id": "T1", "bot_id": "B1"}
+                known = self.tokens.get(str(params.get("token") or params.get("_token") or ""))
+                return {"ok": True, "user_id": "UBOT", "team_id": "T1", "bot_id": "B1"} | (known or {})
+            if method == "oauth.v2.access":
+                return self._exchange(params)
             if method == "users.info":
                 user = str(params.get("user", ""))
                 if self.users.get(user) is None and user in self.users:
@@ -182,6 +195,32 @@ class SlackStandIn:
             if method == "usergroups.users.list":
                 return {"ok": True, "users": self.groups.get(str(params.get("usergroup", "")), [])}
             return {"ok": True}
+
+    def grant(self, code: str, team: str | None, enterprise: str | None = None, org_wide: bool = False) -> str:
+        """Make an OAuth code for an install in a workspace (or, `org_wide`, in an organization); returns the
+        bot token oauth.v2.access will give for it."""
+        owner = enterprise if org_wide else team
+        token = f"xoxb-{owner}-{code}"
+        self.tokens[token] = {"team_id": None if org_wide else team, "enterprise_id": enterprise,
+                              "bot_id": f"B{owner}", "user_id": f"UBOT{owner}",
+                              "url": f"https://{(owner or '').lower()}.enterprise.slack.com/"}  # fmt: skip
+        self.codes[code] = {
+            "ok": True, "access_token": token, "token_type": "bot", "scope": "commands,chat:write",
+            "bot_user_id": f"UBOT{owner}", "app_id": "A0TRAIL", "authed_user": {"id": "U0ADMIN"},
+            "team": None if org_wide else {"id": team, "name": f"workspace {team}"},
+            "enterprise": {"id": enterprise, "name": f"org {enterprise}"} if enterprise else None,
+            "is_enterprise_install": org_wide,
+        }  # fmt: skip
+        return token
+
+    def _exchange(self, params: dict[str, Any]) -> dict[str, Any]:
+        """oauth.v2.access: the app's client id and secret, and a code used once."""
+        if self.client is None or params.get("client_id") != self.client[0]:
+            return {"ok": False, "error": "invalid_client_id"}
+        if params.get("client_secret") != self.client[1]:
+            return {"ok": False, "error": "bad_client_secret"}
+        answer = self.codes.pop(str(params.get("code") or ""), None)
+        return answer or {"ok": False, "error": "invalid_code"}
 
     def of(self, method: str) -> list[Call]:
         """The calls of one method, in order."""

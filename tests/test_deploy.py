@@ -70,7 +70,12 @@ def test_manifest_has_the_command_interactivity_and_only_the_scopes_the_code_nee
     assert set(manifest["oauth_config"]["scopes"]["bot"]) == needed
     assert manifest["features"]["app_home"]["home_tab_enabled"]  # the App Home, drawn on app_home_opened
     events = manifest["settings"]["event_subscriptions"]
-    assert events["bot_events"] == ["app_home_opened", "function_executed"]  # the Home; the workflow steps
+    # the Home; the end of an installation; the workflow steps
+    assert events["bot_events"] == ["app_home_opened", "app_uninstalled", "function_executed", "tokens_revoked"]
+    from bot.oauth import SCOPES as ASKED
+
+    assert list(ASKED) == manifest["oauth_config"]["scopes"]["bot"]  # an OAuth install asks for exactly these
+    assert [u.rsplit("/", 2)[-2:] for u in manifest["oauth_config"]["redirect_urls"]] == [["slack", "oauth_redirect"]]
     assert events["request_url"].endswith("/slack/events")
     from bot.listeners.functions import REQUEST_BACKOUT, RUN_AUDIT
 

@@ -17,7 +17,7 @@ from workers.core.settings import Settings
 from workers.monitor.status import status_lines
 from workers.remediation import approvals
 from workers.resources.findings import annotate
-from workers.slack.client import web_client
+from workers.slack.client import bot_token, web_client
 from workers.slack.messages.home import home
 from workers.state import alert_records, audits, home_tab, metrics, monitor_records
 from workers.state.connection import connection
@@ -75,8 +75,13 @@ def refresh(settings: Settings | None = None, conn: Redis | None = None) -> int:
 
 def _publish(settings: Settings, users: list[str], view: dict[str, Any]) -> int:
     client = web_client(settings)
+    conn = connection(settings)
     done = 0
     for user in users:
+        client.token = bot_token(settings, conn, user=user)
+        if client.token is None:
+            log.warning("home not published: no installation reaches the user", extra={"user": user})
+            continue
         try:
             client.views_publish(user_id=user, view=view)
             done += 1

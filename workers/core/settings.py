@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     slack_bot_token: SecretStr | None = _alias("SLACK_BOT_TOKEN")
     slack_signing_secret: SecretStr | None = _alias("SLACK_SIGNING_SECRET")
     slack_app_token: SecretStr | None = _alias("SLACK_APP_TOKEN")
+    slack_client_id: str | None = _alias("SLACK_CLIENT_ID")  # set: installed through OAuth (/slack/install)
+    slack_client_secret: SecretStr | None = _alias("SLACK_CLIENT_SECRET")
+    slack_redirect_uri: str | None = _alias("SLACK_REDIRECT_URI")  # unset: the one the app's settings name
     slack_api_url: str = Field("https://slack.com/api/", validation_alias=AliasChoices("SLACK_API_URL"))
     redis_url: str = Field("redis://localhost:6379/0", validation_alias=AliasChoices("REDIS_URL"))
     redis_tls_ca_file: FilePath | None = Field(None, validation_alias=AliasChoices("REDIS_TLS_CA_FILE"))
@@ -131,7 +134,10 @@ class Settings(BaseSettings):
         300, gt=0, validation_alias=AliasChoices("TRAIL_AUDIT_EVENTS_GRACE_SECONDS")
     )  # a change the poller alerted that no pushed event announced within this long: the path is broken
 
-    team_id: str | None = Field(None, validation_alias=AliasChoices("TRAIL_AUDIT_TEAM_ID"))  # unset: auth.test's
+    team_id: str | None = Field(
+        None, validation_alias=AliasChoices("TRAIL_AUDIT_TEAM_ID")
+    )  # the home workspace (unset: auth.test's); with OAuth, the workspace or organization id whose installation
+    # posts where no request came from (the alert and report channels; unset: the only installation)
     channels: CommaList = Field(default_factory=list, validation_alias=AliasChoices("TRAIL_AUDIT_CHANNELS"))
     operators: CommaList = Field(default_factory=list, validation_alias=AliasChoices("TRAIL_AUDIT_OPERATORS"))
     user_requests_per_minute: int = Field(
@@ -140,6 +146,11 @@ class Settings(BaseSettings):
     channel_requests_per_minute: int = Field(
         20, ge=1, validation_alias=AliasChoices("TRAIL_AUDIT_CHANNEL_REQUESTS_PER_MINUTE")
     )
+
+    @property
+    def installed_by_oauth(self) -> bool:
+        """Whether workspaces install the app through OAuth (SLACK_CLIENT_ID), each with its own bot token."""
+        return bool(self.slack_client_id)
 
     def routes(self) -> dict[str, str]:
         """TRAIL_AUDIT_CHANNEL_ROUTES as account or OU id -> channel id."""

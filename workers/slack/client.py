@@ -7,10 +7,12 @@ views.publish wait out one rate limit.
 
 from __future__ import annotations
 
+from redis import Redis
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from workers.core.settings import Settings
+from workers.state import installations
 
 
 def web_client(settings: Settings, wait_out_rate_limits: bool = True) -> WebClient:
@@ -21,3 +23,11 @@ def web_client(settings: Settings, wait_out_rate_limits: bool = True) -> WebClie
         return WebClient(token=token, base_url=base, timeout=5,
                          retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=1)])  # fmt: skip
     return WebClient(token=token, base_url=base, timeout=10, retry_handlers=[])
+
+
+def bot_token(settings: Settings, conn: Redis, channel: str | None = None, user: str | None = None) -> str | None:
+    """The token that reaches a channel or a user: SLACK_BOT_TOKEN, or with OAuth the installation they were
+    seen through (else the home one, TRAIL_AUDIT_TEAM_ID, else the only one); None when no installation fits."""
+    if not settings.installed_by_oauth:
+        return settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    return installations.bot_token(conn, settings.team_id, channel=channel, user=user)

@@ -30,7 +30,7 @@ from workers.core.mrkdwn import code, escape
 from workers.core.settings import Settings
 from workers.queue import paths
 from workers.queue.queues import URGENT, queue
-from workers.slack.client import web_client
+from workers.slack.client import bot_token, web_client
 from workers.slack.messages.rollup import report_file
 from workers.state import audits, function_steps, metrics, outgoing
 from workers.state.connection import connection
@@ -143,6 +143,7 @@ def _post(settings: Settings, conn: Redis, message_id: str, rec: dict[str, str])
         _complete_step(settings, conn, body)
         return Delivered(None, None)
     client = web_client(settings, wait_out_rate_limits=False)  # the outbox retries later instead
+    client.token = _token(settings, conn, rec)
     try:
         if kind == "ephemeral":
             _call(client.chat_postEphemeral, channel=channel, user=rec["user"], **body)
@@ -183,6 +184,19 @@ def _post(settings: Settings, conn: Redis, message_id: str, rec: dict[str, str])
             _respond(rec["response_url"], body, replace=False)
             return Delivered(None, None)
         raise
+
+
+def _token(settings: Settings, conn: Redis, rec: dict[str, str]) -> str:
+    """The bot token that reaches the message's channel (with OAuth, its installation's)."""
+    channel = rec.get("posted_channel") or rec.get("channel") or None
+    if rec.get("thread"):
+        parent = outgoing.where(conn, rec["thread"])
+        channel = parent.channel if parent and parent.channel else channel
+    token = bot_token(settings, conn, channel=channel, user=rec.get("user"))
+    if token is None:
+        raise Permanent(f"no installation of trail-audit reaches {channel or 'this channel'} "
+                        "(install it there, or name its workspace in TRAIL_AUDIT_TEAM_ID)")  # fmt: skip
+    return token
 
 
 def _complete_step(settings: Settings, conn: Redis, body: dict[str, Any]) -> None:

@@ -220,3 +220,23 @@ def quota(kind: str, who: str, minute: int) -> str:
 def event_burst(account: str, region: str) -> str:
     """The alert group that pushed alerts of an account and region join while a burst lasts."""
     return f"ta:events:burst:{account}:{region}"
+
+
+# Slack installations (OAuth: one per workspace, or one for a whole Enterprise Grid organization)
+INSTALLATIONS = "ta:install:all"  # set: the key of every installation
+ORIGIN_TTL = 30 * DAY  # how long a channel or a user is remembered as being of an installation
+
+
+def installation(owner: str) -> str:
+    """One installation (JSON): `owner` is `team:<T id>` for a workspace, `org:<E id>` for an organization."""
+    return f"ta:install:{owner}"
+
+
+def installation_of(kind: str, slack_id: str) -> str:
+    """The owner of the installation a channel or a user (`kind`) was last seen through."""
+    return f"ta:install:{kind}:{slack_id}"
+
+
+def oauth_state(state: str) -> str:
+    """An OAuth install's state, issued at /slack/install and consumed once at /slack/oauth_redirect."""
+    return f"ta:oauth:state:{hashlib.sha256(state.encode()).hexdigest()}"
