@@ -18,6 +18,9 @@ def bot_settings() -> Settings:
     except ValidationError as exc:
         first = exc.errors()[0]
         raise MissingSetting(f"trail-audit: setting {first['loc'][0]}: {first['msg']}") from None
+    if settings.installed_by_oauth and _given(settings.slack_app_token):
+        raise MissingSetting("trail-audit: Socket Mode (SLACK_APP_TOKEN) runs on one SLACK_BOT_TOKEN; installs "
+                             "through OAuth (SLACK_CLIENT_ID) need the web process at a public URL")  # fmt: skip
     if settings.installed_by_oauth and _given(settings.slack_bot_token):
         raise MissingSetting("trail-audit: set SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID and "
                              "SLACK_CLIENT_SECRET (installed through OAuth), not both")  # fmt: skip

@@ -32,9 +32,10 @@ def test_each_service_runs_its_procfile_entry_in_its_own_task() -> None:
         assert container["Command"] == ["sh", "-c", command]
         assert container["LogConfiguration"]["LogDriver"] == "awslogs"
         secrets = {s["Name"] for s in container["Secrets"]}
-        assert secrets == {"REDIS_URL", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET"}  # from Secrets Manager, not env
+        assert secrets == {"REDIS_URL", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_CLIENT_SECRET"}  # not env
         env = {e["Name"] for e in container["Environment"]}
-        assert not env & {"REDIS_URL", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "AWS_ACCESS_KEY_ID"}
+        assert not env & {"REDIS_URL", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_CLIENT_SECRET", "AWS_ACCESS_KEY_ID"}
+        assert "SLACK_CLIENT_ID" in env  # empty: one workspace's token; set: OAuth installs
         service = found[f"{name.capitalize()}Service"]["Properties"]
         assert service["TaskDefinition"] == {"Ref": f"{name.capitalize()}Task"}
     assert "TaskRoleArn" not in found["WebTask"]["Properties"]  # the web calls no AWS API

@@ -264,3 +264,6 @@ def test_oauth_settings_are_checked_at_start(
     monkeypatch.delenv("SLACK_CLIENT_SECRET")
     with pytest.raises(MissingSetting, match="SLACK_CLIENT_SECRET must be set"):
         bot_settings()
+    oauth_env(monkeypatch, redis_url, slack, SLACK_APP_TOKEN="xapp-1")
+    with pytest.raises(MissingSetting, match="Socket Mode"):
+        bot_settings()
