@@ -7,12 +7,19 @@ It stands in for the network distance to AWS: each API call costs at least `dela
 from a worker to a far region. Threaded, keep-alive, every method. With `quiet_history`, CloudTrail's
 `LookupEvents` (which moto lacks: it answers 500, and every attempt is retried) gets the answer CloudTrail
 gives for an account with no write event in the window: `{"Events": []}`.
+
+Given several moto servers (targets joined by commas), it spreads the accounts over them, as AWS serves
+accounts in parallel where one moto process serves every call on one core: `sts:AssumeRole` goes to the
+server of the role's account (`account % servers`), the access key it answers is remembered as that server's,
+and every later request goes to the server of the key in its `Authorization` header (the first server for
+keys it never saw: the caller's own).
 """
 
 from __future__ import annotations
 
 import contextlib
 import http.client
+import re
 import subprocess
 import sys
 import threading
@@ -26,12 +33,41 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 256  # the default listen backlog (5) drops bursts of connections: 1 s SYN retries
 
 
+class _Keys:
+    """Which moto server each account, and each access key it answered, belongs to."""
+
+    ROLE = re.compile(rb"RoleArn=arn%3Aaws%3Aiam%3A%3A(\d{12})%3A")
+    KEY = re.compile(rb"<AccessKeyId>([A-Z0-9]+)</AccessKeyId>")
+
+    def __init__(self, count: int) -> None:
+        self.count, self.of_key, self.lock = count, dict[str, int](), threading.Lock()
+
+    def shard_of(self, authorization: str, body: bytes | None) -> int:
+        """The server a request goes to."""
+        if self.count == 1:
+            return 0
+        role = self.ROLE.search(body or b"") if b"Action=AssumeRole" in (body or b"") else None
+        if role:
+            return int(role[1]) % self.count
+        key = authorization.split("Credential=", 1)[-1].split("/", 1)[0] if "Credential=" in authorization else ""
+        with self.lock:
+            return self.of_key.get(key, 0)
+
+    def learn(self, shard: int, body: bytes | None, answer: bytes) -> None:
+        """Remember the access key an AssumeRole answered as its server's."""
+        if self.count > 1 and b"Action=AssumeRole" in (body or b""):
+            found = self.KEY.search(answer)
+            if found:
+                with self.lock:
+                    self.of_key[found[1].decode()] = shard
+
+
 class LatencyProxy:
     """`with LatencyProxy(target, 0.1) as url:` — requests to `url` reach `target` 100 ms later."""
 
     def __init__(self, target: str, delay: float, quiet_history: bool = False) -> None:
-        parts = urlsplit(target)
-        host, port, pause = parts.hostname or "127.0.0.1", parts.port or 80, delay
+        servers = [((u.hostname or "127.0.0.1"), u.port or 80) for u in map(urlsplit, target.split(","))]
+        pause, keys = delay, _Keys(len(servers))
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -43,11 +79,13 @@ class LatencyProxy:
                 if quiet_history and self.headers.get("X-Amz-Target", "").endswith(".LookupEvents"):
                     self._answer(b'{"Events": []}')
                     return
-                conn = http.client.HTTPConnection(host, port, timeout=60)
+                shard = keys.shard_of(self.headers.get("Authorization") or "", body)
+                conn = http.client.HTTPConnection(*servers[shard], timeout=60)
                 headers = {k: v for k, v in self.headers.items() if k.lower() != "connection"}
                 conn.request(self.command, self.path, body=body, headers=headers)
                 answer = conn.getresponse()
                 data = answer.read()
+                keys.learn(shard, body, data)
                 self.send_response(answer.status)
                 for key, value in answer.getheaders():
                     if key.lower() not in {"transfer-encoding", "connection", "content-length"}:

@@ -1,7 +1,8 @@
 """Monitor at scale: N accounts x 17 regions watched every interval by the Procfile's workers and clock.
 
-moto (one server; each account reached by sts:AssumeRole, each given a multi-region trail with its bucket,
-log group and CIS alarm chain, and a recorder and delivery channel in all 17 regions), a real redis-server,
+moto (one server, or `BENCH_MOTO_SERVERS`; each account reached by sts:AssumeRole, each given a multi-region
+trail with its bucket, log group and CIS alarm chain, and a recorder and delivery channel in all 17 regions), a
+real redis-server,
 the Slack stand-in, and only `worker` (1 or 2) and `clock` processes. The workers reach moto through
 `bench.latency_proxy` with no delay: it keeps their connections alive as AWS does (moto closes each one) and
 answers `LookupEvents`, which moto lacks, as CloudTrail does for a quiet account (no events). After every
@@ -18,12 +19,17 @@ intervals:
 nothing says it broken, so quiet regions are polled every other cycle and `LookupEvents` is left to what
 needs attributing). Setting up 1,000 accounts takes a long while of moto's time.
 
+`BENCH_MOTO_SERVERS=2` spreads the accounts over two moto servers (through the proxy), so that moto, which
+serves every call of one process on one core, is not what the run measures (AWS serves accounts in parallel).
+The same two cores are shared by everything either way.
+
 Run: `.venv/bin/python bench/monitor_scale.py ACCOUNTS INTERVAL [WORKERS ...]` (e.g. `200 60 1 2`); prints a
 Markdown row per path and worker count.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -48,6 +54,7 @@ from workers.queue.queues import MONITOR, queue
 from workers.state import monitor_records
 
 CYCLES = int(os.environ.get("BENCH_CYCLES", "3"))
+SHARDS = int(os.environ.get("BENCH_MOTO_SERVERS", "1"))  # moto servers the accounts are spread over (one core each)
 HOME = "us-east-1"
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -144,7 +151,15 @@ def _cycle_starts(conn: RedisClient, after: float, count: int, interval: int) ->
     return out
 
 
-def run(accounts: int, interval: int, workers: int, aws_url: str, moto_pid: int, pushed: bool) -> dict[str, Any]:
+def _cpu(pids: dict[str, int], redis_pid: int, moto_pids: list[int]) -> dict[str, float]:
+    """The CPU so far of each process's session, of redis-server and of every moto server."""
+    return {n: cpu_seconds(p) for n, p in pids.items()} | {"redis": process_cpu(redis_pid),
+                                                            "moto": sum(map(process_cpu, moto_pids))}  # fmt: skip
+
+
+def run(
+    accounts: int, interval: int, workers: int, aws_url: str, moto_pids: list[int], pushed: bool
+) -> dict[str, Any]:
     """One measurement; returns its numbers."""
     redis = start_redis()
     env = {"TRAIL_AUDIT_REGIONS": ",".join(REGIONS), "TRAIL_AUDIT_ROLE_ARNS": ",".join(map(role, range(accounts))),
@@ -161,14 +176,12 @@ def run(accounts: int, interval: int, workers: int, aws_url: str, moto_pid: int,
                 time.sleep(1)
             first = _cycle_starts(conn, time.time(), 1, interval)[0]
             pids = {n: stack.procs[n].pid for n in [*names, "clock"]}
-            cpu0 = {n: cpu_seconds(p) for n, p in pids.items()} | {"redis": process_cpu(redis.process.pid),
-                                                                    "moto": process_cpu(moto_pid)}  # fmt: skip
+            cpu0 = _cpu(pids, redis.process.pid, moto_pids)
             stop, seen, rss = threading.Event(), {}, []  # type: ignore[var-annotated]
             collector = threading.Thread(target=_collect, args=(conn, stop, seen, [pids[n] for n in names], rss))
             collector.start()
             starts = _cycle_starts(conn, float(first["at"]), CYCLES, interval)
-            cpu1 = {n: cpu_seconds(p) for n, p in pids.items()} | {"redis": process_cpu(redis.process.pid),
-                                                                    "moto": process_cpu(moto_pid)}  # fmt: skip
+            cpu1 = _cpu(pids, redis.process.pid, moto_pids)
             oldest = max(time.time() - float(s["at"]) for s in monitor_records.cycles(conn).values())
             stop.set()
             collector.join()
@@ -188,10 +201,12 @@ def run(accounts: int, interval: int, workers: int, aws_url: str, moto_pid: int,
 def main() -> None:
     accounts, interval = int(sys.argv[1]), int(sys.argv[2])
     counts = [int(w) for w in sys.argv[3:]] or [1, 2]
-    with moto_server() as moto, spawn(moto.url, 0.0, quiet_history=True) as front:
-        os.environ.update(aws_env(moto.url))
+    with contextlib.ExitStack() as servers:
+        motos = [servers.enter_context(moto_server()) for _ in range(SHARDS)]
+        front = servers.enter_context(spawn(",".join(m.url for m in motos), 0.0, quiet_history=True))
+        os.environ.update(aws_env(front))  # the set-up too: the proxy learns which server has which account
         t0 = time.monotonic()
-        with ThreadPoolExecutor(8) as pool:
+        with ThreadPoolExecutor(8 * SHARDS) as pool:
             list(pool.map(make_account, range(accounts)))
         print(f"set up {accounts} accounts in {time.monotonic() - t0:.0f} s", file=sys.stderr)
         print("| accounts | interval (s) | workers | pushed path | behind at each cycle | queued | oldest look (s) | "
@@ -200,7 +215,7 @@ def main() -> None:
         print("| ---: | ---: | ---: | --- | --- | --- | ---: | ---: | --- | ---: | ---: |")
         for pushed, workers in [(p == "on", w) for p in os.environ.get("BENCH_PUSHED", "off,on").split(",")
                                 for w in counts]:  # fmt: skip
-            r = run(accounts, interval, workers, front, moto.process.pid, pushed)
+            r = run(accounts, interval, workers, front, [m.process.pid for m in motos], pushed)
             print(f"| {r['accounts']} | {r['interval']} | {r['workers']} | {'on' if r['pushed'] else 'off'} | "
                   f"{r['behind']} | {r['queued']} | {r['oldest']:.0f} | {r['worker_cpu']:.3f} | "
                   f"{r['clock_cpu']:.2f}, {r['redis_cpu']:.2f}, {r['moto_cpu']:.1f} | {r['calls']:.1f} | "

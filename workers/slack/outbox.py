@@ -186,8 +186,10 @@ def _post(settings: Settings, conn: Redis, message_id: str, rec: dict[str, str])
         raise
 
 
-def _token(settings: Settings, conn: Redis, rec: dict[str, str]) -> str:
-    """The bot token that reaches the message's channel (with OAuth, its installation's)."""
+def _token(settings: Settings, conn: Redis, rec: dict[str, str]) -> str | None:
+    """The bot token that reaches the message's channel: SLACK_BOT_TOKEN, or with OAuth its installation's."""
+    if not settings.installed_by_oauth:
+        return bot_token(settings, conn)  # unset, Slack itself answers not_authed
     channel = rec.get("posted_channel") or rec.get("channel") or None
     if rec.get("thread"):
         parent = outgoing.where(conn, rec["thread"])
