@@ -31,8 +31,8 @@ NOT_INSTALLED = (":no_entry: trail-audit is not installed in this workspace (nor
 INSTALLATION = "installation"  # the context key of the request's installation (its record, with its owner)
 
 
-class RedisInstallations(InstallationStore):
-    """What Bolt's OAuth flow installs, kept in Redis (bot tokens only: trail-audit asks for no user scope)."""
+class _OnRedis:
+    """A store of Bolt's OAuth flow on trail-audit's Redis (the connection of the settings read at start)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -41,6 +41,10 @@ class RedisInstallations(InstallationStore):
     def logger(self) -> logging.Logger:
         """The logger Bolt's flow writes through."""
         return log
+
+
+class RedisInstallations(_OnRedis, InstallationStore):
+    """What Bolt's OAuth flow installs, kept in Redis (bot tokens only: trail-audit asks for no user scope)."""
 
     def save(self, installation: Installation) -> None:
         """Keep one installation (a workspace's, or an organization's when installed org-wide)."""
@@ -81,16 +85,8 @@ class RedisInstallations(InstallationStore):
         self.delete_installation(enterprise_id=enterprise_id, team_id=team_id)
 
 
-class RedisStates(OAuthStateStore):
+class RedisStates(_OnRedis, OAuthStateStore):
     """OAuth states in Redis: issued at /slack/install, consumed once at the redirect, ten minutes at most."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-
-    @property
-    def logger(self) -> logging.Logger:
-        """The logger Bolt's flow writes through."""
-        return log
 
     def issue(self, *args: Any, **kwargs: Any) -> str:
         """A new state."""
