@@ -32,10 +32,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +99,12 @@ def make_account(n: int) -> None:
                                        "recordingGroup": {"allSupported": True}})  # fmt: skip
         cfg.put_delivery_channel(DeliveryChannel={"name": "default", "s3BucketName": bucket})
         cfg.start_configuration_recorder(ConfigurationRecorderName="default")
+
+
+def _make_accounts(numbers: range) -> None:
+    """A batch of accounts, made on 8 threads (in a process of the set-up's pool)."""
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(make_account, numbers))
 
 
 def process_cpu(pid: int) -> float:
@@ -202,13 +209,15 @@ def main() -> None:
     accounts, interval = int(sys.argv[1]), int(sys.argv[2])
     counts = [int(w) for w in sys.argv[3:]] or [1, 2]
     with contextlib.ExitStack() as servers:
-        motos = [servers.enter_context(moto_server()) for _ in range(SHARDS)]
+        motos = [servers.enter_context(moto_server("bench.moto_frozen")) for _ in range(SHARDS)]
         front = servers.enter_context(spawn(",".join(m.url for m in motos), 0.0, quiet_history=True))
         os.environ.update(aws_env(front))  # the set-up too: the proxy learns which server has which account
         t0 = time.monotonic()
-        with ThreadPoolExecutor(8 * SHARDS) as pool:
-            list(pool.map(make_account, range(accounts)))
+        with ProcessPoolExecutor(4) as pool:  # the set-up's clients are CPU-bound: processes, not threads
+            list(pool.map(_make_accounts, [range(i, min(i + 25, accounts)) for i in range(0, accounts, 25)]))
         print(f"set up {accounts} accounts in {time.monotonic() - t0:.0f} s", file=sys.stderr)
+        for m in motos:  # what was set up is kept out of moto's garbage collections (bench/moto_frozen.py)
+            m.process.send_signal(signal.SIGUSR1)
         print("| accounts | interval (s) | workers | pushed path | behind at each cycle | queued | oldest look (s) | "
               "worker CPU per account per cycle (s) | clock, redis, moto CPU per cycle (s) | AWS calls per account "
               "per cycle | worker peak RSS (MiB) |")  # fmt: skip

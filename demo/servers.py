@@ -49,11 +49,11 @@ class Moto:
 
 
 @contextlib.contextmanager
-def moto_server() -> Iterator[Moto]:
-    """Start `moto.server` on a free port; stop it afterwards."""
+def moto_server(module: str = "moto.server") -> Iterator[Moto]:
+    """Start `moto.server` (or a module that runs it) on a free port; stop it afterwards."""
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        [sys.executable, "-m", module, "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
