@@ -65,11 +65,23 @@ def role(n: int) -> str:
     return f"arn:aws:iam::{200000000000 + n}:role/TrailAudit"
 
 
+class _As:
+    """Clients of the process's default session signed as an assumed role (a boto3 Session per account would
+    parse every service model again: most of the set-up's time)."""
+
+    def __init__(self, creds: dict[str, Any]) -> None:
+        self.keys = {"aws_access_key_id": creds["AccessKeyId"], "aws_secret_access_key": creds["SecretAccessKey"],
+                     "aws_session_token": creds["SessionToken"]}  # fmt: skip
+
+    def client(self, service: str, region_name: str) -> Any:
+        """A client of `service` in `region_name` with the role's credentials."""
+        return boto3.client(service, region_name=region_name, **self.keys)  # type: ignore[call-overload]
+
+
 def make_account(n: int) -> None:
     """One watched account in moto: its trail with bucket, log group and alarm chain; Config everywhere."""
     creds = boto3.client("sts", region_name=HOME).assume_role(RoleArn=role(n), RoleSessionName="setup")["Credentials"]
-    session = boto3.Session(aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
-                            aws_session_token=creds["SessionToken"])  # fmt: skip
+    session = _As(creds)
     account = role(n).split(":")[4]
     bucket = f"trail-logs-{account}"
     s3 = session.client("s3", region_name=HOME)
